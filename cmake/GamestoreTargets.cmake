@@ -1,0 +1,29 @@
+# Shared compile settings for everything we write. Third-party headers come
+# from /usr/include and are treated as system headers, so -Wall -Wextra only
+# ever reports on our own code.
+add_library(gamestore_options INTERFACE)
+target_compile_options(gamestore_options INTERFACE -Wall -Wextra)
+target_compile_features(gamestore_options INTERFACE cxx_std_20)
+
+# gamestore_library(NAME folder-relative sources... DEPS targets...)
+function(gamestore_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC gamestore_options ${ARG_DEPS})
+endfunction()
+
+# gamestore_test(NAME SOURCES files... DEPS targets... LABELS labels...)
+# One Catch2 executable per tested folder, registered with ctest. Labels:
+# `unit` (pure, fast), `integration` (real binaries on loopback), `soak`.
+function(gamestore_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE gamestore_catch_main ${ARG_DEPS})
+  add_test(NAME ${name} COMMAND ${name} --reporter compact)
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    ENVIRONMENT "GAMESTORE_BUILD_DIR=${PROJECT_BINARY_DIR};GAMESTORE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()

@@ -1,0 +1,93 @@
+#pragma once
+// An NDJSON channel over one TCP socket, shared by the lobby server, the lobby
+// client and the control-plane endpoints. Reading goes through the pure
+// LineFramer; writing goes through a queue drained by one writer coroutine, so
+// any coroutine on the channel's executor may send without waiting.
+//
+// Blob frames (DESIGN.md 4.1): a header line announcing "bytes":N is followed
+// by exactly N raw bytes. read_raw() consumes them (framer buffer first, then
+// the socket); send_file() queues a header line plus a byte range of a file.
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "platform/asio/asio.hpp"
+#include "platform/protocol/line_framer.hpp"
+
+namespace gamestore::net {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::ip::tcp;
+
+class NdjsonChannel {
+public:
+    NdjsonChannel(tcp::socket socket, std::size_t max_line);
+
+    NdjsonChannel(const NdjsonChannel&) = delete;
+    NdjsonChannel& operator=(const NdjsonChannel&) = delete;
+
+    // Next Line or TooLarge frame; nullopt once the peer closed or the channel
+    // was closed locally.
+    awaitable<std::optional<protocol::FrameResult>> read_frame();
+
+    // Reads exactly n raw bytes and hands them to sink in pieces. False if the
+    // connection ended first (the sink has seen what arrived).
+    awaitable<bool> read_raw(std::uint64_t n, const std::function<void(std::string_view)>& sink);
+
+    // Queue a complete line (it must end with '\n').
+    void send(std::string line);
+    // Queue a header line followed by `length` bytes of `file` from `offset`.
+    void send_file(std::string header_line, std::filesystem::path file, std::uint64_t offset,
+                   std::uint64_t length);
+
+    // Drains the queue until close(); run it once per channel (co_spawn).
+    awaitable<void> run_writer();
+
+    // Closes the socket and wakes the writer; pending frames are dropped.
+    void close();
+    // Closes once everything queued so far has been written (graceful goodbye).
+    void close_after_flush();
+
+    bool is_open() const { return open_; }
+    std::size_t queued() const { return queue_.size(); }
+    tcp::socket& socket() { return socket_; }
+    std::string remote_endpoint_text() const { return remote_; }
+    std::string local_address_text() const { return local_address_; }
+
+private:
+    struct Outbound {
+        std::string header;
+        std::optional<std::filesystem::path> file;
+        std::uint64_t offset = 0;
+        std::uint64_t length = 0;
+    };
+
+    awaitable<bool> write_file_range(const Outbound& item);
+
+    tcp::socket socket_;
+    protocol::LineFramer framer_;
+    std::deque<Outbound> queue_;
+    asio::steady_timer wake_;
+    std::string read_buffer_;
+    std::string remote_;
+    std::string local_address_;
+    bool open_ = true;
+    bool close_when_drained_ = false;
+};
+
+// "HOST:PORT" parsing shared by every flag that takes an endpoint. IPv6 hosts
+// go in brackets: "[::1]:16534".
+struct HostPort {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string to_string() const;
+};
+std::optional<HostPort> parse_host_port(std::string_view text, std::string* error = nullptr);
+
+}  // namespace gamestore::net

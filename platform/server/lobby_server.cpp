@@ -1,0 +1,119 @@
+#include "platform/server/lobby_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "platform/server/lobby_error.hpp"
+#include "platform/server/lobby_session.hpp"
+
+namespace gamestore::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+LobbyServer::LobbyServer(asio::io_context& io, ServerConfig config)
+    : io_(io),
+      config_(std::move(config)),
+      pool_(static_cast<std::size_t>(std::max(1, config_.blocking_threads))),
+      acceptor_(io) {
+    register_builtin_ops();
+}
+
+LobbyServer::~LobbyServer() {
+    pool_.join();
+}
+
+void LobbyServer::register_builtin_ops() {
+    ops_.add("ping", OpSpec{[](RequestContext& ctx) -> asio::awaitable<Reply> {
+                                Reply reply;
+                                reply.data = {{"pong", true}};
+                                if (ctx.request.args.contains("echo")) {
+                                    reply.data["echo"] = ctx.request.args["echo"];
+                                }
+                                co_return reply;
+                            },
+                            Access::Anyone, 0});
+}
+
+void LobbyServer::listen() {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(config_.listen.host, ec);
+    if (ec) {
+        throw std::runtime_error("--listen: '" + config_.listen.host + "' is not an IP address");
+    }
+    const tcp::endpoint endpoint(address, config_.listen.port);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    acceptor_.bind(endpoint, ec);
+    if (ec) {
+        throw std::runtime_error("cannot listen on " + config_.listen.to_string() + ": " + ec.message());
+    }
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+tcp::endpoint LobbyServer::lobby_endpoint() const {
+    return acceptor_.local_endpoint();
+}
+
+void LobbyServer::start() {
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+}
+
+asio::awaitable<void> LobbyServer::accept_loop() {
+    while (!stopping_) {
+        boost::system::error_code ec;
+        tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            if (stopping_ || ec == asio::error::operation_aborted) {
+                break;
+            }
+            // EMFILE and friends: log and keep serving the connections we have.
+            spdlog::warn("lobby: accept failed: {}", ec.message());
+            asio::steady_timer backoff(io_, std::chrono::milliseconds(50));
+            co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            continue;
+        }
+        const std::uint64_t id = next_session_id_++;
+        auto session = std::make_shared<LobbySession>(*this, std::move(socket), id);
+        sessions_[id] = session;
+        asio::co_spawn(io_, [session]() { return session->run(); }, asio::detached);
+    }
+}
+
+void LobbyServer::for_each_session(const std::function<void(LobbySession&)>& fn) {
+    for (auto& [id, weak] : sessions_) {
+        if (auto session = weak.lock()) {
+            fn(*session);
+        }
+    }
+}
+
+void LobbyServer::session_ended(std::uint64_t id) {
+    sessions_.erase(id);
+    if (stopping_ && sessions_.empty() && on_stopped_) {
+        auto done = std::move(on_stopped_);
+        on_stopped_ = nullptr;
+        asio::post(io_, std::move(done));
+    }
+}
+
+void LobbyServer::stop(std::function<void()> done) {
+    if (stopping_) {
+        return;
+    }
+    stopping_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    on_stopped_ = std::move(done);
+    if (sessions_.empty()) {
+        if (on_stopped_) {
+            asio::post(io_, std::move(on_stopped_));
+            on_stopped_ = nullptr;
+        }
+        return;
+    }
+    for_each_session([](LobbySession& session) {
+        session.close_with_event("server.shutdown", {{"message", "the server is shutting down"}});
+    });
+}
+
+}  // namespace gamestore::server

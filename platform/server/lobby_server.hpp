@@ -1,0 +1,60 @@
+#pragma once
+// The lobby: accepts player and developer connections, keeps the registry of
+// live sessions, and dispatches requests through the op table. All lobby
+// state lives on the server's single I/O thread (its implicit strand);
+// blocking work goes to blocking_pool() and comes back by co_await.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "platform/asio/asio.hpp"
+#include "platform/server/op_registry.hpp"
+#include "platform/server/server_config.hpp"
+
+namespace gamestore::server {
+
+class LobbySession;
+
+class LobbyServer {
+public:
+    LobbyServer(boost::asio::io_context& io, ServerConfig config);
+    ~LobbyServer();
+
+    // Binds the lobby listener; throws with a sentence if the address is taken.
+    void listen();
+    // Starts accepting. Call after listen().
+    void start();
+    // Stops accepting and closes every session; `done` runs once they are gone.
+    void stop(std::function<void()> done = {});
+
+    boost::asio::ip::tcp::endpoint lobby_endpoint() const;
+    const ServerConfig& config() const { return config_; }
+    OpRegistry& ops() { return ops_; }
+    boost::asio::thread_pool& blocking_pool() { return pool_; }
+    boost::asio::io_context& io() { return io_; }
+
+    void for_each_session(const std::function<void(LobbySession&)>& fn);
+    std::size_t session_count() const { return sessions_.size(); }
+
+    // Called by sessions.
+    void session_ended(std::uint64_t id);
+
+private:
+    boost::asio::awaitable<void> accept_loop();
+    void register_builtin_ops();
+
+    boost::asio::io_context& io_;
+    ServerConfig config_;
+    boost::asio::thread_pool pool_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    OpRegistry ops_;
+    std::map<std::uint64_t, std::weak_ptr<LobbySession>> sessions_;
+    std::uint64_t next_session_id_ = 1;
+    bool stopping_ = false;
+    std::function<void()> on_stopped_;
+};
+
+}  // namespace gamestore::server

@@ -1,0 +1,65 @@
+#pragma once
+// One lobby connection: a reader coroutine that frames, dispatches and answers
+// requests in order, and the channel's writer coroutine that also carries
+// pushed events. The session closes itself on a line over the limit, on the
+// authentication deadline and on idleness.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "platform/asio/asio.hpp"
+#include "platform/net/channel.hpp"
+
+namespace gamestore::server {
+
+class LobbyServer;
+
+enum class AccountRole { Player, Developer };
+
+struct SignedIn {
+    std::int64_t account_id = 0;
+    std::string name;
+    AccountRole role = AccountRole::Player;
+    std::int64_t session_id = 0;
+};
+
+class LobbySession : public std::enable_shared_from_this<LobbySession> {
+public:
+    LobbySession(LobbyServer& server, boost::asio::ip::tcp::socket socket, std::uint64_t id);
+
+    // Runs until the connection ends; owns the session's lifetime.
+    boost::asio::awaitable<void> run();
+
+    void push_event(std::string_view name, const nlohmann::json& data);
+    // Sends a last event, then closes once it is written.
+    void close_with_event(std::string_view name, const nlohmann::json& data);
+    void close();
+
+    std::uint64_t id() const { return id_; }
+    const std::optional<SignedIn>& signed_in() const { return signed_in_; }
+    void set_signed_in(SignedIn who);
+    void clear_signed_in() { signed_in_.reset(); }
+    // The address this client reached us by: what it should dial for a game
+    // server on this machine when no --advertise-host is configured.
+    std::string local_address() const { return channel_.local_address_text(); }
+    std::string remote_endpoint() const { return channel_.remote_endpoint_text(); }
+
+private:
+    boost::asio::awaitable<void> handle_line(const std::string& line);
+    boost::asio::awaitable<std::optional<std::filesystem::path>> receive_blob(std::uint64_t bytes);
+    void arm_deadline();
+
+    LobbyServer& server_;
+    net::NdjsonChannel channel_;
+    std::uint64_t id_;
+    std::optional<SignedIn> signed_in_;
+    boost::asio::steady_timer deadline_;
+    std::chrono::steady_clock::time_point last_activity_;
+};
+
+}  // namespace gamestore::server

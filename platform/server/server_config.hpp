@@ -1,0 +1,33 @@
+#pragma once
+// Everything an admin can set on gamestore-server (DESIGN.md 8). Flags,
+// GAMESTORE_* environment variables and the --config TOML file all land here;
+// see platform/cli/server_main.cpp for the mapping and docs/SERVER.md.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "platform/net/channel.hpp"
+
+namespace gamestore::server {
+
+struct ServerConfig {
+    net::HostPort listen{"0.0.0.0", 16534};
+    net::HostPort report_listen{"127.0.0.1", 16535};
+    std::string advertise_host;  // empty: the local address of each player's own connection
+    std::string bind_host = "0.0.0.0";
+    std::filesystem::path data_dir = "var";
+    std::uint16_t game_port_first = 17000;
+    std::uint16_t game_port_last = 17999;
+    std::filesystem::path seed_games_dir;
+    std::filesystem::path ready_file;
+
+    std::size_t max_line_bytes = 64 * 1024;
+    std::chrono::milliseconds auth_deadline{10'000};
+    // Lobby connections that stay silent this long (authenticated or not) are closed.
+    std::chrono::milliseconds idle_timeout{30 * 60 * 1000};
+    int blocking_threads = 2;
+};
+
+}  // namespace gamestore::server

@@ -1,0 +1,135 @@
+// The walking skeleton end to end: the real gamestore-server binary on
+// ephemeral loopback ports, spoken to through the client library, raw
+// sockets and the gamestore-player CLI.
+
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "platform/client/sync_client.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/raw_connection.hpp"
+#include "tests/support/server_fixture.hpp"
+
+using namespace std::chrono_literals;
+using gamestore::testing::RawConnection;
+using gamestore::testing::ServerFixture;
+using nlohmann::json;
+
+TEST_CASE("the server answers ping through the client library", "[server][integration]") {
+    ServerFixture server;
+    gamestore::client::SyncLobbyClient client;
+    client.connect(server.endpoints().lobby_host, server.endpoints().lobby_port);
+    auto response = client.call("ping", {{"echo", "hello"}});
+    REQUIRE(response.ok);
+    CHECK(response.data.at("pong") == true);
+    CHECK(response.data.at("echo") == "hello");
+}
+
+TEST_CASE("malformed and unknown requests get an error and keep the connection",
+          "[server][integration]") {
+    ServerFixture server;
+    RawConnection conn(server.endpoints().lobby_host, server.endpoints().lobby_port);
+
+    REQUIRE(conn.send("this is not json\n"));
+    auto line = conn.read_line(5s);
+    REQUIRE(line);
+    auto reply = json::parse(*line);
+    CHECK(reply.at("ok") == false);
+    CHECK(reply.at("error").at("code") == "BAD_REQUEST");
+
+    REQUIRE(conn.send(R"({"id":2,"op":"no.such.op"})" "\n"));
+    line = conn.read_line(5s);
+    REQUIRE(line);
+    reply = json::parse(*line);
+    CHECK(reply.at("id") == 2);
+    CHECK(reply.at("error").at("code") == "UNKNOWN_OP");
+
+    // Only ping is open before authentication.
+    REQUIRE(conn.send(R"({"id":3,"op":"store.list"})" "\n"));
+    line = conn.read_line(5s);
+    REQUIRE(line);
+    reply = json::parse(*line);
+    CHECK(reply.at("id") == 3);
+    CHECK((reply.at("error").at("code") == "UNAUTHENTICATED" || reply.at("error").at("code") == "UNKNOWN_OP"));
+
+    REQUIRE(conn.send(R"({"id":4,"op":"ping"})" "\n"));
+    line = conn.read_line(5s);
+    REQUIRE(line);
+    reply = json::parse(*line);
+    CHECK(reply.at("id") == 4);
+    CHECK(reply.at("ok") == true);
+}
+
+TEST_CASE("a 100 KiB line gets TOO_LARGE and the connection is closed", "[server][integration]") {
+    ServerFixture server;
+    RawConnection conn(server.endpoints().lobby_host, server.endpoints().lobby_port);
+    const std::string big = R"({"id":1,"op":"ping","pad":")" + std::string(100 * 1024, 'x') + "\"}\n";
+    conn.send(big);  // the server may close before it has read everything
+    auto line = conn.read_line(5s);
+    REQUIRE(line);
+    auto reply = json::parse(*line);
+    CHECK(reply.at("ok") == false);
+    CHECK(reply.at("error").at("code") == "TOO_LARGE");
+    CHECK(conn.wait_closed(5s));
+
+    // The server itself is fine.
+    RawConnection other(server.endpoints().lobby_host, server.endpoints().lobby_port);
+    REQUIRE(other.send(R"({"id":9,"op":"ping"})" "\n"));
+    line = other.read_line(5s);
+    REQUIRE(line);
+    CHECK(json::parse(*line).at("ok") == true);
+}
+
+TEST_CASE("a connection that stays silent past the auth deadline is closed", "[server][integration]") {
+    ServerFixture server({"--auth-deadline", "0.5"});
+    RawConnection conn(server.endpoints().lobby_host, server.endpoints().lobby_port);
+    auto line = conn.read_line(10s);
+    REQUIRE(line);
+    auto reply = json::parse(*line);
+    CHECK(reply.at("ok") == false);
+    CHECK(reply.at("error").at("code") == "TIMEOUT");
+    CHECK(conn.wait_closed(5s));
+}
+
+TEST_CASE("pinging does not count as authenticating", "[server][integration]") {
+    ServerFixture server({"--auth-deadline", "0.5"});
+    RawConnection conn(server.endpoints().lobby_host, server.endpoints().lobby_port);
+    REQUIRE(conn.send(R"({"id":1,"op":"ping"})" "\n"));
+    auto line = conn.read_line(5s);
+    REQUIRE(line);
+    CHECK(json::parse(*line).at("ok") == true);
+    CHECK(conn.wait_closed(10s));
+}
+
+TEST_CASE("SIGTERM stops the server cleanly with exit code 0", "[server][integration]") {
+    ServerFixture server;
+    RawConnection conn(server.endpoints().lobby_host, server.endpoints().lobby_port);
+    auto code = server.stop();
+    REQUIRE(code);
+    CHECK(*code == 0);
+    CHECK(conn.wait_closed(5s));
+}
+
+TEST_CASE("gamestore-player ping reaches the server; exit 3 when it cannot", "[server][cli][integration]") {
+    using gamestore::testing::ChildProcess;
+    using gamestore::testing::SpawnOptions;
+    gamestore::testing::TempDir temp;
+    ServerFixture server;
+    SpawnOptions options;
+    options.argv = {gamestore::testing::binary("platform/cli/gamestore-player").string(), "--server",
+                    server.lobby_address(), "ping"};
+    options.stdout_file = temp.path() / "out.txt";
+    ChildProcess ping(options);
+    CHECK(ping.wait_exit_code(20s) == 0);
+    CHECK(gamestore::testing::read_file(temp.path() / "out.txt").find("pong") != std::string::npos);
+
+    // A port nobody listens on: bind one, remember it, close it.
+    const auto port = server.endpoints().lobby_port;
+    server.stop();
+    options.argv = {gamestore::testing::binary("platform/cli/gamestore-player").string(), "--server",
+                    "127.0.0.1:" + std::to_string(port), "ping"};
+    ChildProcess unreachable(options);
+    CHECK(unreachable.wait_exit_code(20s) == 3);
+}

@@ -1,0 +1,70 @@
+#include "tests/support/server_fixture.hpp"
+
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+namespace gamestore::testing {
+
+namespace {
+void split_host_port(const std::string& text, std::string& host, unsigned short& port) {
+    const auto colon = text.rfind(':');
+    host = text.substr(0, colon);
+    if (!host.empty() && host.front() == '[') {
+        host = host.substr(1, host.size() - 2);
+    }
+    port = static_cast<unsigned short>(std::stoi(text.substr(colon + 1)));
+}
+}  // namespace
+
+ServerFixture::ServerFixture(std::vector<std::string> extra_args, const std::filesystem::path& data_dir)
+    : temp_("gamestore-server") {
+    data_dir_ = data_dir.empty() ? temp_.path() / "var" : data_dir;
+    log_file_ = temp_.path() / "server.log";
+    const auto ready = temp_.path() / "ready.json";
+    std::vector<std::string> argv = {binary("platform/cli/gamestore-server").string(),
+                                     "--listen",        "127.0.0.1:0",
+                                     "--report-listen", "127.0.0.1:0",
+                                     "--data-dir",      data_dir_.string(),
+                                     "--ready-file",    ready.string(),
+                                     "--log-level",     "debug"};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    SpawnOptions options;
+    options.argv = argv;
+    options.stdout_file = log_file_;
+    options.stderr_file = log_file_;
+    process_.emplace(options);
+    if (!wait_for_file(ready, std::chrono::seconds(30))) {
+        throw std::runtime_error("gamestore-server did not become ready; log:\n" + log());
+    }
+    const auto content = nlohmann::json::parse(read_file(ready));
+    split_host_port(content.at("lobby").get<std::string>(), endpoints_.lobby_host, endpoints_.lobby_port);
+    split_host_port(content.at("report").get<std::string>(), endpoints_.report_host, endpoints_.report_port);
+}
+
+ServerFixture::~ServerFixture() {
+    if (process_ && process_->running()) {
+        process_->signal(SIGTERM);
+        if (!process_->wait(std::chrono::seconds(15))) {
+            process_->signal(SIGKILL);
+            process_->wait(std::chrono::seconds(5));
+        }
+    }
+}
+
+std::string ServerFixture::lobby_address() const {
+    return endpoints_.lobby_host + ":" + std::to_string(endpoints_.lobby_port);
+}
+
+void ServerFixture::kill_hard() {
+    process_->signal(SIGKILL);
+    process_->wait(std::chrono::seconds(10));
+}
+
+std::optional<int> ServerFixture::stop(std::chrono::milliseconds timeout) {
+    process_->signal(SIGTERM);
+    return process_->wait_exit_code(timeout);
+}
+
+}  // namespace gamestore::testing
