@@ -15,6 +15,9 @@
 
 #include "platform/asio/asio.hpp"
 #include "platform/server/lobby_server.hpp"
+#include "platform/server/package_ingest.hpp"
+#include "platform/server/platform_services.hpp"
+#include "platform/store/sqlite_store.hpp"
 
 namespace {
 
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
     std::string ready_file;
     std::string seed_games;
     double auth_deadline_sec = config.auth_deadline.count() / 1000.0;
+    double session_idle_hours = config.session_idle_timeout.count() / 3600000.0;
 
     app.add_option("--listen", listen, "lobby address HOST:PORT (port 0: any free port)")
         ->envname("GAMESTORE_LISTEN")->capture_default_str();
@@ -84,6 +88,21 @@ int main(int argc, char** argv) {
                    "seconds a new lobby connection has to authenticate")
         ->envname("GAMESTORE_AUTH_DEADLINE")->capture_default_str()->check(CLI::PositiveNumber);
 
+    app.add_flag("--fast-password-hash", config.fast_password_hash,
+                 "cheap password hashing for test suites only (logged as a warning)")
+        ->envname("GAMESTORE_FAST_PASSWORD_HASH");
+    app.add_option("--session-idle-hours", session_idle_hours, "sign a session out after this long unused")
+        ->envname("GAMESTORE_SESSION_IDLE_HOURS")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--max-package-bytes", config.zip_limits.max_archive_bytes, "largest package upload")
+        ->envname("GAMESTORE_MAX_PACKAGE_BYTES")->capture_default_str();
+    app.add_option("--max-package-entries", config.zip_limits.max_entries, "most files in one package")
+        ->envname("GAMESTORE_MAX_PACKAGE_ENTRIES")->capture_default_str();
+    app.add_option("--max-package-uncompressed", config.zip_limits.max_total_uncompressed,
+                   "largest total unpacked size of one package")
+        ->envname("GAMESTORE_MAX_PACKAGE_UNCOMPRESSED")->capture_default_str();
+    app.add_option("--blocking-threads", config.blocking_threads, "threads for database, hashing and zip work")
+        ->envname("GAMESTORE_BLOCKING_THREADS")->capture_default_str()->check(CLI::Range(1, 64));
+
     try {
         app.parse(argc, argv);
         config.listen = parse_endpoint_flag("--listen", listen);
@@ -100,6 +119,8 @@ int main(int argc, char** argv) {
         config.ready_file = ready_file;
         config.seed_games_dir = seed_games;
         config.auth_deadline = std::chrono::milliseconds(static_cast<long>(auth_deadline_sec * 1000));
+        config.session_idle_timeout =
+            std::chrono::milliseconds(static_cast<long long>(session_idle_hours * 3600000.0));
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
@@ -109,8 +130,25 @@ int main(int argc, char** argv) {
 
     try {
         std::filesystem::create_directories(config.data_dir);
+        gamestore::server::sweep_upload_leftovers(config.data_dir);
+
+        gamestore::store::SqliteStore::Options store_options;
+        if (config.fast_password_hash) {
+            store_options.hasher = gamestore::store::PasswordHasher::fast_for_tests();
+        }
+        store_options.session_idle_timeout_ms = config.session_idle_timeout.count();
+        auto opened = gamestore::store::SqliteStore::open(config.data_dir / "gamestore.db", store_options);
+        if (!opened) {
+            throw std::runtime_error(opened.error().message);
+        }
+        auto store = std::move(opened).value();
+
         asio::io_context io(1);
         LobbyServer server(io, config);
+        gamestore::server::PlatformServices services{server, *store, server.config()};
+        gamestore::server::register_account_ops(services);
+        gamestore::server::register_catalog_ops(services);
+        gamestore::server::register_developer_ops(services);
         server.listen();
         server.start();
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "platform/net/channel.hpp"
+#include "platform/packages/zip.hpp"
 
 namespace gamestore::server {
 
@@ -28,6 +29,11 @@ struct ServerConfig {
     // Lobby connections that stay silent this long (authenticated or not) are closed.
     std::chrono::milliseconds idle_timeout{30 * 60 * 1000};
     int blocking_threads = 2;
+
+    // argon2id at libsodium's INTERACTIVE cost unless a test asks for speed.
+    bool fast_password_hash = false;
+    std::chrono::milliseconds session_idle_timeout{7LL * 24 * 60 * 60 * 1000};
+    packages::ZipLimits zip_limits;
 };
 
 }  // namespace gamestore::server

@@ -1,0 +1,190 @@
+// auth.*: register, login (one active session per account), resume, logout.
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+
+#include "platform/protocol/rate_limit.hpp"
+#include "platform/server/blocking.hpp"
+#include "platform/server/lobby_session.hpp"
+#include "platform/server/platform_services.hpp"
+#include "platform/server/request_args.hpp"
+#include "platform/server/store_views.hpp"
+
+namespace gamestore::server {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using protocol::ErrorCode;
+
+namespace {
+
+store::Role require_role(const json& args) {
+    const auto text = require_string(args, "role", 32);
+    const auto role = store::parse_role(text);
+    if (!role) {
+        throw LobbyError(ErrorCode::BadRequest, "'role' must be \"player\" or \"developer\"");
+    }
+    return *role;
+}
+
+AccountRole to_session_role(store::Role role) {
+    return role == store::Role::Developer ? AccountRole::Developer : AccountRole::Player;
+}
+
+std::string lower(std::string text) {
+    for (auto& c : text) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return text;
+}
+
+// Login attempts are limited per account and per client address, so neither
+// a spray across accounts nor a hammer on one account gets far. Buckets live
+// on the lobby thread; full ones are dropped to keep the map small.
+class LoginLimiter {
+public:
+    bool allow(const std::string& account_key, const std::string& address) {
+        const auto now = std::chrono::steady_clock::now();
+        prune(now);
+        auto& account = bucket(accounts_, account_key, 0.2, 5);
+        auto& from = bucket(addresses_, address, 1.0, 20);
+        // Check both before taking, so a refused attempt costs nothing.
+        if (account.available(now) < 1.0 || from.available(now) < 1.0) {
+            return false;
+        }
+        account.try_take(now);
+        from.try_take(now);
+        return true;
+    }
+
+private:
+    using Buckets = std::map<std::string, protocol::TokenBucket>;
+
+    static protocol::TokenBucket& bucket(Buckets& buckets, const std::string& key, double rate, double burst) {
+        auto it = buckets.find(key);
+        if (it == buckets.end()) {
+            it = buckets.emplace(key, protocol::TokenBucket(rate, burst)).first;
+        }
+        return it->second;
+    }
+
+    void prune(std::chrono::steady_clock::time_point now) {
+        if (++calls_ % 256 != 0) {
+            return;
+        }
+        for (auto* buckets : {&accounts_, &addresses_}) {
+            for (auto it = buckets->begin(); it != buckets->end();) {
+                it = it->second.available(now) >= 5.0 ? buckets->erase(it) : std::next(it);
+            }
+        }
+    }
+
+    Buckets accounts_;
+    Buckets addresses_;
+    std::uint64_t calls_ = 0;
+};
+
+std::string address_only(const std::string& endpoint) {
+    const auto colon = endpoint.rfind(':');
+    return colon == std::string::npos ? endpoint : endpoint.substr(0, colon);
+}
+
+}  // namespace
+
+void register_account_ops(PlatformServices& services) {
+    auto& lobby = services.lobby;
+    auto& store = services.store;
+    auto limiter = std::make_shared<LoginLimiter>();
+
+    lobby.ops().add("auth.register", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto role = require_role(ctx.request.args);
+        const auto name = require_string(ctx.request.args, "name", 256);
+        const auto password = require_string(ctx.request.args, "password", 1024);
+        auto account = unwrap(co_await run_blocking(lobby.blocking_pool(), [&] {
+            return store.create_account(role, name, password, store::unix_ms_now());
+        }));
+        spdlog::info("auth: registered {} '{}'", store::to_string(role), account.name);
+        co_return Reply{{{"account", account_json(account)}}, std::nullopt};
+    }, Access::Anyone, 0});
+
+    lobby.ops().add("auth.login", OpSpec{[&store, &lobby, limiter](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto role = require_role(ctx.request.args);
+        const auto name = require_string(ctx.request.args, "name", 256);
+        const auto password = require_string(ctx.request.args, "password", 1024);
+        const std::string key = std::string(store::to_string(role)) + ":" + lower(name);
+        if (!limiter->allow(key, address_only(ctx.session.remote_endpoint()))) {
+            throw LobbyError(ErrorCode::RateLimited,
+                             "too many login attempts; wait a few seconds and try again");
+        }
+        struct LoginResult {
+            store::Account account;
+            store::NewSession session;
+        };
+        auto result = co_await run_blocking(lobby.blocking_pool(), [&]() -> store::Result<LoginResult> {
+            auto account = store.verify_login(role, name, password);
+            if (!account) {
+                return account.error();
+            }
+            auto session = store.create_session(account->id, store::unix_ms_now());
+            if (!session) {
+                return session.error();
+            }
+            return LoginResult{std::move(*account), std::move(*session)};
+        });
+        auto login = unwrap(std::move(result));
+        // One active session per account: every connection on a session this
+        // login revoked is told why and closed.
+        const auto& revoked = login.session.revoked_session_ids;
+        lobby.for_each_session([&](LobbySession& other) {
+            const auto& who = other.signed_in();
+            if (&other == &ctx.session || !who) {
+                return;
+            }
+            const bool was_revoked =
+                std::find(revoked.begin(), revoked.end(), who->session_id) != revoked.end();
+            if (was_revoked || (who->account_id == login.account.id && who->session_id != login.session.id)) {
+                other.clear_signed_in();
+                other.close_with_event("session.revoked",
+                                       {{"reason", "this account signed in from another connection"}});
+            }
+        });
+        ctx.session.set_signed_in(SignedIn{login.account.id, login.account.name, to_session_role(role),
+                                           login.session.id});
+        spdlog::info("auth: {} '{}' signed in (session {})", store::to_string(role), login.account.name,
+                     login.session.id);
+        co_return Reply{{{"token", login.session.token}, {"account", account_json(login.account)}}, std::nullopt};
+    }, Access::Anyone, 0});
+
+    lobby.ops().add("auth.resume", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto token = require_string(ctx.request.args, "token", 256);
+        auto resumed = unwrap(co_await run_blocking(lobby.blocking_pool(), [&] {
+            return store.resume_session(token, store::unix_ms_now());
+        }));
+        ctx.session.set_signed_in(SignedIn{resumed.account.id, resumed.account.name,
+                                           to_session_role(resumed.account.role), resumed.id});
+        co_return Reply{{{"account", account_json(resumed.account)}}, std::nullopt};
+    }, Access::Anyone, 0});
+
+    lobby.ops().add("auth.logout", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto session_id = ctx.session.signed_in()->session_id;
+        unwrap(co_await run_blocking(lobby.blocking_pool(), [&] {
+            return store.revoke_session(session_id, store::unix_ms_now());
+        }));
+        ctx.session.clear_signed_in();
+        co_return Reply{};
+    }, Access::Authenticated, 0});
+
+    lobby.ops().add("auth.whoami", OpSpec{[](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto& who = *ctx.session.signed_in();
+        co_return Reply{{{"account",
+                          {{"id", who.account_id},
+                           {"name", who.name},
+                           {"role", who.role == AccountRole::Developer ? "developer" : "player"}}}},
+                        std::nullopt};
+    }, Access::Authenticated, 0});
+}
+
+}  // namespace gamestore::server

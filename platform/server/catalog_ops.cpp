@@ -1,0 +1,170 @@
+// store.* and review.*: what players browse, download and review.
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "platform/server/blocking.hpp"
+#include "platform/server/lobby_session.hpp"
+#include "platform/server/platform_services.hpp"
+#include "platform/server/request_args.hpp"
+#include "platform/server/store_views.hpp"
+
+namespace gamestore::server {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using protocol::ErrorCode;
+
+namespace {
+
+constexpr int kRecentReviews = 10;
+
+store::Game find_listed_game(store::Store& store, const std::string& name) {
+    auto game = unwrap(store.find_game(name));
+    if (game.delisted) {
+        throw LobbyError(ErrorCode::NotFound, "the game '" + game.name + "' has been delisted by its developer");
+    }
+    return game;
+}
+
+json details_json(const store::GameDetails& details) {
+    json versions = json::array();
+    for (const auto& version : details.versions) {
+        versions.push_back(version_json(version));
+    }
+    json reviews = json::array();
+    for (const auto& review : details.recent_reviews) {
+        reviews.push_back(review_json(review));
+    }
+    return {{"game", game_summary_json(details.game, details.rating)},
+            {"versions", std::move(versions)},
+            {"reviews", std::move(reviews)}};
+}
+
+}  // namespace
+
+void register_catalog_ops(PlatformServices& services) {
+    auto& lobby = services.lobby;
+    auto& store = services.store;
+    const auto data_dir = services.config.data_dir;
+
+    lobby.ops().add("store.list", OpSpec{[&store, &lobby](RequestContext&) -> asio::awaitable<Reply> {
+        auto games = unwrap(co_await run_blocking(lobby.blocking_pool(), [&] { return store.list_games(); }));
+        json list = json::array();
+        for (const auto& summary : games) {
+            list.push_back(game_summary_json(summary.game, summary.rating));
+        }
+        co_return Reply{{{"games", std::move(list)}}, std::nullopt};
+    }, Access::Authenticated, 0});
+
+    lobby.ops().add("store.show", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto name = require_string(ctx.request.args, "game", 256);
+        const auto viewer = ctx.session.signed_in()->account_id;
+        const bool developer = ctx.session.signed_in()->role == AccountRole::Developer;
+        auto details = unwrap(co_await run_blocking(lobby.blocking_pool(), [&]() -> store::Result<store::GameDetails> {
+            auto game = store.find_game(name);
+            if (!game) {
+                return game.error();
+            }
+            // Hidden versions are the owner's business; account ids of the two
+            // roles are different namespaces, so only a developer can be the owner.
+            return store.game_details(game->id, developer ? std::optional(viewer) : std::nullopt, kRecentReviews);
+        }));
+        co_return Reply{details_json(details), std::nullopt};
+    }, Access::Authenticated, 0});
+
+    lobby.ops().add("store.download", OpSpec{[&store, &lobby, data_dir](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto name = require_string(ctx.request.args, "game", 256);
+        const auto wanted = optional_string(ctx.request.args, "version", 256);
+        const auto offset_arg = optional_int(ctx.request.args, "offset").value_or(0);
+        if (offset_arg < 0) {
+            throw LobbyError(ErrorCode::BadRequest, "'offset' must not be negative");
+        }
+        const auto offset = static_cast<std::uint64_t>(offset_arg);
+        auto [game, version] = co_await run_blocking(lobby.blocking_pool(), [&] {
+            auto game = find_listed_game(store, name);
+            if (!wanted && !game.live_version) {
+                throw LobbyError(ErrorCode::NotFound, "the game '" + game.name + "' has no live version yet");
+            }
+            auto version = unwrap(store.get_version(game.id, wanted ? *wanted : *game.live_version));
+            if (version.hidden) {
+                throw LobbyError(ErrorCode::NotFound,
+                                 "version " + version.version + " of '" + game.name + "' is not released");
+            }
+            return std::pair{std::move(game), std::move(version)};
+        });
+        const auto file = data_dir / version.package_path;
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(file, ec);
+        if (ec || size != static_cast<std::uint64_t>(version.size_bytes)) {
+            spdlog::error("store: package file {} is missing or has the wrong size", file.string());
+            throw LobbyError(ErrorCode::Internal, "the package file of " + game.name + " " + version.version +
+                                                      " is missing on the server; tell the admin");
+        }
+        if (offset > size) {
+            throw LobbyError(ErrorCode::BadRequest, "'offset' " + std::to_string(offset) +
+                                                        " is past the end of the package (" +
+                                                        std::to_string(size) + " bytes)");
+        }
+        Reply reply;
+        reply.data = {{"game", game.name},       {"version", version.version}, {"sha256", version.sha256},
+                      {"size", size},            {"offset", offset},           {"length", size - offset}};
+        reply.blob = Reply::Blob{file, offset, size - offset};
+        co_return reply;
+    }, Access::Player, 0});
+
+    lobby.ops().add("review.post", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto name = require_string(ctx.request.args, "game", 256);
+        const auto rating = require_int(ctx.request.args, "rating");
+        // 2000 code points are at most 8000 bytes; the store counts code points.
+        const auto text = optional_string(ctx.request.args, "text", 8000).value_or("");
+        if (rating < 1 || rating > 5) {
+            throw LobbyError(ErrorCode::BadRequest, "'rating' must be a whole number from 1 to 5");
+        }
+        const auto player = ctx.session.signed_in()->account_id;
+        auto review = unwrap(co_await run_blocking(lobby.blocking_pool(), [&]() -> store::Result<store::Review> {
+            auto game = store.find_game(name);
+            if (!game) {
+                return game.error();
+            }
+            return store.upsert_review(player, game->id, static_cast<int>(rating), text, store::unix_ms_now());
+        }));
+        co_return Reply{{{"review", review_json(review)}}, std::nullopt};
+    }, Access::Player, 0});
+
+    lobby.ops().add("review.delete", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto name = require_string(ctx.request.args, "game", 256);
+        const auto player = ctx.session.signed_in()->account_id;
+        unwrap(co_await run_blocking(lobby.blocking_pool(), [&]() -> store::Result<void> {
+            auto game = store.find_game(name);
+            if (!game) {
+                return game.error();
+            }
+            return store.delete_review(player, game->id);
+        }));
+        co_return Reply{};
+    }, Access::Player, 0});
+
+    lobby.ops().add("review.list", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto name = require_string(ctx.request.args, "game", 256);
+        const auto limit = optional_int(ctx.request.args, "limit").value_or(20);
+        const auto offset = optional_int(ctx.request.args, "offset").value_or(0);
+        if (limit < 1 || limit > 200 || offset < 0) {
+            throw LobbyError(ErrorCode::BadRequest, "'limit' must be 1..200 and 'offset' not negative");
+        }
+        auto [reviews, rating] = co_await run_blocking(lobby.blocking_pool(), [&] {
+            auto game = unwrap(store.find_game(name));
+            auto reviews = unwrap(store.list_reviews(game.id, static_cast<int>(limit), static_cast<int>(offset)));
+            auto rating = unwrap(store.rating_summary(game.id));
+            return std::pair{std::move(reviews), rating};
+        });
+        json list = json::array();
+        for (const auto& review : reviews) {
+            list.push_back(review_json(review));
+        }
+        co_return Reply{{{"reviews", std::move(list)}, {"rating", rating_json(rating)}}, std::nullopt};
+    }, Access::Authenticated, 0});
+}
+
+}  // namespace gamestore::server

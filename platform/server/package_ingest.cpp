@@ -1,0 +1,243 @@
+#include "platform/server/package_ingest.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+
+#include "platform/packages/manifest.hpp"
+#include "platform/packages/sha256.hpp"
+#include "platform/protocol/semver.hpp"
+#include "platform/server/lobby_error.hpp"
+#include "platform/server/store_views.hpp"
+
+namespace gamestore::server {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using protocol::ErrorCode;
+
+namespace {
+
+json reason(std::string source, std::string code, std::string where, std::string message) {
+    return {{"source", std::move(source)}, {"code", std::move(code)}, {"where", std::move(where)},
+            {"message", std::move(message)}};
+}
+
+std::string lower_hex(std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return text;
+}
+
+std::string random_suffix() {
+    std::random_device rd;
+    return std::to_string(rd()) + std::to_string(rd());
+}
+
+store::GameType to_store_type(packages::GameType type) {
+    return type == packages::GameType::Gui ? store::GameType::Gui : store::GameType::Cli;
+}
+
+// The server's copy is launched for every match and must never change under
+// a running game: no write bits anywhere.
+void make_read_only(const fs::path& root) {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+        fs::permissions(it->path(), fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
+                        fs::perm_options::remove | fs::perm_options::nofollow, ec);
+    }
+    fs::permissions(root, fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
+                    fs::perm_options::remove, ec);
+}
+
+[[noreturn]] void refuse(const json& reasons) {
+    std::string message = "the package was refused: ";
+    message += reasons.at(0).at("message").get<std::string>();
+    if (reasons.size() > 1) {
+        message += " (and " + std::to_string(reasons.size() - 1) + " more problem" +
+                   (reasons.size() > 2 ? "s" : "") + ")";
+    }
+    throw LobbyError(ErrorCode::InvalidPackage, message, {{"reasons", reasons}});
+}
+
+// Removes the given paths when the publish does not complete.
+class Cleanup {
+public:
+    void add(fs::path path) { paths_.push_back(std::move(path)); }
+    void release() { paths_.clear(); }
+    ~Cleanup() {
+        for (const auto& path : paths_) {
+            remove_read_only_tree(path);
+        }
+    }
+
+private:
+    std::vector<fs::path> paths_;
+};
+
+}  // namespace
+
+void remove_read_only_tree(const fs::path& root) {
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(root, ec))) {
+        return;
+    }
+    if (fs::is_directory(fs::symlink_status(root, ec))) {
+        fs::permissions(root, fs::perms::owner_all, fs::perm_options::add, ec);
+        for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+             it.increment(ec)) {
+            if (it->is_directory(ec) && !it->is_symlink(ec)) {
+                fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+            }
+        }
+    }
+    fs::remove_all(root, ec);
+}
+
+void sweep_upload_leftovers(const fs::path& data_dir) {
+    const auto tmp = data_dir / "tmp";
+    std::error_code ec;
+    if (!fs::exists(tmp, ec)) {
+        return;
+    }
+    std::size_t removed = 0;
+    for (const auto& entry : fs::directory_iterator(tmp, ec)) {
+        remove_read_only_tree(entry.path());
+        ++removed;
+    }
+    if (removed > 0) {
+        spdlog::info("startup: removed {} leftover upload file(s) from {}", removed, tmp.string());
+    }
+}
+
+store::PublishResult ingest_package(store::Store& store, const fs::path& data_dir,
+                                    const packages::ZipLimits& limits, const IngestRequest& request) {
+    Cleanup cleanup;
+    cleanup.add(request.upload);
+    json reasons = json::array();
+
+    std::error_code ec;
+    const auto size = fs::file_size(request.upload, ec);
+    if (ec) {
+        throw LobbyError(ErrorCode::Internal, "the server lost the uploaded file");
+    }
+    const std::string sha256 = packages::sha256_file(request.upload);
+    if (!request.declared_sha256.empty() && lower_hex(request.declared_sha256) != sha256) {
+        reasons.push_back(reason("checksum", "sha256_mismatch", "",
+                                 "the upload's sha256 is " + sha256 + " but the request declared " +
+                                     request.declared_sha256 + "; the bytes were damaged on the way"));
+        refuse(reasons);
+    }
+
+    const auto inspection = packages::inspect_zip(request.upload, limits);
+    for (const auto& issue : inspection.issues) {
+        reasons.push_back(reason("zip", issue.reason, issue.entry, issue.message));
+    }
+    std::optional<packages::Manifest> manifest;
+    std::string manifest_text;
+    const auto root = packages::find_manifest_root(inspection.entries);
+    if (!inspection.entries.empty() || inspection.issues.empty()) {
+        if (!root.found()) {
+            reasons.push_back(reason("manifest", "missing", "manifest.json", root.message));
+        } else {
+            try {
+                manifest_text = packages::read_zip_entry(request.upload, *root.prefix + "manifest.json",
+                                                         packages::kMaxManifestBytes);
+                auto parsed = packages::parse_manifest(manifest_text);
+                for (const auto& issue : parsed.issues) {
+                    reasons.push_back(reason("manifest", "invalid", issue.path, packages::format_issue(issue)));
+                }
+                manifest = std::move(parsed.manifest);
+            } catch (const std::exception& e) {
+                reasons.push_back(reason("manifest", "unreadable", "manifest.json", e.what()));
+            }
+        }
+    }
+
+    // Ownership and version order are decided before any file moves.
+    std::optional<store::Game> existing;
+    if (manifest) {
+        auto found = store.find_game(manifest->game_name);
+        if (found) {
+            existing = std::move(*found);
+            if (existing->owner_id != request.developer_id) {
+                throw LobbyError(ErrorCode::Forbidden, "the game '" + existing->name +
+                                                           "' belongs to another developer");
+            }
+            auto versions = unwrap(store.list_versions(existing->id, true));
+            const auto mine = protocol::parse_semver(manifest->version);
+            for (const auto& version : versions) {
+                if (version.version == manifest->version) {
+                    throw LobbyError(ErrorCode::Conflict,
+                                     "version " + manifest->version + " of '" + existing->name +
+                                         "' already exists; versions are immutable, publish a newer one");
+                }
+                const auto theirs = protocol::parse_semver(version.version);
+                if (mine && theirs && !(*theirs < *mine)) {
+                    throw LobbyError(ErrorCode::Conflict,
+                                     "version " + manifest->version + " is not newer than the published " +
+                                         version.version + " of '" + existing->name +
+                                         "'; to go back to an older version use set-live");
+                }
+            }
+        } else if (found.error().code != store::StoreError::Code::NotFound) {
+            unwrap(std::move(found));
+        }
+    }
+    if (!reasons.empty()) {
+        refuse(reasons);
+    }
+
+    const auto tmp = data_dir / "tmp";
+    fs::create_directories(tmp);
+    const auto extract_dir = tmp / ("extract-" + sha256.substr(0, 16) + "-" + random_suffix());
+    cleanup.add(extract_dir);
+    const auto extraction = packages::extract_zip(request.upload, extract_dir, limits);
+    for (const auto& issue : extraction.issues) {
+        reasons.push_back(reason("zip", issue.reason, issue.entry, issue.message));
+    }
+    if (!reasons.empty()) {
+        refuse(reasons);
+    }
+    const auto package_root = extract_dir / *root.prefix;
+    for (const auto& issue : packages::check_referenced_files(*manifest, package_root)) {
+        reasons.push_back(reason("files", "missing", issue.path, packages::format_issue(issue)));
+    }
+    if (!reasons.empty()) {
+        refuse(reasons);
+    }
+
+    // Into place: the zip by its content, the extracted copy beside it.
+    const auto package_rel = fs::path("packages") / (sha256 + ".zip");
+    const auto extracted_rel = fs::path("games") / sha256;
+    fs::create_directories(data_dir / "packages");
+    fs::create_directories(data_dir / "games");
+    remove_read_only_tree(data_dir / extracted_rel);
+    fs::rename(package_root, data_dir / extracted_rel);
+    cleanup.add(data_dir / extracted_rel);
+    make_read_only(data_dir / extracted_rel);
+    fs::rename(request.upload, data_dir / package_rel);
+    cleanup.add(data_dir / package_rel);
+
+    store::PublishRequest publish;
+    publish.developer_id = request.developer_id;
+    publish.game = store::NewGame{manifest->game_name, to_store_type(manifest->type), manifest->description,
+                                  manifest->min_players, manifest->max_players};
+    publish.version = manifest->version;
+    publish.notes = request.notes;
+    publish.size_bytes = static_cast<std::int64_t>(size);
+    publish.sha256 = sha256;
+    publish.package_path = package_rel.string();
+    publish.extracted_path = extracted_rel.string();
+    publish.manifest_json = manifest_text;
+    publish.hidden = request.hidden;
+    publish.now = store::unix_ms_now();
+    auto result = unwrap(store.publish_version(publish));
+    cleanup.release();
+    remove_read_only_tree(extract_dir);
+    return result;
+}
+
+}  // namespace gamestore::server

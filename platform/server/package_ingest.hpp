@@ -1,0 +1,40 @@
+#pragma once
+// Publishing one uploaded package: verify, validate, store content-addressed,
+// extract the server's read-only copy, then record it in ONE store
+// transaction. The store row is what makes a version visible, so a failure at
+// any step (or a crash before the commit) leaves nothing visible; files of a
+// failed attempt are removed, and a startup sweep removes unreferenced ones.
+// Blocking: run it on the blocking pool.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "platform/packages/zip.hpp"
+#include "platform/store/store.hpp"
+
+namespace gamestore::server {
+
+struct IngestRequest {
+    store::AccountId developer_id = 0;
+    std::filesystem::path upload;  // the received blob; consumed (moved or deleted)
+    std::string declared_sha256;   // from the request; must match the bytes
+    std::string notes;
+    bool hidden = false;
+};
+
+// Throws LobbyError: INVALID_PACKAGE with details {reasons:[...]} listing every
+// problem at once, CONFLICT, FORBIDDEN, INTERNAL.
+store::PublishResult ingest_package(store::Store& store, const std::filesystem::path& data_dir,
+                                    const packages::ZipLimits& limits, const IngestRequest& request);
+
+// Removes what a crash mid-upload or mid-publish left in tmp/. Run at startup,
+// before the lobby accepts connections.
+void sweep_upload_leftovers(const std::filesystem::path& data_dir);
+
+// Deletes a tree that ingest made read-only.
+void remove_read_only_tree(const std::filesystem::path& root);
+
+}  // namespace gamestore::server

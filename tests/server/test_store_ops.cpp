@@ -1,0 +1,165 @@
+// Store ops through the real server: accounts, single active session,
+// publishing with server-side validation, browsing and resumable downloads.
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "platform/client/sync_client.hpp"
+#include "platform/packages/sha256.hpp"
+#include "platform/packages/zip.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/server_fixture.hpp"
+
+using namespace std::chrono_literals;
+using gamestore::client::SyncLobbyClient;
+using gamestore::testing::ServerFixture;
+using gamestore::testing::TempDir;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+void sign_in(SyncLobbyClient& client, const ServerFixture& server, const std::string& role,
+             const std::string& name) {
+    client.connect(server.endpoints().lobby_host, server.endpoints().lobby_port);
+    auto reg = client.call("auth.register", {{"role", role}, {"name", name}, {"password", "correct horse"}});
+    REQUIRE((reg.ok || reg.error_code == "CONFLICT"));
+    auto login = client.call("auth.login", {{"role", role}, {"name", name}, {"password", "correct horse"}});
+    REQUIRE(login.ok);
+}
+
+fs::path make_package(const fs::path& dir, const std::string& name, const std::string& version,
+                      const std::string& server_command = "python3 server.py --port {port}") {
+    const auto src = dir / (name + "-" + version);
+    fs::create_directories(src);
+    json manifest = {{"game_name", name},
+                     {"version", version},
+                     {"type", "CLI"},
+                     {"max_players", 2},
+                     {"server", {{"command", server_command}}},
+                     {"client", {{"command", "python3 client.py --host {host} --port {port}"}}},
+                     {"healthcheck", {{"tcp_port", "{port}"}, {"timeout_sec", 5}}}};
+    gamestore::testing::write_file(src / "manifest.json", manifest.dump(2));
+    gamestore::testing::write_file(src / "server.py", "print('server')\n");
+    gamestore::testing::write_file(src / "client.py", "print('client')\n");
+    const auto zip = dir / (name + "-" + version + ".zip");
+    gamestore::packages::create_zip(src, zip);
+    return zip;
+}
+
+gamestore::protocol::Response publish(SyncLobbyClient& client, const fs::path& zip, bool hidden = false) {
+    gamestore::client::CallOptions options;
+    options.upload = gamestore::client::Upload{zip, 0, fs::file_size(zip)};
+    return client.call("dev.publish",
+                       {{"sha256", gamestore::packages::sha256_file(zip)}, {"notes", "n"}, {"hidden", hidden}},
+                       options);
+}
+
+}  // namespace
+
+TEST_CASE("publish, list, show and download through the lobby", "[server][store][integration]") {
+    TempDir temp;
+    ServerFixture server({"--fast-password-hash"});
+    SyncLobbyClient dev;
+    sign_in(dev, server, "developer", "dana");
+
+    auto first = publish(dev, make_package(temp.path(), "Duel", "1.0.0"));
+    REQUIRE(first.ok);
+    CHECK(first.data.at("game_created") == true);
+    CHECK(first.data.at("game").at("live_version") == "1.0.0");
+    auto second = publish(dev, make_package(temp.path(), "Duel", "1.1.0"));
+    REQUIRE(second.ok);
+    CHECK(second.data.at("game").at("live_version") == "1.1.0");
+
+    auto again = publish(dev, make_package(temp.path() / "again", "Duel", "1.1.0"));
+    CHECK_FALSE(again.ok);
+    CHECK(again.error_code == "CONFLICT");
+
+    auto older = publish(dev, make_package(temp.path(), "Duel", "1.0.5"));
+    CHECK_FALSE(older.ok);
+    CHECK(older.error_code == "CONFLICT");
+
+    auto token_in_argv = publish(dev, make_package(temp.path(), "Leaky", "1.0.0",
+                                                   "python3 server.py --token {report_token}"));
+    CHECK_FALSE(token_in_argv.ok);
+    CHECK(token_in_argv.error_code == "INVALID_PACKAGE");
+    REQUIRE(token_in_argv.details.at("reasons").size() >= 1);
+    CHECK(token_in_argv.details.at("reasons")[0].at("where").get<std::string>().find("server.command") == 0);
+
+    {
+        // A refused blob still occupies the stream, so the server answers and
+        // closes that connection.
+        SyncLobbyClient intruder;
+        sign_in(intruder, server, "player", "mallory");
+        auto forbidden = publish(intruder, make_package(temp.path() / "p", "Other", "1.0.0"));
+        CHECK_FALSE(forbidden.ok);
+        CHECK(forbidden.error_code == "FORBIDDEN");
+    }
+
+    SyncLobbyClient player;
+    sign_in(player, server, "player", "pia");
+
+    auto list = player.call("store.list");
+    REQUIRE(list.ok);
+    REQUIRE(list.data.at("games").size() == 1);
+    CHECK(list.data.at("games")[0].at("name") == "Duel");
+    CHECK(list.data.at("games")[0].at("author") == "dana");
+
+    auto show = player.call("store.show", {{"game", "Duel"}});
+    REQUIRE(show.ok);
+    CHECK(show.data.at("versions").size() == 2);
+
+    // Download in two halves: the second resumes at the offset.
+    std::string bytes;
+    gamestore::client::CallOptions sink;
+    sink.blob_sink = [&](std::string_view piece) { bytes.append(piece); };
+    auto whole = player.call("store.download", {{"game", "Duel"}}, sink);
+    REQUIRE(whole.ok);
+    const auto size = whole.data.at("size").get<std::uint64_t>();
+    REQUIRE(bytes.size() == size);
+    CHECK(gamestore::packages::sha256_hex(bytes) == whole.data.at("sha256"));
+    std::string tail;
+    gamestore::client::CallOptions tail_sink;
+    tail_sink.blob_sink = [&](std::string_view piece) { tail.append(piece); };
+    auto resumed = player.call("store.download", {{"game", "Duel"}, {"offset", size / 2}}, tail_sink);
+    REQUIRE(resumed.ok);
+    CHECK(bytes.substr(size / 2) == tail);
+
+    // Reviews need play history first.
+    auto review = player.call("review.post", {{"game", "Duel"}, {"rating", 5}, {"text", "fun"}});
+    CHECK_FALSE(review.ok);
+    CHECK(review.error_code == "FORBIDDEN");
+
+    // Delisting hides the game from the store and from new downloads.
+    REQUIRE(dev.call("dev.delist", {{"game", "Duel"}}).ok);
+    CHECK(player.call("store.list").data.at("games").empty());
+    CHECK(player.call("store.download", {{"game", "Duel"}}).error_code == "NOT_FOUND");
+
+    // Nothing left in tmp/ by refused uploads.
+    std::size_t leftovers = 0;
+    for ([[maybe_unused]] const auto& entry : fs::directory_iterator(server.data_dir() / "tmp")) {
+        ++leftovers;
+    }
+    CHECK(leftovers == 0);
+}
+
+TEST_CASE("a new login revokes the old session and tells its connection", "[server][store][integration]") {
+    ServerFixture server({"--fast-password-hash"});
+    SyncLobbyClient first;
+    sign_in(first, server, "player", "solo");
+    SyncLobbyClient second;
+    second.connect(server.endpoints().lobby_host, server.endpoints().lobby_port);
+    auto login = second.call("auth.login", {{"role", "player"}, {"name", "solo"}, {"password", "correct horse"}});
+    REQUIRE(login.ok);
+    auto event = first.next_event(5s);
+    REQUIRE(event);
+    CHECK(event->name == "session.revoked");
+
+    // The old token no longer resumes; the new one does.
+    SyncLobbyClient third;
+    third.connect(server.endpoints().lobby_host, server.endpoints().lobby_port);
+    auto resumed = third.call("auth.resume", {{"token", login.data.at("token")}});
+    CHECK(resumed.ok);
+    auto wrong = third.call("auth.login", {{"role", "player"}, {"name", "solo"}, {"password", "wrong password"}});
+    CHECK(wrong.error_code == "UNAUTHENTICATED");
+}
