@@ -14,7 +14,13 @@
 #include <spdlog/spdlog.h>
 
 #include "platform/asio/asio.hpp"
+#include "platform/launch/process_launcher.hpp"
+#include "platform/server/child_reaper.hpp"
 #include "platform/server/lobby_server.hpp"
+#include "platform/server/lobby_session.hpp"
+#include "platform/server/report_endpoint.hpp"
+#include "platform/server/room_service.hpp"
+#include "platform/server/seed_games.hpp"
 #include "platform/server/package_ingest.hpp"
 #include "platform/server/platform_services.hpp"
 #include "platform/store/sqlite_store.hpp"
@@ -63,6 +69,11 @@ int main(int argc, char** argv) {
     std::string seed_games;
     double auth_deadline_sec = config.auth_deadline.count() / 1000.0;
     double session_idle_hours = config.session_idle_timeout.count() / 3600000.0;
+    gamestore::server::RoomTuning tuning;
+    double stop_grace_sec = tuning.stop_grace.count() / 1000.0;
+    double end_grace_sec = tuning.end_grace.count() / 1000.0;
+    double startup_timeout_sec = 0;
+    double report_rate = 20.0;
 
     app.add_option("--listen", listen, "lobby address HOST:PORT (port 0: any free port)")
         ->envname("GAMESTORE_LISTEN")->capture_default_str();
@@ -103,6 +114,27 @@ int main(int argc, char** argv) {
     app.add_option("--blocking-threads", config.blocking_threads, "threads for database, hashing and zip work")
         ->envname("GAMESTORE_BLOCKING_THREADS")->capture_default_str()->check(CLI::Range(1, 64));
 
+    app.add_option("--stop-grace", stop_grace_sec, "seconds between SIGTERM and SIGKILL when stopping a game server")
+        ->envname("GAMESTORE_STOP_GRACE")->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_option("--end-grace", end_grace_sec, "seconds a game server has to exit by itself after END/ERROR")
+        ->envname("GAMESTORE_END_GRACE")->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_option("--startup-timeout", startup_timeout_sec,
+                   "seconds to wait for STARTED (0: the manifest's server.startup_timeout)")
+        ->envname("GAMESTORE_STARTUP_TIMEOUT")->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_option("--heartbeat-warn-factor", tuning.heartbeat_warn_factor,
+                   "warn after this many heartbeat intervals of silence")
+        ->envname("GAMESTORE_HEARTBEAT_WARN_FACTOR")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--heartbeat-kill-factor", tuning.heartbeat_kill_factor,
+                   "stop the game server after this many heartbeat intervals of silence")
+        ->envname("GAMESTORE_HEARTBEAT_KILL_FACTOR")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--match-log-cap", tuning.match_log_cap_bytes, "bytes of game-server output kept per match")
+        ->envname("GAMESTORE_MATCH_LOG_CAP")->capture_default_str();
+    app.add_option("--report-rate", report_rate, "control-plane messages per second allowed per connection")
+        ->envname("GAMESTORE_REPORT_RATE")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_flag("--debug-keep-ready-after-match", tuning.debug_keep_ready_after_match,
+                 "TEST ONLY: break the reset path (ready is not cleared) to prove the sim's checkers fail")
+        ->envname("GAMESTORE_DEBUG_KEEP_READY_AFTER_MATCH");
+
     try {
         app.parse(argc, argv);
         config.listen = parse_endpoint_flag("--listen", listen);
@@ -119,6 +151,11 @@ int main(int argc, char** argv) {
         config.ready_file = ready_file;
         config.seed_games_dir = seed_games;
         config.auth_deadline = std::chrono::milliseconds(static_cast<long>(auth_deadline_sec * 1000));
+        tuning.stop_grace = std::chrono::milliseconds(static_cast<long>(stop_grace_sec * 1000));
+        tuning.end_grace = std::chrono::milliseconds(static_cast<long>(end_grace_sec * 1000));
+        if (startup_timeout_sec > 0) {
+            tuning.startup_timeout_override = std::chrono::milliseconds(static_cast<long>(startup_timeout_sec * 1000));
+        }
         config.session_idle_timeout =
             std::chrono::milliseconds(static_cast<long long>(session_idle_hours * 3600000.0));
     } catch (const CLI::ParseError& e) {
@@ -142,6 +179,20 @@ int main(int argc, char** argv) {
             throw std::runtime_error(opened.error().message);
         }
         auto store = std::move(opened).value();
+        if (!config.seed_games_dir.empty()) {
+            const int seeded = gamestore::server::seed_games(*store, config.data_dir, config.seed_games_dir,
+                                                             config.zip_limits);
+            if (seeded > 0) {
+                spdlog::info("seed: {} game version(s) published from {}", seeded, config.seed_games_dir.string());
+            }
+        }
+
+        // Escaped grandchildren of game servers are reparented to us, so
+        // their match's stop can still find and kill them.
+        if (!gamestore::launch::become_child_subreaper()) {
+            spdlog::warn("could not become a child subreaper; escaped game processes may outlive their match");
+        }
+        std::signal(SIGPIPE, SIG_IGN);
 
         asio::io_context io(1);
         LobbyServer server(io, config);
@@ -149,16 +200,39 @@ int main(int argc, char** argv) {
         gamestore::server::register_account_ops(services);
         gamestore::server::register_catalog_ops(services);
         gamestore::server::register_developer_ops(services);
+
+        gamestore::server::ChildReaper reaper(io);
+        gamestore::server::ReportEndpointConfig report_config;
+        report_config.listen = config.report_listen;
+        report_config.max_line_bytes = config.max_line_bytes;
+        report_config.abuse.rate_per_sec = report_rate;
+        report_config.abuse.burst = std::max(10.0, report_rate * 2.5);
+        std::unique_ptr<gamestore::server::RoomService> rooms;
+        gamestore::server::ReportEndpoint reports(io, report_config, [&rooms](const gamestore::protocol::Report& report) {
+            return rooms->handle_report(report);
+        });
+        reports.listen();
+        rooms = std::make_unique<gamestore::server::RoomService>(services, reaper, tuning,
+                                                                 reports.local_endpoint().port());
+        rooms->register_ops();
+        rooms->reconcile_after_restart();
+        server.add_session_closed_observer([&rooms](gamestore::server::LobbySession& s) { rooms->on_session_closed(s); });
+        server.add_signed_in_observer([&rooms](gamestore::server::LobbySession& s) { rooms->on_session_signed_in(s); });
+
         server.listen();
         server.start();
+        reports.start();
+        rooms->start_watchdog();
 
         const auto lobby = server.lobby_endpoint();
         gamestore::net::HostPort lobby_hp{lobby.address().to_string(), lobby.port()};
-        spdlog::info("gamestore-server listening: lobby {} (data dir {})", lobby_hp.to_string(),
-                     std::filesystem::absolute(config.data_dir).string());
+        const auto report_ep = reports.local_endpoint();
+        gamestore::net::HostPort report_hp{report_ep.address().to_string(), report_ep.port()};
+        spdlog::info("gamestore-server listening: lobby {}, control plane {} (data dir {})", lobby_hp.to_string(),
+                     report_hp.to_string(), std::filesystem::absolute(config.data_dir).string());
         if (!config.ready_file.empty()) {
             write_ready_file(config.ready_file, {{"lobby", lobby_hp.to_string()},
-                                                 {"report", config.report_listen.to_string()},
+                                                 {"report", report_hp.to_string()},
                                                  {"pid", ::getpid()}});
         }
 
@@ -167,10 +241,17 @@ int main(int argc, char** argv) {
             if (ec) {
                 return;
             }
-            spdlog::info("gamestore-server: signal {} received, shutting down", signo);
-            server.stop([&io] { io.stop(); });
+            spdlog::info("gamestore-server: signal {} received: ending matches, closing connections", signo);
+            // Matches first (their players still get match.ended), then the
+            // lobby, then the control plane.
+            rooms->shutdown([&] {
+                server.stop([&] {
+                    reports.stop();
+                    reaper.reap();
+                    io.stop();
+                });
+            });
         });
-        std::signal(SIGPIPE, SIG_IGN);
         io.run();
         spdlog::info("gamestore-server: stopped");
         return 0;

@@ -85,11 +85,16 @@ asio::awaitable<void> LobbyClient::read_loop() {
         auto it = pending_.find(response.id);
         const std::uint64_t blob = response.blob_bytes.value_or(0);
         if (blob > 0) {
-            static const std::function<void(std::string_view)> discard = [](std::string_view) {};
-            const auto& sink = (it != pending_.end() && it->second.blob_sink) ? it->second.blob_sink : discard;
+            // A copy: the caller may time out (and drop its Pending) while
+            // the blob is still arriving.
+            std::function<void(std::string_view)> sink = [](std::string_view) {};
+            if (it != pending_.end() && it->second.blob_sink) {
+                sink = it->second.blob_sink;
+            }
             if (!co_await channel_.read_raw(blob, sink)) {
                 break;
             }
+            it = pending_.find(response.id);
         }
         // Connection-level errors (auth deadline, line too long, unparsable
         // request) arrive with id null: hand them to every waiting caller. A

@@ -87,8 +87,17 @@ void LobbyServer::for_each_session(const std::function<void(LobbySession&)>& fn)
     }
 }
 
-void LobbyServer::session_ended(std::uint64_t id) {
-    sessions_.erase(id);
+void LobbyServer::session_signed_in(LobbySession& session) {
+    for (const auto& observer : signed_in_observers_) {
+        observer(session);
+    }
+}
+
+void LobbyServer::session_ended(LobbySession& session) {
+    sessions_.erase(session.id());
+    for (const auto& observer : closed_observers_) {
+        observer(session);
+    }
     if (stopping_ && sessions_.empty() && on_stopped_) {
         auto done = std::move(on_stopped_);
         on_stopped_ = nullptr;

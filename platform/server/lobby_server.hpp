@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "platform/asio/asio.hpp"
 #include "platform/server/op_registry.hpp"
@@ -39,8 +40,14 @@ public:
     void for_each_session(const std::function<void(LobbySession&)>& fn);
     std::size_t session_count() const { return sessions_.size(); }
 
+    // Observers of session lifecycle (rooms track presence with these).
+    using SessionObserver = std::function<void(LobbySession&)>;
+    void add_session_closed_observer(SessionObserver observer) { closed_observers_.push_back(std::move(observer)); }
+    void add_signed_in_observer(SessionObserver observer) { signed_in_observers_.push_back(std::move(observer)); }
+
     // Called by sessions.
-    void session_ended(std::uint64_t id);
+    void session_ended(LobbySession& session);
+    void session_signed_in(LobbySession& session);
 
 private:
     boost::asio::awaitable<void> accept_loop();
@@ -55,6 +62,8 @@ private:
     std::uint64_t next_session_id_ = 1;
     bool stopping_ = false;
     std::function<void()> on_stopped_;
+    std::vector<SessionObserver> closed_observers_;
+    std::vector<SessionObserver> signed_in_observers_;
 };
 
 }  // namespace gamestore::server

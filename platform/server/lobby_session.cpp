@@ -26,6 +26,7 @@ LobbySession::LobbySession(LobbyServer& server, asio::ip::tcp::socket socket, st
 void LobbySession::set_signed_in(SignedIn who) {
     signed_in_ = std::move(who);
     arm_deadline();
+    server_.session_signed_in(*this);
 }
 
 void LobbySession::arm_deadline() {
@@ -110,7 +111,7 @@ asio::awaitable<void> LobbySession::run() {
         channel_.close_after_flush();
     }
     deadline_.cancel();
-    server_.session_ended(id_);
+    server_.session_ended(*this);
     spdlog::debug("lobby: session {} ended", id_);
 }
 

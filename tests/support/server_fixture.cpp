@@ -30,6 +30,11 @@ ServerFixture::ServerFixture(std::vector<std::string> extra_args, const std::fil
                                      "--ready-file",    ready.string(),
                                      "--log-level",     "debug"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    // Debugging aid: GAMESTORE_TEST_SERVER_WRAPPER=/usr/bin/valgrind runs the
+    // server under that program.
+    if (const char* wrapper = std::getenv("GAMESTORE_TEST_SERVER_WRAPPER")) {
+        argv.insert(argv.begin(), wrapper);
+    }
     SpawnOptions options;
     options.argv = argv;
     options.stdout_file = log_file_;
@@ -44,6 +49,12 @@ ServerFixture::ServerFixture(std::vector<std::string> extra_args, const std::fil
 }
 
 ServerFixture::~ServerFixture() {
+    // Debugging aid: GAMESTORE_KEEP_TEST_LOGS=DIR keeps every server log.
+    if (const char* keep = std::getenv("GAMESTORE_KEEP_TEST_LOGS")) {
+        std::error_code ec;
+        std::filesystem::copy_file(log_file_, std::filesystem::path(keep) / ("server-" + std::to_string(process_->pid()) + ".log"),
+                                   std::filesystem::copy_options::overwrite_existing, ec);
+    }
     if (process_ && process_->running()) {
         process_->signal(SIGTERM);
         if (!process_->wait(std::chrono::seconds(15))) {

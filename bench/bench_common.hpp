@@ -1,0 +1,38 @@
+#pragma once
+// Shared pieces of the benchmarks: a gamestore-server of their own on
+// loopback (temp data dir, ephemeral ports), percentiles and RSS. Benchmarks
+// print numbers; they never pass or fail on them.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace gamestore::bench {
+
+struct BenchServer {
+    std::filesystem::path data_dir;
+    std::string lobby_host;
+    std::uint16_t lobby_port = 0;
+    pid_t pid = -1;
+};
+
+// Starts gamestore-server (found next to this build: ../platform/cli/) and
+// waits for its ready file. Throws with a sentence on failure.
+BenchServer start_server(const std::filesystem::path& exe_dir, const std::filesystem::path& work_dir,
+                         const std::vector<std::string>& extra_args);
+void stop_server(BenchServer& server);
+
+// VmRSS of a process in KiB, 0 if unknown.
+std::uint64_t rss_kib(pid_t pid);
+
+// p in [0,100] of the samples (sorted in place).
+double percentile(std::vector<double>& samples, double p);
+
+// A tiny valid package directory (Python stdlib game) for catalogue setup.
+void write_tiny_package(const std::filesystem::path& dir, const std::string& game_name, const std::string& version);
+
+}  // namespace gamestore::bench

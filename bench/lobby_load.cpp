@@ -1,0 +1,128 @@
+// Lobby speed: store.list requests/s and latency percentiles with 1, 16 and
+// 64 closed-loop connections (10 s each by default) on a 3-game catalogue,
+// then the server's RSS. Usage: bench_lobby_load [--seconds N]
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "bench/bench_common.hpp"
+#include "platform/client/lobby_client.hpp"
+#include "platform/packages/sha256.hpp"
+#include "platform/packages/zip.hpp"
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using gamestore::client::LobbyClient;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+asio::awaitable<std::shared_ptr<LobbyClient>> signed_in(const gamestore::bench::BenchServer& server,
+                                                        const std::string& role, const std::string& name) {
+    auto client = co_await LobbyClient::connect(server.lobby_host, server.lobby_port);
+    json args1 = {{"role", role}, {"name", name}, {"password", "bench-password"}};
+    co_await client->call("auth.register", std::move(args1));
+    json args2 = {{"role", role}, {"name", name}, {"password", "bench-password"}};
+    auto login = co_await client->call("auth.login", std::move(args2));
+    if (!login.ok) {
+        throw std::runtime_error("login failed: " + login.message);
+    }
+    co_return client;
+}
+
+asio::awaitable<void> setup_catalogue(const gamestore::bench::BenchServer& server, const fs::path& work) {
+    auto dev = co_await signed_in(server, "developer", "benchdev");
+    for (const char* name : {"Alpha Duel", "Beta Race", "Gamma Party"}) {
+        const auto dir = work / name;
+        gamestore::bench::write_tiny_package(dir, name, "1.0.0");
+        const auto zip = work / (std::string(name) + ".zip");
+        gamestore::packages::create_zip(dir, zip);
+        gamestore::client::CallOptions options;
+        options.upload = gamestore::client::Upload{zip, 0, fs::file_size(zip)};
+        json args3 = {{"sha256", gamestore::packages::sha256_file(zip)}};
+        auto published = co_await dev->call("dev.publish", std::move(args3), options);
+        if (!published.ok) {
+            throw std::runtime_error("publish failed: " + published.message);
+        }
+    }
+    dev->close();
+}
+
+struct LevelResult {
+    std::uint64_t requests = 0;
+    std::uint64_t errors = 0;
+    std::vector<double> latencies_ms;
+};
+
+asio::awaitable<void> closed_loop(std::shared_ptr<LobbyClient> client, Clock::time_point end, LevelResult& result) {
+    while (Clock::now() < end) {
+        const auto start = Clock::now();
+        auto response = co_await client->call("store.list");
+        const auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        if (response.ok) {
+            ++result.requests;
+            result.latencies_ms.push_back(elapsed);
+        } else {
+            ++result.errors;
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int seconds = 10;
+    for (int i = 1; i + 1 < argc; ++i) {
+        if (std::string(argv[i]) == "--seconds") seconds = std::stoi(argv[i + 1]);
+    }
+    const fs::path exe_dir = fs::canonical("/proc/self/exe").parent_path();
+    const fs::path work = fs::temp_directory_path() / ("gamestore-bench-" + std::to_string(::getpid()));
+    fs::create_directories(work);
+    auto server = gamestore::bench::start_server(exe_dir, work, {});
+    int status = 0;
+    try {
+        asio::io_context io(1);
+        std::vector<std::shared_ptr<LobbyClient>> clients;
+        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+            co_await setup_catalogue(server, work);
+            for (int i = 0; i < 64; ++i) {
+                clients.push_back(co_await signed_in(server, "player", "bench" + std::to_string(i)));
+            }
+        }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+        io.run();
+        io.restart();
+
+        std::printf("store.list on a 3-game catalogue, closed loop, %d s per level (load generator: 1 thread)\n",
+                    seconds);
+        std::printf("%12s %10s %12s %10s %10s %8s\n", "connections", "requests", "requests/s", "p50 ms", "p99 ms",
+                    "errors");
+        for (int level : {1, 16, 64}) {
+            LevelResult result;
+            const auto start = Clock::now();
+            const auto end = start + std::chrono::seconds(seconds);
+            for (int i = 0; i < level; ++i) {
+                asio::co_spawn(io, closed_loop(clients[i], end, result), asio::detached);
+            }
+            io.run();
+            io.restart();
+            const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+            std::printf("%12d %10llu %12.0f %10.3f %10.3f %8llu\n", level,
+                        static_cast<unsigned long long>(result.requests), result.requests / elapsed,
+                        gamestore::bench::percentile(result.latencies_ms, 50),
+                        gamestore::bench::percentile(result.latencies_ms, 99),
+                        static_cast<unsigned long long>(result.errors));
+        }
+        std::printf("server RSS after the run: %.1f MiB\n", gamestore::bench::rss_kib(server.pid) / 1024.0);
+        for (auto& client : clients) client->close();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_lobby_load: %s\n", e.what());
+        status = 1;
+    }
+    gamestore::bench::stop_server(server);
+    std::error_code ec;
+    fs::remove_all(work, ec);
+    return status;
+}

@@ -1,0 +1,12 @@
+#pragma once
+// gamestore-dev without a command: numbered menus (DESIGN.md 9).
+
+namespace gamestore::cli {
+
+class ToolSession;
+
+// Signs in (offering to create the account first when nothing is saved),
+// then runs the main menu until Quit, sign-out or end of input.
+int run_dev_menu(ToolSession& session);
+
+}  // namespace gamestore::cli

@@ -1,0 +1,345 @@
+#include "platform/launch/process_launcher.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+
+extern char** environ;
+
+namespace gamestore::launch {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_small_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+// Fields of /proc/<pid>/stat after the command name (which may hold spaces
+// and parentheses, so parse from the last ')').
+std::vector<std::string> stat_fields(pid_t pid) {
+    const std::string stat = read_small_file("/proc/" + std::to_string(pid) + "/stat");
+    const auto close = stat.rfind(')');
+    std::vector<std::string> fields;
+    if (close == std::string::npos) {
+        return fields;
+    }
+    std::istringstream rest(stat.substr(close + 2));
+    std::string field;
+    while (rest >> field) {
+        fields.push_back(field);
+    }
+    return fields;  // fields[0] is field 3 (state)
+}
+
+std::optional<std::string> find_in_path(const std::string& name, const std::string& path_value) {
+    std::size_t start = 0;
+    while (start <= path_value.size()) {
+        const auto end = path_value.find(':', start);
+        const std::string dir = path_value.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        const fs::path candidate = fs::path(dir.empty() ? "." : dir) / name;
+        if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) {
+            return candidate.string();
+        }
+        if (end == std::string::npos) {
+            break;
+        }
+        start = end + 1;
+    }
+    return std::nullopt;
+}
+
+void sleep_briefly(int ms) {
+    ::poll(nullptr, 0, ms);
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> base_environment() {
+    static const char* const kPassed[] = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER",
+                                          "LOGNAME", "SHELL", "TMPDIR", "PYTHONPATH", "DISPLAY", "COLORTERM"};
+    std::vector<std::pair<std::string, std::string>> env;
+    for (const char* name : kPassed) {
+        if (const char* value = std::getenv(name)) {
+            env.emplace_back(name, value);
+        }
+    }
+    if (!std::getenv("PATH")) {
+        env.emplace_back("PATH", "/usr/local/bin:/usr/bin:/bin");
+    }
+    return env;
+}
+
+std::variant<SpawnedProcess, std::string> spawn_process(const ProcessSpec& spec) {
+    if (spec.argv.empty() || spec.argv[0].empty()) {
+        return std::string("the command is empty");
+    }
+    std::string path_value = "/usr/local/bin:/usr/bin:/bin";
+    for (const auto& [key, value] : spec.env) {
+        if (key == "PATH") {
+            path_value = value;
+        }
+    }
+    // Resolve the program the way execvp would, but against the child's PATH
+    // and cwd, so the error names what was looked for.
+    std::string program = spec.argv[0];
+    if (program.find('/') == std::string::npos) {
+        auto found = find_in_path(program, path_value);
+        if (!found) {
+            return "'" + program + "' was not found in PATH (" + path_value + ")";
+        }
+        program = *found;
+    } else if (fs::path(program).is_relative()) {
+        program = (spec.cwd / program).lexically_normal().string();
+    }
+    if (::access(program.c_str(), X_OK) != 0) {
+        return "'" + spec.argv[0] + "' is not an executable file (" + std::strerror(errno) + ")";
+    }
+
+    std::vector<std::string> env_strings;
+    env_strings.reserve(spec.env.size());
+    for (const auto& [key, value] : spec.env) {
+        env_strings.push_back(key + "=" + value);
+    }
+    std::vector<char*> envp;
+    for (auto& entry : env_strings) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> args = spec.argv;
+    std::vector<char*> argvp;
+    for (auto& arg : args) argvp.push_back(arg.data());
+    argvp.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+
+    if (!spec.inherit_stdin) {
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    }
+    if (spec.output_fd >= 0) {
+        posix_spawn_file_actions_adddup2(&actions, spec.output_fd, STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&actions, spec.output_fd, STDERR_FILENO);
+    } else if (!spec.output_file.empty()) {
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, spec.output_file.c_str(),
+                                         O_WRONLY | O_CREAT | O_APPEND, 0600);
+        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    }
+    if (!spec.cwd.empty()) {
+        posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
+    }
+    // Our sockets, the database and every other descriptor stay ours.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (spec.new_session) {
+        flags |= POSIX_SPAWN_SETSID;
+    } else if (spec.new_process_group) {
+        flags |= POSIX_SPAWN_SETPGROUP;
+        posix_spawnattr_setpgroup(&attr, 0);
+    }
+    posix_spawnattr_setflags(&attr, flags);
+    sigset_t empty;
+    sigemptyset(&empty);
+    posix_spawnattr_setsigmask(&attr, &empty);
+    // Dispositions we changed (SIGPIPE ignored, SIGCHLD/SIGTERM handled) go
+    // back to their defaults in the child.
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (int signo : {SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
+        sigaddset(&defaults, signo);
+    }
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argvp.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        return "could not start '" + spec.argv[0] + "': " + std::strerror(rc);
+    }
+    SpawnedProcess spawned;
+    spawned.pid = pid;
+    spawned.pgid = (spec.new_session || spec.new_process_group) ? pid : ::getpgid(pid);
+    spawned.start_time = process_start_time(pid);
+    return spawned;
+}
+
+std::int64_t process_start_time(pid_t pid) {
+    const auto fields = stat_fields(pid);
+    if (fields.size() < 20) {
+        return 0;
+    }
+    try {
+        return std::stoll(fields[19]);  // field 22
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
+bool same_process_alive(pid_t pid, std::int64_t start_time) {
+    const auto fields = stat_fields(pid);
+    if (fields.size() < 20 || fields[0] == "Z" || fields[0] == "X") {
+        return false;
+    }
+    return start_time == 0 || std::stoll(fields[19]) == start_time;
+}
+
+bool group_alive(pid_t pgid) {
+    if (pgid <= 1) {
+        return false;
+    }
+    if (::kill(-pgid, 0) != 0 && errno == ESRCH) {
+        return false;
+    }
+    // kill() also succeeds for zombies; only a live member counts.
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+        const auto name = entry.path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        const auto fields = stat_fields(static_cast<pid_t>(std::stol(name)));
+        // fields[0]=state (3), fields[2]=pgrp (5)
+        if (fields.size() > 2 && fields[2] == std::to_string(pgid) && fields[0] != "Z" && fields[0] != "X") {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::vector<pid_t> processes_with_env_entry(const std::string& marker) {
+    std::vector<pid_t> found;
+    if (marker.empty()) {
+        return found;
+    }
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+        const auto name = entry.path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        const pid_t pid = static_cast<pid_t>(std::stol(name));
+        if (pid == ::getpid()) {
+            continue;
+        }
+        const std::string environ_text = read_small_file(entry.path() / "environ");
+        std::size_t start = 0;
+        while (start < environ_text.size()) {
+            auto end = environ_text.find('\0', start);
+            if (end == std::string::npos) end = environ_text.size();
+            if (std::string_view(environ_text).substr(start, end - start).find(marker) != std::string_view::npos) {
+                const auto fields = stat_fields(pid);
+                if (!fields.empty() && fields[0] != "Z" && fields[0] != "X") {
+                    found.push_back(pid);
+                }
+                break;
+            }
+            start = end + 1;
+        }
+    }
+    return found;
+}
+
+StopOutcome stop_process_tree(pid_t pgid, const std::string& marker, std::chrono::milliseconds grace,
+                              std::chrono::milliseconds kill_wait) {
+    StopOutcome outcome;
+    auto escaped = [&] {
+        std::vector<pid_t> outside;
+        for (pid_t pid : processes_with_env_entry(marker)) {
+            if (::getpgid(pid) != pgid) {
+                outside.push_back(pid);
+            }
+        }
+        return outside;
+    };
+    auto anything_left = [&] { return group_alive(pgid) || !escaped().empty(); };
+    auto wait_until_gone = [&](std::chrono::milliseconds limit) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        // No kernel event says "this group is empty"; re-check at a short,
+        // bounded cadence until the deadline.
+        while (anything_left()) {
+            if (std::chrono::steady_clock::now() >= deadline) {
+                return false;
+            }
+            sleep_briefly(10);
+        }
+        return true;
+    };
+
+    if (pgid > 1) {
+        ::kill(-pgid, SIGTERM);
+        ::kill(-pgid, SIGCONT);  // a stopped process cannot act on SIGTERM
+    }
+    for (pid_t pid : escaped()) {
+        ::kill(pid, SIGTERM);
+        ::kill(pid, SIGCONT);
+    }
+    if (wait_until_gone(grace)) {
+        outcome.exited_on_term = true;
+        return outcome;
+    }
+    outcome.killed = true;
+    if (pgid > 1) {
+        ::kill(-pgid, SIGKILL);
+    }
+    for (pid_t pid : escaped()) {
+        ::kill(pid, SIGKILL);
+        ++outcome.escaped_killed;
+    }
+    outcome.leftovers = !wait_until_gone(kill_wait);
+    return outcome;
+}
+
+bool become_child_subreaper() {
+    return ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
+}
+
+void create_private_dir(const fs::path& dir) {
+    fs::create_directories(dir.parent_path());
+    if (::mkdir(dir.c_str(), 0700) != 0) {
+        throw std::runtime_error("cannot create " + dir.string() + ": " + std::strerror(errno));
+    }
+    ::chmod(dir.c_str(), 0700);  // whatever the umask said
+}
+
+void write_private_file(const fs::path& file, const std::string& content) {
+    const auto temp = file.string() + ".tmp";
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        throw std::runtime_error("cannot write " + file.string() + ": " + std::strerror(errno));
+    }
+    std::size_t written = 0;
+    while (written < content.size()) {
+        const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+        if (n <= 0) {
+            ::close(fd);
+            ::unlink(temp.c_str());
+            throw std::runtime_error("cannot write " + file.string() + ": " + std::strerror(errno));
+        }
+        written += static_cast<std::size_t>(n);
+    }
+    ::fchmod(fd, 0600);
+    ::close(fd);
+    if (::rename(temp.c_str(), file.c_str()) != 0) {
+        ::unlink(temp.c_str());
+        throw std::runtime_error("cannot write " + file.string() + ": " + std::strerror(errno));
+    }
+}
+
+}  // namespace gamestore::launch

@@ -1,0 +1,96 @@
+#pragma once
+// Starting and stopping game processes: the one launcher used by the platform
+// (game servers), by validate_game_package (so "validated" means "will run on
+// the platform") and by gamestore-player (game clients).
+//
+// Spawning uses posix_spawn: glibc gives it setsid, chdir, a clean signal
+// mask and closefrom natively, it reports exec failures synchronously, and it
+// is vfork-fast. No shell ever runs: argv goes to execve as is.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace gamestore::launch {
+
+struct ProcessSpec {
+    std::vector<std::string> argv;  // argv[0]: a path (relative to cwd) or a name looked up in PATH
+    std::vector<std::pair<std::string, std::string>> env;  // the complete environment
+    std::filesystem::path cwd;
+    // Own session and process group (game servers): the group is what stop
+    // signals. Game clients stay in the player's group to keep the terminal.
+    bool new_session = true;
+    // Without a new session: put the process in a process group of its own
+    // (pgid = pid), so it and its children can be signalled together without
+    // touching the launcher's group (the validator's game clients).
+    bool new_process_group = false;
+    // stdout+stderr go here (created 0600, appended); empty: inherit.
+    std::filesystem::path output_file;
+    // Or to this descriptor (e.g. a pipe the caller drains into a capped
+    // log); takes precedence over output_file. The caller closes its copy.
+    int output_fd = -1;
+    // stdin from /dev/null unless the process gets the terminal.
+    bool inherit_stdin = false;
+};
+
+struct SpawnedProcess {
+    pid_t pid = -1;
+    pid_t pgid = -1;
+    // /proc/<pid>/stat field 22: with the pid, identifies this process even
+    // after the pid is reused.
+    std::int64_t start_time = 0;
+};
+
+// The process, or a sentence saying why it could not start.
+std::variant<SpawnedProcess, std::string> spawn_process(const ProcessSpec& spec);
+
+// The environment a game process starts from: PATH, HOME, LANG, TERM, TZ and
+// friends from ours (never our secrets or GAMESTORE_* settings).
+std::vector<std::pair<std::string, std::string>> base_environment();
+
+// Field 22 of /proc/<pid>/stat, or 0 when the process is gone.
+std::int64_t process_start_time(pid_t pid);
+// True while a process with this pid and start time exists (zombies excluded).
+bool same_process_alive(pid_t pid, std::int64_t start_time);
+// True while any process (zombies excluded) is in the group.
+bool group_alive(pid_t pgid);
+
+// Live processes (not zombies) with an environment entry that contains
+// `marker` (pass a match id: random, so it identifies the match's processes).
+// Children that escaped the group with setsid keep the environment they were
+// started with, and one that re-executed itself with a scrubbed environment
+// usually still carries the id it was told (MATCH_ID, or its own variable).
+std::vector<pid_t> processes_with_env_entry(const std::string& marker);
+
+struct StopOutcome {
+    bool exited_on_term = false;  // gone within the grace after SIGTERM
+    bool killed = false;          // SIGKILL was needed
+    bool leftovers = false;       // something survived SIGKILL (should never happen)
+    std::size_t escaped_killed = 0;  // processes outside the group found by marker
+};
+
+// Match-scoped stop (blocking; run it off the lobby thread): SIGTERM and
+// SIGCONT to the group and to escaped processes carrying `marker`, wait up to
+// `grace` for all of them to go, then SIGKILL what is left and wait up to
+// `kill_wait`. `marker` may be empty.
+StopOutcome stop_process_tree(pid_t pgid, const std::string& marker, std::chrono::milliseconds grace,
+                              std::chrono::milliseconds kill_wait = std::chrono::milliseconds(3000));
+
+// Makes this process a child subreaper: orphaned descendants (a grandchild
+// that escaped with setsid and outlived its parent) are reparented to us, so
+// we can reap them and they never become init's problem.
+bool become_child_subreaper();
+
+// A directory only we can enter (0700), created fresh.
+void create_private_dir(const std::filesystem::path& dir);
+// A file only we can read (0600), written completely or not at all.
+void write_private_file(const std::filesystem::path& file, const std::string& content);
+
+}  // namespace gamestore::launch

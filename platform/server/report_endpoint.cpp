@@ -1,0 +1,156 @@
+#include "platform/server/report_endpoint.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "platform/protocol/redact.hpp"
+
+namespace gamestore::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+ReportEndpoint::ReportEndpoint(asio::io_context& io, ReportEndpointConfig config, Handler handler)
+    : io_(io), config_(std::move(config)), handler_(std::move(handler)), acceptor_(io) {}
+
+void ReportEndpoint::listen() {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(config_.listen.host, ec);
+    if (ec) {
+        throw std::runtime_error("--report-listen: '" + config_.listen.host + "' is not an IP address");
+    }
+    const tcp::endpoint endpoint(address, config_.listen.port);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    acceptor_.bind(endpoint, ec);
+    if (ec) {
+        throw std::runtime_error("cannot listen for game reports on " + config_.listen.to_string() + ": " +
+                                 ec.message());
+    }
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+void ReportEndpoint::start() {
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+}
+
+void ReportEndpoint::stop() {
+    stopping_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    for (const auto& channel : open_) {
+        channel->close();
+    }
+}
+
+asio::awaitable<void> ReportEndpoint::accept_loop() {
+    while (!stopping_) {
+        boost::system::error_code ec;
+        tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            if (stopping_ || ec == asio::error::operation_aborted) {
+                break;
+            }
+            spdlog::warn("control plane: accept failed: {}", ec.message());
+            asio::steady_timer backoff(io_, std::chrono::milliseconds(50));
+            co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            continue;
+        }
+        asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+    }
+}
+
+asio::awaitable<void> ReportEndpoint::serve(tcp::socket socket) {
+    ++stats_.connections;
+    auto channel = std::make_shared<net::NdjsonChannel>(std::move(socket), config_.max_line_bytes);
+    open_.insert(channel);
+    const std::string peer = channel->remote_endpoint_text();
+    asio::co_spawn(io_, [channel]() -> asio::awaitable<void> { co_await channel->run_writer(); }, asio::detached);
+
+    // Idle read timeout: a watchdog closes connections that go quiet.
+    auto idle = std::make_shared<asio::steady_timer>(io_);
+    auto last_activity = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    const auto idle_timeout = config_.idle_timeout;
+    asio::co_spawn(
+        io_,
+        [channel, idle, last_activity, idle_timeout, peer]() -> asio::awaitable<void> {
+            while (channel->is_open()) {
+                idle->expires_at(*last_activity + idle_timeout);
+                boost::system::error_code ec;
+                co_await idle->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                if (!channel->is_open() || ec == asio::error::operation_aborted) {
+                    break;
+                }
+                if (std::chrono::steady_clock::now() >= *last_activity + idle_timeout) {
+                    spdlog::debug("control plane: closing idle connection from {}", peer);
+                    channel->close();
+                    break;
+                }
+            }
+        },
+        asio::detached);
+
+    protocol::AbuseTracker abuse(config_.abuse);
+    while (channel->is_open()) {
+        auto frame = co_await channel->read_frame();
+        if (!frame) {
+            break;
+        }
+        *last_activity = std::chrono::steady_clock::now();
+        ++stats_.lines;
+        const auto verdict = abuse.on_message(std::chrono::steady_clock::now());
+        if (verdict == protocol::AbuseVerdict::Disconnect) {
+            ++stats_.disconnected_for_abuse;
+            spdlog::warn("control plane: {} keeps flooding ({} lines dropped); disconnecting", peer,
+                         abuse.dropped_total());
+            channel->send(protocol::encode_report_reply_error("rate limit exceeded for too long; disconnecting"));
+            channel->close_after_flush();
+            break;
+        }
+        if (verdict != protocol::AbuseVerdict::Accept) {
+            ++stats_.rate_dropped;
+            if (verdict == protocol::AbuseVerdict::DropAndWarn) {
+                spdlog::warn("control plane: {} is over the report rate limit ({}/s); dropping excess lines", peer,
+                             config_.abuse.rate_per_sec);
+            }
+            channel->send(protocol::encode_report_reply_error("rate limited: report dropped"));
+            continue;
+        }
+        if (frame->kind == protocol::FrameResult::Kind::TooLarge) {
+            ++stats_.oversized;
+            spdlog::warn("control plane: {} sent a line over {} bytes; dropped", peer, config_.max_line_bytes);
+            channel->send(protocol::encode_report_reply_error("line exceeds " +
+                                                              std::to_string(config_.max_line_bytes) +
+                                                              " bytes; dropped"));
+            continue;
+        }
+        if (frame->line.find_first_not_of(" \t") == std::string::npos) {
+            continue;  // blank lines are keep-alive noise
+        }
+        auto parsed = protocol::parse_report(frame->line);
+        if (auto* error = std::get_if<protocol::ReportError>(&parsed)) {
+            if (error->kind == protocol::ReportError::Kind::UnknownStatus) {
+                ++stats_.unknown_status;
+                spdlog::warn("control plane: {} sent an unknown status (match {}): {}; ignored", peer,
+                             protocol::printable(error->match_id), error->message);
+            } else {
+                ++stats_.malformed;
+                spdlog::warn("control plane: {} sent a bad report (match {}): {}", peer,
+                             protocol::printable(error->match_id), error->message);
+            }
+            channel->send(protocol::encode_report_reply_error(error->message));
+            continue;
+        }
+        const auto& report = std::get<protocol::Report>(parsed);
+        const auto refusal = handler_(report);
+        channel->send(refusal ? protocol::encode_report_reply_error(*refusal) : protocol::encode_report_reply_ok());
+    }
+    idle->cancel();
+    if (channel->queued() == 0) {
+        channel->close();
+    } else {
+        channel->close_after_flush();
+    }
+    open_.erase(channel);
+}
+
+}  // namespace gamestore::server

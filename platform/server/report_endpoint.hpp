@@ -1,0 +1,67 @@
+#pragma once
+// The control plane (DESIGN.md 4.2): game servers report STARTED, HEARTBEAT,
+// END and ERROR here. Hardened per the plan: 64 KiB lines (an oversized line
+// is dropped, the connection kept), bad JSON and unknown statuses logged and
+// answered without dropping the connection, a token bucket per connection
+// (drop + one warning per cooldown; disconnect only on sustained abuse), and
+// an idle read timeout. Each line gets exactly one reply line. Nothing here
+// sleeps: excess is dropped at once.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "platform/asio/asio.hpp"
+#include "platform/net/channel.hpp"
+#include "platform/protocol/rate_limit.hpp"
+#include "platform/protocol/report.hpp"
+
+namespace gamestore::server {
+
+struct ReportEndpointConfig {
+    net::HostPort listen{"127.0.0.1", 16535};
+    std::size_t max_line_bytes = 64 * 1024;
+    std::chrono::milliseconds idle_timeout{60'000};
+    protocol::AbusePolicy abuse;
+};
+
+struct ReportEndpointStats {
+    std::uint64_t connections = 0;
+    std::uint64_t lines = 0;
+    std::uint64_t oversized = 0;
+    std::uint64_t malformed = 0;
+    std::uint64_t unknown_status = 0;
+    std::uint64_t rate_dropped = 0;
+    std::uint64_t disconnected_for_abuse = 0;
+};
+
+class ReportEndpoint {
+public:
+    // Returns nullopt to accept a valid report, or the sentence to refuse it.
+    using Handler = std::function<std::optional<std::string>(const protocol::Report&)>;
+
+    ReportEndpoint(boost::asio::io_context& io, ReportEndpointConfig config, Handler handler);
+
+    void listen();
+    void start();
+    void stop();
+    boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+    const ReportEndpointStats& stats() const { return stats_; }
+
+private:
+    boost::asio::awaitable<void> accept_loop();
+    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+
+    boost::asio::io_context& io_;
+    ReportEndpointConfig config_;
+    Handler handler_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    ReportEndpointStats stats_;
+    bool stopping_ = false;
+    std::set<std::shared_ptr<net::NdjsonChannel>> open_;
+};
+
+}  // namespace gamestore::server

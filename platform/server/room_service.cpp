@@ -1,0 +1,488 @@
+// Rooms: membership, readiness, host hand-over, views and events. The match
+// lifecycle is in match_lifecycle.cpp.
+
+#include "platform/server/room_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "platform/server/blocking.hpp"
+#include "platform/server/lobby_error.hpp"
+#include "platform/server/lobby_session.hpp"
+#include "platform/server/request_args.hpp"
+#include "platform/server/store_views.hpp"
+
+namespace gamestore::server {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using protocol::ErrorCode;
+
+std::string_view to_string(RoomState state) {
+    switch (state) {
+        case RoomState::Waiting: return "WAITING";
+        case RoomState::Starting: return "STARTING";
+        case RoomState::InGame: return "IN_GAME";
+        case RoomState::Ending: return "ENDING";
+    }
+    return "WAITING";
+}
+
+RoomService::RoomService(PlatformServices& services, ChildReaper& reaper, RoomTuning tuning,
+                         std::uint16_t report_port)
+    : services_(services),
+      reaper_(reaper),
+      tuning_(tuning),
+      report_port_(report_port),
+      ports_(services.config.game_port_first, services.config.game_port_last),
+      watchdog_(services.lobby.io()),
+      lobby_update_(services.lobby.io()) {}
+
+Room& RoomService::require_room(std::int64_t room_id) {
+    const auto it = rooms_.find(room_id);
+    if (it == rooms_.end()) {
+        throw LobbyError(ErrorCode::NotFound, "there is no room " + std::to_string(room_id));
+    }
+    return it->second;
+}
+
+Room* RoomService::room_of(store::AccountId account) {
+    for (auto& [id, room] : rooms_) {
+        for (const auto& member : room.members) {
+            if (member.account_id == account) {
+                return &room;
+            }
+        }
+    }
+    return nullptr;
+}
+
+json RoomService::public_view(const Room& room) const {
+    json members = json::array();
+    std::string host_name;
+    for (const auto& member : room.members) {
+        if (member.account_id == room.host) {
+            host_name = member.name;
+        }
+        members.push_back({{"name", member.name},
+                           {"ready", member.ready},
+                           {"host", member.account_id == room.host},
+                           {"connected", member.connected}});
+    }
+    json view = {{"room_id", room.id},
+                 {"game", room.game_name},
+                 {"version", room.version},
+                 {"type", std::string(packages::to_string(room.manifest.type))},
+                 {"state", std::string(to_string(room.state))},
+                 {"host", host_name},
+                 {"members", std::move(members)},
+                 {"player_count", room.members.size()},
+                 {"min_players", room.manifest.min_players},
+                 {"max_players", room.manifest.max_players}};
+    // match_id is correlation, not a secret: visible from STARTING on.
+    if (room.match) {
+        view["match_id"] = room.match->match_id;
+    }
+    return view;
+}
+
+json RoomService::member_view(const Room& room, const LobbySession& session) const {
+    json view = public_view(room);
+    // Launch information exists only in IN_GAME, only for members: the
+    // platform guarantees IN_GAME => the server is ready and has these.
+    if (room.state == RoomState::InGame && room.match && room.match->started) {
+        const auto& config = services_.config;
+        std::string host = config.advertise_host.empty() ? session.local_address() : config.advertise_host;
+        if (host.empty() || host == "0.0.0.0" || host == "::") {
+            host = "127.0.0.1";
+        }
+        view["launch"] = {{"host", host},
+                          {"port", room.match->port},
+                          {"client_token", room.match->client_token},
+                          {"match_id", room.match->match_id},
+                          {"room_id", room.id}};
+    }
+    if (!room.last_error.empty()) {
+        view["last_error"] = room.last_error;
+    }
+    if (!room.last_result.is_null()) {
+        view["last_result"] = room.last_result;
+    }
+    return view;
+}
+
+void RoomService::send_to_members(const Room& room, std::string_view event, const json& data) {
+    services_.lobby.for_each_session([&](LobbySession& session) {
+        const auto& who = session.signed_in();
+        if (!who || who->role != AccountRole::Player) {
+            return;
+        }
+        for (const auto& member : room.members) {
+            if (member.account_id == who->account_id) {
+                session.push_event(event, data);
+                return;
+            }
+        }
+    });
+}
+
+void RoomService::publish_room(const Room& room) {
+    services_.lobby.for_each_session([&](LobbySession& session) {
+        const auto& who = session.signed_in();
+        if (!who || who->role != AccountRole::Player) {
+            return;
+        }
+        for (const auto& member : room.members) {
+            if (member.account_id == who->account_id) {
+                session.push_event("room.updated", member_view(room, session));
+                return;
+            }
+        }
+    });
+    schedule_lobby_update();
+}
+
+json RoomService::lobby_rooms() const {
+    json rooms = json::array();
+    for (const auto& [id, room] : rooms_) {
+        rooms.push_back(public_view(room));
+    }
+    return rooms;
+}
+
+json RoomService::lobby_players() const {
+    // One row per signed-in player account, however many connections it has.
+    std::map<store::AccountId, json> players;
+    services_.lobby.for_each_session([&](LobbySession& session) {
+        const auto& who = session.signed_in();
+        if (!who || who->role != AccountRole::Player || players.count(who->account_id)) {
+            return;
+        }
+        players[who->account_id] = {{"name", who->name}, {"room_id", nullptr}, {"state", "idle"}};
+    });
+    for (const auto& [id, room] : rooms_) {
+        for (const auto& member : room.members) {
+            auto& row = players[member.account_id];
+            if (row.is_null()) {
+                row = {{"name", member.name}};
+            }
+            row["room_id"] = room.id;
+            const bool playing = room.match && room.state != RoomState::Waiting &&
+                                 std::any_of(room.match->players.begin(), room.match->players.end(),
+                                             [&](const RoomMember& p) { return p.account_id == member.account_id; });
+            row["state"] = playing ? "playing" : "in_room";
+            row["connected"] = member.connected;
+        }
+    }
+    json list = json::array();
+    for (auto& [id, row] : players) {
+        list.push_back(std::move(row));
+    }
+    std::sort(list.begin(), list.end(), [](const json& a, const json& b) {
+        return a.at("name").get<std::string>() < b.at("name").get<std::string>();
+    });
+    return list;
+}
+
+void RoomService::schedule_lobby_update() {
+    // Coalesce bursts (a match ending touches several rows) into one push.
+    if (lobby_update_pending_) {
+        return;
+    }
+    lobby_update_pending_ = true;
+    lobby_update_.expires_after(std::chrono::milliseconds(50));
+    lobby_update_.async_wait([this](const boost::system::error_code& ec) {
+        lobby_update_pending_ = false;
+        if (ec) {
+            return;
+        }
+        const json data = {{"rooms", lobby_rooms()}, {"players", lobby_players()}};
+        services_.lobby.for_each_session([&](LobbySession& session) {
+            const auto& who = session.signed_in();
+            if (who && who->role == AccountRole::Player) {
+                session.push_event("lobby.updated", data);
+            }
+        });
+    });
+}
+
+void RoomService::remove_member(Room& room, store::AccountId account, const std::string& why) {
+    const auto it = std::find_if(room.members.begin(), room.members.end(),
+                                 [&](const RoomMember& m) { return m.account_id == account; });
+    if (it == room.members.end()) {
+        return;
+    }
+    const std::string name = it->name;
+    room.members.erase(it);
+    spdlog::info("room {}: {} left ({})", room.id, name, why);
+    if (room.members.empty()) {
+        if (room.match && !room.match->terminal) {
+            finish(room, room.match->match_id, store::MatchStatus::Aborted, "every player left the room", nullptr);
+        }
+        if (!room.match) {
+            spdlog::info("room {}: deleted (last member left)", room.id);
+            rooms_.erase(room.id);
+            schedule_lobby_update();
+        }
+        // With a cleanup under way the room goes once that finishes.
+        return;
+    }
+    if (room.host == account) {
+        // Hand-over to the earliest-joined remaining member.
+        room.host = room.members.front().account_id;
+        spdlog::info("room {}: {} is the host now", room.id, room.members.front().name);
+    }
+    publish_room(room);
+}
+
+void RoomService::on_session_closed(LobbySession& session) {
+    const auto& who = session.signed_in();
+    if (!who || who->role != AccountRole::Player) {
+        return;
+    }
+    bool other_connection = false;
+    services_.lobby.for_each_session([&](LobbySession& other) {
+        if (&other != &session && other.signed_in() && other.signed_in()->account_id == who->account_id &&
+            other.signed_in()->role == AccountRole::Player) {
+            other_connection = true;
+        }
+    });
+    if (other_connection) {
+        return;
+    }
+    Room* room = room_of(who->account_id);
+    if (room) {
+        if (room->state == RoomState::Waiting) {
+            remove_member(*room, who->account_id, "disconnected");
+        } else {
+            // Mid-match the player's game client may still be playing; they
+            // leave when the match is over unless they come back first.
+            for (auto& member : room->members) {
+                if (member.account_id == who->account_id) {
+                    member.connected = false;
+                }
+            }
+            publish_room(*room);
+        }
+    }
+    schedule_lobby_update();
+}
+
+void RoomService::on_session_signed_in(LobbySession& session) {
+    const auto& who = session.signed_in();
+    if (!who || who->role != AccountRole::Player) {
+        return;
+    }
+    if (Room* room = room_of(who->account_id)) {
+        for (auto& member : room->members) {
+            if (member.account_id == who->account_id) {
+                member.connected = true;
+            }
+        }
+        publish_room(*room);
+    }
+    schedule_lobby_update();
+}
+
+void RoomService::register_ops() {
+    auto& ops = services_.lobby.ops();
+    auto& store = services_.store;
+    auto& pool = services_.lobby.blocking_pool();
+
+    ops.add("lobby.players", OpSpec{[this](RequestContext&) -> asio::awaitable<Reply> {
+        co_return Reply{{{"players", lobby_players()}}, std::nullopt};
+    }, Access::Authenticated, 0});
+
+    ops.add("room.list", OpSpec{[this](RequestContext&) -> asio::awaitable<Reply> {
+        co_return Reply{{{"rooms", lobby_rooms()}}, std::nullopt};
+    }, Access::Authenticated, 0});
+
+    ops.add("room.get", OpSpec{[this](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto& room = require_room(require_int(ctx.request.args, "room_id"));
+        const auto me = ctx.session.signed_in()->account_id;
+        const bool member = std::any_of(room.members.begin(), room.members.end(),
+                                        [&](const RoomMember& m) { return m.account_id == me; });
+        co_return Reply{{{"room", member && ctx.session.signed_in()->role == AccountRole::Player
+                                      ? member_view(room, ctx.session)
+                                      : public_view(room)}},
+                        std::nullopt};
+    }, Access::Authenticated, 0});
+
+    ops.add("room.create", OpSpec{[this, &store, &pool](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto game_name = require_string(ctx.request.args, "game", 256);
+        const auto wanted = optional_string(ctx.request.args, "version", 256);
+        const auto me = *ctx.session.signed_in();
+        if (Room* current = room_of(me.account_id)) {
+            throw LobbyError(ErrorCode::Conflict, "you are already in room " + std::to_string(current->id) +
+                                                      "; leave it first");
+        }
+        auto [game, version] = co_await run_blocking(pool, [&] {
+            auto game = unwrap(store.find_game(game_name));
+            if (game.delisted) {
+                throw LobbyError(ErrorCode::Forbidden,
+                                 "'" + game.name + "' has been delisted; it accepts no new rooms");
+            }
+            if (!wanted && !game.live_version) {
+                throw LobbyError(ErrorCode::NotFound, "'" + game.name + "' has no live version yet");
+            }
+            auto version = unwrap(store.get_version(game.id, wanted ? *wanted : *game.live_version));
+            if (version.hidden) {
+                throw LobbyError(ErrorCode::NotFound,
+                                 "version " + version.version + " of '" + game.name + "' is not released");
+            }
+            return std::pair{std::move(game), std::move(version)};
+        });
+        // The awaited lookup may have raced with another request of ours.
+        if (room_of(me.account_id)) {
+            throw LobbyError(ErrorCode::Conflict, "you are already in a room; leave it first");
+        }
+        auto manifest = packages::parse_manifest(version.manifest_json);
+        if (!manifest.ok()) {
+            throw LobbyError(ErrorCode::Internal, "the stored manifest of '" + game.name + "' " + version.version +
+                                                      " no longer parses; tell the developer");
+        }
+        Room room;
+        room.id = next_room_id_++;
+        room.game_id = game.id;
+        room.game_name = game.name;
+        room.version_id = version.id;
+        room.version = version.version;
+        room.manifest = std::move(*manifest.manifest);
+        room.package_root = services_.config.data_dir / version.extracted_path;
+        room.members.push_back(RoomMember{me.account_id, me.name, false, true});
+        room.host = me.account_id;
+        room.created_at = std::chrono::system_clock::now();
+        auto& stored = rooms_.emplace(room.id, std::move(room)).first->second;
+        spdlog::info("room {}: created by {} for '{}' {}", stored.id, me.name, stored.game_name, stored.version);
+        publish_room(stored);
+        co_return Reply{{{"room", member_view(stored, ctx.session)}}, std::nullopt};
+    }, Access::Player, 0});
+
+    ops.add("room.join", OpSpec{[this](RequestContext& ctx) -> asio::awaitable<Reply> {
+        auto& room = require_room(require_int(ctx.request.args, "room_id"));
+        const auto me = *ctx.session.signed_in();
+        if (Room* current = room_of(me.account_id)) {
+            if (current->id == room.id) {
+                co_return Reply{{{"room", member_view(room, ctx.session)}}, std::nullopt};
+            }
+            throw LobbyError(ErrorCode::Conflict, "you are already in room " + std::to_string(current->id) +
+                                                      "; leave it first");
+        }
+        if (room.state != RoomState::Waiting) {
+            throw LobbyError(ErrorCode::Conflict, "room " + std::to_string(room.id) +
+                                                      " is playing a match; join when it is back to WAITING");
+        }
+        if (static_cast<int>(room.members.size()) >= room.manifest.max_players) {
+            throw LobbyError(ErrorCode::Conflict, "room " + std::to_string(room.id) + " is full (" +
+                                                      std::to_string(room.manifest.max_players) + " players)");
+        }
+        room.members.push_back(RoomMember{me.account_id, me.name, false, true});
+        spdlog::info("room {}: {} joined", room.id, me.name);
+        publish_room(room);
+        co_return Reply{{{"room", member_view(room, ctx.session)}}, std::nullopt};
+    }, Access::Player, 0});
+
+    ops.add("room.leave", OpSpec{[this](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto me = ctx.session.signed_in()->account_id;
+        Room* room = room_of(me);
+        if (!room) {
+            throw LobbyError(ErrorCode::NotFound, "you are not in a room");
+        }
+        const auto room_id = room->id;
+        remove_member(*room, me, "left");
+        co_return Reply{{{"room_id", room_id}}, std::nullopt};
+    }, Access::Player, 0});
+
+    ops.add("room.ready", OpSpec{[this](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const bool ready = optional_bool(ctx.request.args, "ready", true);
+        const auto me = ctx.session.signed_in()->account_id;
+        Room* room = room_of(me);
+        if (!room) {
+            throw LobbyError(ErrorCode::NotFound, "you are not in a room");
+        }
+        if (room->state != RoomState::Waiting) {
+            throw LobbyError(ErrorCode::Conflict, "readiness can change only while the room is WAITING");
+        }
+        for (auto& member : room->members) {
+            if (member.account_id == me) {
+                member.ready = ready;
+            }
+        }
+        publish_room(*room);
+        co_return Reply{{{"room", member_view(*room, ctx.session)}}, std::nullopt};
+    }, Access::Player, 0});
+
+    ops.add("room.start", OpSpec{[this](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto me = ctx.session.signed_in()->account_id;
+        Room* room = room_of(me);
+        if (!room) {
+            throw LobbyError(ErrorCode::NotFound, "you are not in a room");
+        }
+        if (room->host != me) {
+            throw LobbyError(ErrorCode::Forbidden, "only the host can start the match");
+        }
+        if (shutting_down_) {
+            throw LobbyError(ErrorCode::Unavailable, "the server is shutting down");
+        }
+        if (room->state != RoomState::Waiting) {
+            throw LobbyError(ErrorCode::Conflict, "a match is already " +
+                                                      std::string(room->state == RoomState::Ending ? "ending" : "running") +
+                                                      " in this room");
+        }
+        const int count = static_cast<int>(room->members.size());
+        if (count < room->manifest.min_players) {
+            throw LobbyError(ErrorCode::Conflict, "'" + room->game_name + "' needs at least " +
+                                                      std::to_string(room->manifest.min_players) +
+                                                      " players; the room has " + std::to_string(count));
+        }
+        std::vector<std::string> not_ready;
+        for (const auto& member : room->members) {
+            if (!member.ready) {
+                not_ready.push_back(member.name);
+            }
+        }
+        if (!not_ready.empty()) {
+            std::string names;
+            for (const auto& name : not_ready) {
+                names += (names.empty() ? "" : ", ") + name;
+            }
+            throw LobbyError(ErrorCode::Conflict, "everyone must be ready first; not ready: " + names);
+        }
+        start_match(*room);
+        co_return Reply{{{"room", member_view(*room, ctx.session)}}, std::nullopt};
+    }, Access::Player, 0});
+
+    ops.add("room.chat", OpSpec{[this](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto text = require_string(ctx.request.args, "text", 2000);
+        if (text.empty()) {
+            throw LobbyError(ErrorCode::BadRequest, "the message is empty");
+        }
+        const auto me = *ctx.session.signed_in();
+        Room* room = room_of(me.account_id);
+        if (!room) {
+            throw LobbyError(ErrorCode::NotFound, "you are not in a room");
+        }
+        send_to_members(*room, "room.chat",
+                        {{"room_id", room->id}, {"from", me.name}, {"text", text},
+                         {"at", store::unix_ms_now()}});
+        co_return Reply{};
+    }, Access::Player, 0});
+
+    ops.add("server.stats", OpSpec{[this](RequestContext&) -> asio::awaitable<Reply> {
+        co_return Reply{{{"rooms", rooms_.size()},
+                         {"sessions", services_.lobby.session_count()},
+                         {"ports_in_use", ports_.in_use()},
+                         {"matches",
+                          {{"launched", counters_.launched},
+                           {"started", counters_.started},
+                           {"finished", counters_.finished},
+                           {"stale_reports", counters_.stale_reports},
+                           {"forged_reports", counters_.forged_reports},
+                           {"rejected_reports", counters_.rejected_reports},
+                           {"cleanups_in_flight", cleanups_in_flight_}}}},
+                        std::nullopt};
+    }, Access::Authenticated, 0});
+}
+
+}  // namespace gamestore::server

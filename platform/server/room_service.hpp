@@ -1,0 +1,177 @@
+#pragma once
+// Rooms and matches (DESIGN.md 6; stabilization_plan.md "Room state machine").
+//
+// Everything here lives on the lobby's single I/O thread, so a snapshot is
+// always consistent without locks. Blocking work (SQLite, creating the match
+// directory, stopping a process group) goes to the blocking pool and comes
+// back; the plan's "mark intent under the lock, stop outside it" is exactly
+// that: a match is marked terminal here, the stop runs on the pool, and the
+// room returns to WAITING when the stop is done.
+//
+// States: WAITING -> STARTING (host started; match_id visible, port and
+// tokens hidden) -> IN_GAME (STARTED accepted; members get host, port,
+// client_token) -> ENDING (END/ERROR/exit/timeout: one reset path; ready
+// cleared, results pushed) -> WAITING (process group gone, port and match
+// dir freed, history written). A failed launch goes STARTING -> ENDING ->
+// WAITING the same way.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "platform/asio/asio.hpp"
+#include "platform/packages/manifest.hpp"
+#include "platform/protocol/report.hpp"
+#include "platform/server/child_reaper.hpp"
+#include "platform/server/platform_services.hpp"
+#include "platform/server/port_pool.hpp"
+#include "platform/store/types.hpp"
+
+namespace gamestore::server {
+
+class LobbySession;
+
+enum class RoomState { Waiting, Starting, InGame, Ending };
+std::string_view to_string(RoomState state);
+
+struct RoomMember {
+    store::AccountId account_id = 0;
+    std::string name;
+    bool ready = false;
+    bool connected = true;
+};
+
+struct ActiveMatch {
+    std::string match_id;
+    std::string client_token;
+    std::string report_token;
+    std::uint16_t port = 0;
+    std::filesystem::path dir;
+    std::vector<RoomMember> players;  // seat order at start
+    pid_t pid = -1;
+    pid_t pgid = -1;
+    std::int64_t start_time = 0;
+    bool spawned = false;
+    bool started = false;   // STARTED accepted
+    bool terminal = false;  // END/ERROR/exit/timeout seen: cleanup under way
+    bool exited = false;    // the game server process was reaped
+    std::chrono::steady_clock::time_point launched_at;
+    std::chrono::steady_clock::time_point started_at;
+    std::chrono::steady_clock::time_point last_heartbeat;
+    bool heartbeat_warned = false;
+    std::chrono::milliseconds startup_timeout{10'000};
+    std::chrono::milliseconds heartbeat_interval{5'000};
+};
+
+struct Room {
+    std::int64_t id = 0;
+    store::GameId game_id = 0;
+    std::string game_name;
+    store::VersionId version_id = 0;
+    std::string version;
+    packages::Manifest manifest;
+    std::filesystem::path package_root;  // the server's read-only extracted copy
+    std::vector<RoomMember> members;     // join order; members[host_index()] is the host
+    store::AccountId host = 0;
+    RoomState state = RoomState::Waiting;
+    std::optional<ActiveMatch> match;
+    std::string last_error;           // why the last start failed, for the host
+    nlohmann::json last_result;       // the last match's outcome, null before any
+    std::chrono::system_clock::time_point created_at;
+};
+
+struct RoomTuning {
+    std::chrono::milliseconds stop_grace{5000};
+    std::chrono::milliseconds end_grace{2000};  // after END/ERROR, time to exit on its own
+    double heartbeat_warn_factor = 3.0;
+    double heartbeat_kill_factor = 5.0;
+    std::optional<std::chrono::milliseconds> startup_timeout_override;
+    std::size_t match_log_cap_bytes = 1024 * 1024;
+    std::chrono::milliseconds watchdog_tick{100};
+    // Test-only fault switch used to prove the sim's checkers can fail.
+    bool debug_keep_ready_after_match = false;
+};
+
+struct MatchCounters {
+    std::uint64_t launched = 0;
+    std::uint64_t started = 0;
+    std::uint64_t finished = 0;
+    std::uint64_t stale_reports = 0;   // a match_id that is not the room's current match
+    std::uint64_t forged_reports = 0;  // right match, wrong report_token
+    std::uint64_t rejected_reports = 0;  // other refusals (bad port echo, bad results, after the end)
+};
+
+class RoomService {
+public:
+    RoomService(PlatformServices& services, ChildReaper& reaper, RoomTuning tuning,
+                std::uint16_t report_port);
+
+    void register_ops();
+    // After a crash: close open matches as ABORTED, kill their recorded
+    // process groups (after checking the process start time), clear stale
+    // match dirs. Blocking; run before serving.
+    void reconcile_after_restart();
+    void start_watchdog();
+    // Aborts every match and waits for their cleanup; then `done`.
+    void shutdown(std::function<void()> done);
+
+    // The control plane's handler: nullopt accepts, else the refusal sentence.
+    std::optional<std::string> handle_report(const protocol::Report& report);
+
+    void on_session_closed(LobbySession& session);
+    void on_session_signed_in(LobbySession& session);
+
+    const MatchCounters& counters() const { return counters_; }
+    std::size_t room_count() const { return rooms_.size(); }
+
+private:
+    // --- membership and views (room_service.cpp)
+    Room& require_room(std::int64_t room_id);
+    Room* room_of(store::AccountId account);
+    void remove_member(Room& room, store::AccountId account, const std::string& why);
+    nlohmann::json public_view(const Room& room) const;
+    nlohmann::json member_view(const Room& room, const LobbySession& session) const;
+    void publish_room(const Room& room);
+    void send_to_members(const Room& room, std::string_view event, const nlohmann::json& data);
+    void schedule_lobby_update();
+    nlohmann::json lobby_players() const;
+    nlohmann::json lobby_rooms() const;
+
+    // --- matches (match_lifecycle.cpp)
+    void start_match(Room& room);
+    boost::asio::awaitable<void> launch(std::int64_t room_id, std::string match_id);
+    void spawn_server(Room& room);
+    void pump_log(int read_fd, std::filesystem::path log_file);
+    void on_process_exit(std::int64_t room_id, const std::string& match_id, int wait_status);
+    // The one reset path. False if the match was already terminal or is not current.
+    bool finish(Room& room, const std::string& match_id, store::MatchStatus status, std::string reason,
+                nlohmann::json results);
+    boost::asio::awaitable<void> cleanup(std::int64_t room_id, ActiveMatch match, store::MatchStatus status,
+                                         std::string reason, std::string results_json);
+    void watchdog_tick();
+
+    PlatformServices& services_;
+    ChildReaper& reaper_;
+    RoomTuning tuning_;
+    std::uint16_t report_port_;
+    PortPool ports_;
+    std::map<std::int64_t, Room> rooms_;
+    std::int64_t next_room_id_ = 1;
+    std::size_t cleanups_in_flight_ = 0;
+    std::function<void()> on_drained_;
+    bool shutting_down_ = false;
+    MatchCounters counters_;
+    boost::asio::steady_timer watchdog_;
+    boost::asio::steady_timer lobby_update_;
+    bool lobby_update_pending_ = false;
+};
+
+}  // namespace gamestore::server

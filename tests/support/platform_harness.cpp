@@ -1,0 +1,163 @@
+#include "tests/support/platform_harness.hpp"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "platform/launch/process_launcher.hpp"
+#include "platform/packages/command_template.hpp"
+#include "platform/packages/manifest.hpp"
+#include "platform/packages/sha256.hpp"
+#include "platform/packages/zip.hpp"
+
+namespace gamestore::testing {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::vector<std::string> unique_game_ports_args() {
+    // Test processes run two at a time; their pids differ, so do their ranges.
+    const unsigned base = 20000 + (static_cast<unsigned>(::getpid()) % 400) * 100;
+    return {"--game-ports", std::to_string(base) + "-" + std::to_string(base + 99)};
+}
+
+fs::path zip_package_dir(const fs::path& dir, const fs::path& out_dir) {
+    const auto zip = out_dir / (dir.filename().string() + ".zip");
+    fs::remove(zip);
+    packages::create_zip(dir, zip);
+    return zip;
+}
+
+TestPlayer::TestPlayer(const ServerFixture& server, const std::string& name) : name_(name) {
+    client_.connect(server.endpoints().lobby_host, server.endpoints().lobby_port);
+    auto reg = client_.call("auth.register", {{"role", "player"}, {"name", name}, {"password", "password123"}});
+    if (!reg.ok && reg.error_code != "CONFLICT") {
+        FAIL("register " << name << ": " << reg.message);
+    }
+    auto login = client_.call("auth.login", {{"role", "player"}, {"name", name}, {"password", "password123"}});
+    if (!login.ok) {
+        FAIL("login " << name << ": " << login.message);
+    }
+}
+
+protocol::Response TestPlayer::call(const std::string& op, json args) {
+    return client_.call(op, std::move(args));
+}
+
+json TestPlayer::require(const std::string& op, json args) {
+    auto response = client_.call(op, std::move(args));
+    if (!response.ok) {
+        FAIL(name_ << ": " << op << " failed: " << response.error_code << ": " << response.message);
+    }
+    return response.data;
+}
+
+std::optional<json> TestPlayer::wait_room(const std::function<bool(const json&)>& accept,
+                                          std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            return std::nullopt;
+        }
+        auto event = client_.next_event(left);
+        if (!event) {
+            return std::nullopt;
+        }
+        events_.push_back(*event);
+        if (event->name == "room.updated" && accept(event->data)) {
+            return event->data;
+        }
+    }
+}
+
+std::optional<json> TestPlayer::wait_event(const std::string& name, std::chrono::milliseconds timeout) {
+    for (const auto& seen : events_) {
+        if (seen.name == name) {
+            return seen.data;
+        }
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            return std::nullopt;
+        }
+        auto event = client_.next_event(left);
+        if (!event) {
+            return std::nullopt;
+        }
+        events_.push_back(*event);
+        if (event->name == name) {
+            return event->data;
+        }
+    }
+}
+
+TestDeveloper::TestDeveloper(const ServerFixture& server, const std::string& name) : temp_("gamestore-dev") {
+    client_.connect(server.endpoints().lobby_host, server.endpoints().lobby_port);
+    client_.call("auth.register", {{"role", "developer"}, {"name", name}, {"password", "password123"}});
+    auto login = client_.call("auth.login", {{"role", "developer"}, {"name", name}, {"password", "password123"}});
+    if (!login.ok) {
+        FAIL("developer login: " << login.message);
+    }
+}
+
+protocol::Response TestDeveloper::publish_zip(const fs::path& zip) {
+    client::CallOptions options;
+    options.upload = client::Upload{zip, 0, fs::file_size(zip)};
+    options.timeout = std::chrono::seconds(120);
+    return client_.call("dev.publish", {{"sha256", packages::sha256_file(zip)}}, options);
+}
+
+std::string TestDeveloper::publish_fakegame(const std::string& profile, const std::string& game_name,
+                                            const std::string& version, int min_players) {
+    const auto source = build_dir() / "fakegames" / "packages" / profile;
+    if (!fs::exists(source / "manifest.json")) {
+        FAIL("fakegame package " << source << " is missing (build the fakegame_packages target)");
+    }
+    // Copy, retitle, zip: one fakegame profile can be published as many games.
+    const auto dir = temp_.path() / (profile + "-" + version);
+    fs::remove_all(dir);
+    fs::copy(source, dir, fs::copy_options::recursive);
+    auto manifest = json::parse(read_file(dir / "manifest.json"));
+    manifest["game_name"] = game_name;
+    manifest["version"] = version;
+    manifest["min_players"] = min_players;
+    write_file(dir / "manifest.json", manifest.dump(2));
+    const auto zip = zip_package_dir(dir, temp_.path());
+    auto response = publish_zip(zip);
+    if (!response.ok) {
+        FAIL("publish " << game_name << ": " << response.error_code << ": " << response.message << " "
+                        << response.details.dump());
+    }
+    return game_name;
+}
+
+ClientLaunch client_launch_for(const fs::path& package_dir, const json& launch, const std::string& player_name,
+                               const fs::path& match_dir) {
+    auto parsed = packages::load_manifest(package_dir / "manifest.json");
+    if (!parsed.ok()) {
+        FAIL("manifest of " << package_dir << " does not load");
+    }
+    packages::LaunchContext context;
+    context.room_id = launch.at("room_id").get<std::int64_t>();
+    context.match_id = launch.at("match_id").get<std::string>();
+    context.host = launch.at("host").get<std::string>();
+    context.port = launch.at("port").get<std::uint16_t>();
+    context.client_token = launch.at("client_token").get<std::string>();
+    context.client_token_path = match_dir / "client_token";
+    context.player_name = player_name;
+    context.match_dir = match_dir;
+    launch::create_private_dir(match_dir);
+    launch::write_private_file(context.client_token_path, context.client_token);
+    auto spec = packages::render_client_launch(*parsed.manifest, context, package_dir);
+    ClientLaunch out;
+    out.argv = spec.argv;
+    out.env = launch::base_environment();
+    out.env.insert(out.env.end(), spec.env.begin(), spec.env.end());
+    out.cwd = spec.cwd;
+    return out;
+}
+
+}  // namespace gamestore::testing

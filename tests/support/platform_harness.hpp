@@ -1,0 +1,73 @@
+#pragma once
+// A whole platform for match tests: the real server on loopback with its own
+// game-port range, a developer who publishes fakegame packages, and players
+// that follow their room through pushed events (never by sleeping).
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "platform/client/sync_client.hpp"
+#include "tests/support/server_fixture.hpp"
+
+namespace gamestore::testing {
+
+// A game-port range no other concurrently running test server uses.
+std::vector<std::string> unique_game_ports_args();
+
+// Zips a package directory into `out_dir` and returns the zip.
+std::filesystem::path zip_package_dir(const std::filesystem::path& dir, const std::filesystem::path& out_dir);
+
+class TestPlayer {
+public:
+    TestPlayer(const ServerFixture& server, const std::string& name);
+
+    protocol::Response call(const std::string& op, nlohmann::json args = nlohmann::json::object());
+    nlohmann::json require(const std::string& op, nlohmann::json args = nlohmann::json::object());
+
+    // Consumes events until a room.updated snapshot satisfies `accept`;
+    // returns it, or nullopt at the deadline. Every event is kept in events().
+    std::optional<nlohmann::json> wait_room(const std::function<bool(const nlohmann::json&)>& accept,
+                                            std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    std::optional<nlohmann::json> wait_event(const std::string& name,
+                                             std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    const std::vector<protocol::Event>& events() const { return events_; }
+    const std::string& name() const { return name_; }
+    client::SyncLobbyClient& client() { return client_; }
+
+private:
+    std::string name_;
+    client::SyncLobbyClient client_;
+    std::vector<protocol::Event> events_;
+};
+
+class TestDeveloper {
+public:
+    TestDeveloper(const ServerFixture& server, const std::string& name);
+    // Publishes the fakegame package of `profile` (built by fakegame_packages)
+    // under `game_name`; returns the game name.
+    std::string publish_fakegame(const std::string& profile, const std::string& game_name,
+                                 const std::string& version = "1.0.0", int min_players = 1);
+    protocol::Response publish_zip(const std::filesystem::path& zip);
+
+private:
+    TempDir temp_;
+    client::SyncLobbyClient client_;
+};
+
+// The launch environment a player's launcher gives a game client, from the
+// room's launch info (DESIGN.md 5), rendered from the package's manifest.
+struct ClientLaunch {
+    std::vector<std::string> argv;
+    std::vector<std::pair<std::string, std::string>> env;
+    std::filesystem::path cwd;
+};
+ClientLaunch client_launch_for(const std::filesystem::path& package_dir, const nlohmann::json& launch,
+                               const std::string& player_name, const std::filesystem::path& match_dir);
+
+}  // namespace gamestore::testing

@@ -1,0 +1,52 @@
+#pragma once
+// Verdicts on a game server's control-plane conversation, from the records
+// of the mock control plane. Pure functions of the records (no sockets, no
+// processes), so they are unit tested with made-up conversations.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "validator/check_book.hpp"
+#include "validator/control_plane.hpp"
+
+namespace gamestore::validator {
+
+struct Conversation {
+    using Clock = std::chrono::steady_clock;
+
+    std::vector<ReportRecord> reports;
+    std::vector<ConnectionRecord> connections;
+    ExpectedMatch expected;
+
+    Clock::time_point launched_at;
+    // Where heartbeats stop counting: the first END/ERROR, the server's own
+    // exit, or the moment the validator sent SIGTERM.
+    Clock::time_point observation_end;
+    // Set when the server exited by itself before the validator stopped it:
+    // "exited with code 1".
+    std::optional<std::string> server_exit;
+
+    double heartbeat_interval_sec = 5.0;
+    std::chrono::milliseconds heartbeat_limit{7750};  // 1.5 x interval + slack
+    std::chrono::milliseconds heartbeat_slack{250};
+    int heartbeat_cycles = 3;
+    // Why there may be no END (for skipped messages), e.g. "the validator
+    // stopped the match before it ended".
+    std::string no_end_reason;
+
+    // The first well-formed STARTED, if any.
+    const ReportRecord* started() const;
+    // Well-formed END and ERROR reports, in arrival order.
+    std::vector<const ReportRecord*> terminals() const;
+};
+
+void judge_started_fields(const Conversation& conversation, CheckBook& book);
+void judge_heartbeat_cadence(const Conversation& conversation, CheckBook& book);
+void judge_reports_authenticated(const Conversation& conversation, CheckBook& book);
+void judge_control_plane_hygiene(const Conversation& conversation, CheckBook& book);
+void judge_end_results(const Conversation& conversation, CheckBook& book);
+void judge_single_terminal(const Conversation& conversation, CheckBook& book);
+
+}  // namespace gamestore::validator
