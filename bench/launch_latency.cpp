@@ -47,7 +47,7 @@ std::vector<double> spawn_floor(int n) {
 struct RoomWatcher {
     std::string wanted;
     std::unique_ptr<asio::steady_timer> signal;
-    json last;
+    json last = json::object();
 };
 
 }  // namespace
@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
             }
             player->close();
             dev->close();
+            io.stop();
         }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
         io.run();
 

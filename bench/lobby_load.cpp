@@ -85,38 +85,43 @@ int main(int argc, char** argv) {
     int status = 0;
     try {
         asio::io_context io(1);
+        std::printf("store.list on a 3-game catalogue, closed loop, %d s per level (load generator: 1 thread)\n",
+                    seconds);
+        std::printf("%12s %10s %12s %10s %10s %8s\n", "connections", "requests", "requests/s", "p50 ms", "p99 ms",
+                    "errors");
         std::vector<std::shared_ptr<LobbyClient>> clients;
         asio::co_spawn(io, [&]() -> asio::awaitable<void> {
             co_await setup_catalogue(server, work);
             for (int i = 0; i < 64; ++i) {
                 clients.push_back(co_await signed_in(server, "player", "bench" + std::to_string(i)));
             }
+            for (int level : {1, 16, 64}) {
+                LevelResult result;
+                const auto start = Clock::now();
+                const auto end = start + std::chrono::seconds(seconds);
+                // The level is over when every loop has finished.
+                int running = level;
+                asio::steady_timer all_done(io, std::chrono::hours(1));
+                for (int i = 0; i < level; ++i) {
+                    asio::co_spawn(io, closed_loop(clients[i], end, result), [&](std::exception_ptr) {
+                        if (--running == 0) all_done.cancel();
+                    });
+                }
+                boost::system::error_code ec;
+                co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+                std::printf("%12d %10llu %12.0f %10.3f %10.3f %8llu\n", level,
+                            static_cast<unsigned long long>(result.requests), result.requests / elapsed,
+                            gamestore::bench::percentile(result.latencies_ms, 50),
+                            gamestore::bench::percentile(result.latencies_ms, 99),
+                            static_cast<unsigned long long>(result.errors));
+                std::fflush(stdout);
+            }
+            for (auto& client : clients) client->close();
+            io.stop();
         }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
         io.run();
-        io.restart();
-
-        std::printf("store.list on a 3-game catalogue, closed loop, %d s per level (load generator: 1 thread)\n",
-                    seconds);
-        std::printf("%12s %10s %12s %10s %10s %8s\n", "connections", "requests", "requests/s", "p50 ms", "p99 ms",
-                    "errors");
-        for (int level : {1, 16, 64}) {
-            LevelResult result;
-            const auto start = Clock::now();
-            const auto end = start + std::chrono::seconds(seconds);
-            for (int i = 0; i < level; ++i) {
-                asio::co_spawn(io, closed_loop(clients[i], end, result), asio::detached);
-            }
-            io.run();
-            io.restart();
-            const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-            std::printf("%12d %10llu %12.0f %10.3f %10.3f %8llu\n", level,
-                        static_cast<unsigned long long>(result.requests), result.requests / elapsed,
-                        gamestore::bench::percentile(result.latencies_ms, 50),
-                        gamestore::bench::percentile(result.latencies_ms, 99),
-                        static_cast<unsigned long long>(result.errors));
-        }
         std::printf("server RSS after the run: %.1f MiB\n", gamestore::bench::rss_kib(server.pid) / 1024.0);
-        for (auto& client : clients) client->close();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_lobby_load: %s\n", e.what());
         status = 1;

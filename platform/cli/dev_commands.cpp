@@ -65,11 +65,25 @@ std::string describe_summary(const json& game) {
 }  // namespace
 
 int init_package(const fs::path& dir, const std::string& game_name) {
+    return init_package(dir, game_name, ScaffoldTemplate::Python);
+}
+
+int init_package(const fs::path& dir, const std::string& game_name, ScaffoldTemplate kind) {
     const std::string name = game_name.empty() ? fs::absolute(dir).lexically_normal().filename().string() : game_name;
-    const auto files = scaffold_package(dir, name);
+    const auto files = scaffold_package(dir, name, kind);
     std::cout << "Created a package for " << name << " 0.1.0 in " << dir.string() << ":\n";
     for (const auto& file : files) {
         std::cout << "  " << file << "\n";
+    }
+    if (kind == ScaffoldTemplate::Cpp) {
+        std::cout << "Build bin/server and bin/client first (see " << (dir / "README.md").string()
+                  << "), e.g. in " << dir.string() << ":\n"
+                  << "  mkdir -p bin\n"
+                  << "  g++ -std=c++20 -O2 -pthread -Iinclude src/server.cpp -o bin/server\n"
+                  << "  g++ -std=c++20 -O2 -pthread -Iinclude src/client.cpp -o bin/client\n";
+        std::cout << "Then check it with `" << program_name() << " validate " << dir.string()
+                  << "`, publish it with `" << program_name() << " publish " << dir.string() << "`.\n";
+        return kExitOk;
     }
     std::cout << "Check it with `validate_game_package " << dir.string() << "`, publish it with `"
               << program_name() << " publish " << dir.string() << "`.\n";

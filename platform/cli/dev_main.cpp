@@ -11,6 +11,7 @@
 #include "platform/cli/console.hpp"
 #include "platform/cli/dev_commands.hpp"
 #include "platform/cli/dev_menu.hpp"
+#include "platform/cli/scaffold.hpp"
 #include "platform/cli/tool_session.hpp"
 
 using namespace gamestore::cli;
@@ -28,9 +29,26 @@ int main(int argc, char** argv) {
 
     std::string dir;
     std::string init_name;
-    auto* init = app.add_subcommand("init", "write a new, publishable game package (Python, standard library only)");
+    std::string init_template = "python";
+    auto* init = app.add_subcommand("init", "write a new, publishable game package (Python or C++ SDK example)");
     init->add_option("DIR", dir, "directory to create (must not exist or be empty)")->required();
     init->add_option("--name", init_name, "game name (default: the directory's name)");
+    init->add_option("--template", init_template,
+                     "python: server.py/client.py on the Python SDK (standard library only); "
+                     "cpp: src/server.cpp/src/client.cpp on the header-only C++ SDK (build bin/ before publishing)")
+        ->check(CLI::IsMember({"python", "cpp"}))
+        ->capture_default_str();
+
+    std::string validate_path;
+    ValidateOptions validate_options;
+    auto* validate = app.add_subcommand(
+        "validate", "run validate_game_package on a package: the checks the platform relies on (exit 0 = all passed)");
+    validate->add_option("PACKAGE", validate_path, "package directory or zip file")->required();
+    validate->add_option("--players", validate_options.players,
+                         "players in the test match (default: the game's min_players); launches their clients too")
+        ->check(CLI::Range(1, 64));
+    validate->add_flag("--no-clients", validate_options.no_clients, "with --players: server checks only");
+    validate->add_flag("--json", validate_options.json, "print the results as JSON");
 
     std::string package;
     PublishOptions publish_options;
@@ -68,7 +86,10 @@ int main(int argc, char** argv) {
     return run_reporting_failures([&]() -> int {
         Console console;
         if (*init) {
-            return init_package(dir, init_name);
+            return init_package(dir, init_name, *parse_scaffold_template(init_template));
+        }
+        if (*validate) {
+            return validate_package(validate_path, validate_options);
         }
         if (*account.account) {
             return run_account_command(account, options, Role::Developer, console);

@@ -13,6 +13,7 @@
 #include "platform/cli/player_menu.hpp"
 #include "platform/cli/tool_session.hpp"
 #include "platform/cli/player_store.hpp"
+#include "platform/cli/rooms.hpp"
 
 namespace {
 
@@ -85,6 +86,27 @@ int main(int argc, char** argv) {
     delete_opt->excludes(rating_opt)->excludes(text_opt);
     text_opt->needs(rating_opt);
 
+    PlayOptions play_options;
+    std::int64_t join_room = 0;
+    int start_at = 0;
+    int timeout_sec = 600;
+    auto* play = app.add_subcommand(
+        "play", "install GAME, join its oldest open room (or create one), get ready, play a match, print the result");
+    play->add_option("GAME", play_options.game, "game name")->required();
+    auto* new_room_opt = play->add_flag("--new-room", play_options.new_room, "always create a new room");
+    play->add_option("--join", join_room, "join this room (by id) instead")->check(CLI::PositiveNumber)->excludes(new_room_opt);
+    play->add_option("--start-at", start_at, "as host: start once N players are ready (default: the game's minimum)")
+        ->check(CLI::Range(1, 1000));
+    play->add_option("--timeout", timeout_sec, "give up after SEC seconds for the whole flow")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 86400));
+    play->add_flag("--json", options.json, "print the result as one JSON object on stdout");
+
+    auto* rooms = app.add_subcommand("rooms", "the lobby's rooms: id, game, version, host, members, state");
+    rooms->add_flag("--json", options.json, "print JSON");
+    auto* players = app.add_subcommand("players", "players online: name, room, state");
+    players->add_flag("--json", options.json, "print JSON");
+
     try {
         app.parse(argc, argv);
         if (*review && !review_delete && rating_opt->count() == 0) {
@@ -121,6 +143,23 @@ int main(int argc, char** argv) {
         }
         if (*uninstall) {
             return uninstall_game(session, game);
+        }
+        if (*play) {
+            if (play->count("--join") > 0) {
+                play_options.join = join_room;
+            }
+            if (play->count("--start-at") > 0) {
+                play_options.start_at = start_at;
+            }
+            play_options.timeout = std::chrono::seconds(timeout_sec);
+            play_options.json = options.json;
+            return play_game(session, play_options);
+        }
+        if (*rooms) {
+            return list_rooms(session, options.json);
+        }
+        if (*players) {
+            return list_players(session, options.json);
         }
         if (*review) {
             return review_delete ? delete_review(session, game) : post_review(session, game, rating, review_text);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "platform/cli/room_menu.hpp"
 #include "platform/cli/tool_session.hpp"
 #include "platform/cli/player_store.hpp"
 #include "platform/cli/text_table.hpp"
@@ -127,6 +128,7 @@ std::vector<MenuEntry> player_main_menu(ToolSession& session) {
     return {
         {"Browse the store", [&session] { return browse_store_menu(session); }},
         {"My installed games", [&session] { return installed_games_menu(session); }},
+        {"Rooms and matches", [&session] { return rooms_menu(session); }},
         {"Sign out", [&session] {
              sign_out_interactively(session);
              return MenuStep::Leave;

@@ -41,23 +41,23 @@ std::string lower(std::string text) {
     return text;
 }
 
-// Login attempts are limited per account and per client address, so neither
-// a spray across accounts nor a hammer on one account gets far. Buckets live
-// on the lobby thread; full ones are dropped to keep the map small.
+// Failed logins are limited per account and per client address, so neither
+// a spray across accounts nor a hammer on one account gets far, while a
+// correct password is never slowed down (many players behind one address
+// log in freely). Buckets live on the lobby thread; full ones are dropped.
 class LoginLimiter {
 public:
+    // May this attempt go ahead? Costs nothing by itself.
     bool allow(const std::string& account_key, const std::string& address) {
         const auto now = std::chrono::steady_clock::now();
         prune(now);
-        auto& account = bucket(accounts_, account_key, 0.2, 5);
-        auto& from = bucket(addresses_, address, 1.0, 20);
-        // Check both before taking, so a refused attempt costs nothing.
-        if (account.available(now) < 1.0 || from.available(now) < 1.0) {
-            return false;
-        }
-        account.try_take(now);
-        from.try_take(now);
-        return true;
+        return bucket(accounts_, account_key, 0.2, 5).available(now) >= 1.0 &&
+               bucket(addresses_, address, 1.0, 20).available(now) >= 1.0;
+    }
+    void record_failure(const std::string& account_key, const std::string& address) {
+        const auto now = std::chrono::steady_clock::now();
+        bucket(accounts_, account_key, 0.2, 5).try_take(now);
+        bucket(addresses_, address, 1.0, 20).try_take(now);
     }
 
 private:
@@ -115,7 +115,8 @@ void register_account_ops(PlatformServices& services) {
         const auto name = require_string(ctx.request.args, "name", 256);
         const auto password = require_string(ctx.request.args, "password", 1024);
         const std::string key = std::string(store::to_string(role)) + ":" + lower(name);
-        if (!limiter->allow(key, address_only(ctx.session.remote_endpoint()))) {
+        const std::string address = address_only(ctx.session.remote_endpoint());
+        if (!limiter->allow(key, address)) {
             throw LobbyError(ErrorCode::RateLimited,
                              "too many login attempts; wait a few seconds and try again");
         }
@@ -134,6 +135,9 @@ void register_account_ops(PlatformServices& services) {
             }
             return LoginResult{std::move(*account), std::move(*session)};
         });
+        if (!result.ok() && result.error().code == store::StoreError::Code::Unauthenticated) {
+            limiter->record_failure(key, address);
+        }
         auto login = unwrap(std::move(result));
         // One active session per account: every connection on a session this
         // login revoked is told why and closed.

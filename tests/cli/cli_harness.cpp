@@ -27,14 +27,16 @@ CliResult CliHarness::player(const std::vector<std::string>& args, const std::st
     return run(testing::binary("platform/cli/gamestore-player"), args, input, env);
 }
 
-CliResult CliHarness::run(const fs::path& binary, const std::vector<std::string>& args, const std::string& input,
-                          const std::map<std::string, std::string>& env) {
+testing::SpawnOptions CliHarness::spawn_options(const fs::path& binary, const std::vector<std::string>& args,
+                                                const std::string& input,
+                                                const std::map<std::string, std::string>& env, fs::path& out,
+                                                fs::path& err) {
     const int n = ++runs_;
     const fs::path io = scratch_.path() / "runs";
     fs::create_directories(io);
     const fs::path in = io / (std::to_string(n) + ".in");
-    const fs::path out = io / (std::to_string(n) + ".out");
-    const fs::path err = io / (std::to_string(n) + ".err");
+    out = io / (std::to_string(n) + ".out");
+    err = io / (std::to_string(n) + ".err");
     testing::write_file(in, input);
 
     testing::SpawnOptions options;
@@ -54,11 +56,38 @@ CliResult CliHarness::run(const fs::path& binary, const std::vector<std::string>
     options.stdout_file = out;
     options.stderr_file = err;
     options.cwd = work_;
-    testing::ChildProcess child(options);
+    return options;
+}
+
+CliResult CliHarness::run(const fs::path& binary, const std::vector<std::string>& args, const std::string& input,
+                          const std::map<std::string, std::string>& env) {
+    fs::path out;
+    fs::path err;
+    testing::ChildProcess child(spawn_options(binary, args, input, env, out, err));
     CliResult result;
     result.code = child.wait_exit_code(std::chrono::seconds(120)).value_or(-1000);
     result.out = testing::read_file(out);
     result.err = testing::read_file(err);
+    return result;
+}
+
+RunningCli CliHarness::start_player(const std::vector<std::string>& args,
+                                    const std::map<std::string, std::string>& env, const fs::path& stdin_path) {
+    RunningCli running;
+    auto options =
+        spawn_options(testing::binary("platform/cli/gamestore-player"), args, "", env, running.out_file, running.err_file);
+    if (!stdin_path.empty()) {
+        options.stdin_file = stdin_path;
+    }
+    running.process = std::make_unique<testing::ChildProcess>(options);
+    return running;
+}
+
+CliResult RunningCli::finish(std::chrono::milliseconds timeout) {
+    CliResult result;
+    result.code = process->wait_exit_code(timeout).value_or(-1000);
+    result.out = testing::read_file(out_file);
+    result.err = testing::read_file(err_file);
     return result;
 }
 

@@ -3,6 +3,7 @@
 // processes (no shell) against a ServerFixture, and builds the small game
 // packages the tests publish.
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -30,6 +31,16 @@ struct CliResult {
     nlohmann::json json() const { return nlohmann::json::parse(out); }
 };
 
+// A tool started in the background (two players in one match); its output
+// goes to files read once it has finished.
+struct RunningCli {
+    std::unique_ptr<testing::ChildProcess> process;
+    fs::path out_file;
+    fs::path err_file;
+    // Waits for the exit (bounded) and collects the output.
+    CliResult finish(std::chrono::milliseconds timeout);
+};
+
 class CliHarness {
 public:
     explicit CliHarness(const testing::ServerFixture& server);
@@ -45,11 +56,19 @@ public:
                      const std::map<std::string, std::string>& env = {});
     CliResult run(const fs::path& binary, const std::vector<std::string>& args, const std::string& input,
                   const std::map<std::string, std::string>& env);
+    // gamestore-player started without waiting for it; stdin is empty, or
+    // `stdin_path` (e.g. a FIFO the test keeps writing to).
+    RunningCli start_player(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
+                            const fs::path& stdin_path = {});
 
     // <home>/player/<user>
     fs::path player_dir(const std::string& user) const { return home_ / "player" / user; }
 
 private:
+    testing::SpawnOptions spawn_options(const fs::path& binary, const std::vector<std::string>& args,
+                                        const std::string& input, const std::map<std::string, std::string>& env,
+                                        fs::path& out, fs::path& err);
+
     testing::TempDir scratch_;
     fs::path home_;
     fs::path work_;

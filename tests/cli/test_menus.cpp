@@ -32,8 +32,8 @@ TEST_CASE("the player menu: invalid input re-prompts, install via the store, end
     SECTION("not signed in yet: create the account from the menu") {
         // 7: out of range; "x": not a number; 2: create account; then main
         // menu 1: browse, 1: first game, 1: install, 4: back; 2: installed
-        // games, 0: back; 4: quit.
-        const auto r = cli.player({"--user", "mia"}, "7\nx\n2\n1\n1\n1\n4\n2\n0\n4\n");
+        // games, 0: back; 5: quit.
+        const auto r = cli.player({"--user", "mia"}, "7\nx\n2\n1\n1\n1\n4\n2\n0\n5\n");
         INFO(r.text());
         CHECK(r.code == 0);
         CHECK(count_of(r.out, "Please enter a number from 1 to 3.") == 2);
@@ -47,17 +47,17 @@ TEST_CASE("the player menu: invalid input re-prompts, install via the store, end
 
     SECTION("a saved session goes straight to the main menu; end of input quits cleanly") {
         REQUIRE(cli.player({"--user", "mia", "account", "register"}).code == 0);
-        const auto r = cli.player({"--user", "mia"}, "0\n5\n1\n9\n");
+        const auto r = cli.player({"--user", "mia"}, "0\n6\n1\n9\n");
         INFO(r.text());
         CHECK(r.code == 0);
         CHECK(r.out.find("Welcome") == std::string::npos);
-        CHECK(count_of(r.out, "Please enter a number from 1 to 4.") == 2);
+        CHECK(count_of(r.out, "Please enter a number from 1 to 5.") == 2);
         CHECK(r.out.find("Please enter a number from 0 to 1.") != std::string::npos);
     }
 
     SECTION("the account name is asked for when --user is missing; sign out from the menu") {
         REQUIRE(cli.player({"--user", "nia", "account", "register"}).code == 0);
-        const auto r = cli.player({}, "nia\n3\n");
+        const auto r = cli.player({}, "nia\n4\n");
         INFO(r.text());
         CHECK(r.code == 0);
         CHECK(r.out.find("Account name: ") != std::string::npos);
@@ -68,7 +68,7 @@ TEST_CASE("the player menu: invalid input re-prompts, install via the store, end
     SECTION("a failure is a sentence and the menu comes back") {
         REQUIRE(cli.player({"--user", "mia", "account", "register"}).code == 0);
         // browse, game 1, write a review (3 stars, text): refused (never played), back, quit.
-        const auto r = cli.player({"--user", "mia"}, "1\n1\n2\n3\ngreat\n4\n4\n");
+        const auto r = cli.player({"--user", "mia"}, "1\n1\n2\n3\ngreat\n4\n5\n");
         INFO(r.text());
         CHECK(r.code == 0);
         CHECK(r.out.find("Reviewing Menu Game failed:") != std::string::npos);

@@ -1,0 +1,371 @@
+// gamestore-player play / rooms / players and the room menu against the real
+// server with fakegame packages, plus gamestore-dev validate and the C++
+// init template. Every wait is on a process exit or a pushed event, with a
+// deadline.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <catch2/catch.hpp>
+
+#include "tests/cli/cli_harness.hpp"
+#include "tests/support/platform_harness.hpp"
+
+using namespace gamestore::cli_test;
+using namespace std::chrono_literals;
+using gamestore::testing::ServerFixture;
+using gamestore::testing::TestDeveloper;
+using gamestore::testing::TestPlayer;
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::string> server_args() {
+    std::vector<std::string> args = {"--fast-password-hash", "--stop-grace", "1", "--end-grace", "1"};
+    auto ports = gamestore::testing::unique_game_ports_args();
+    args.insert(args.end(), ports.begin(), ports.end());
+    return args;
+}
+
+// Waits for a lobby.updated push (the observer is a signed-in player) that
+// lists a room of `game` whose members are all ready; returns that room.
+std::optional<json> wait_for_ready_room(TestPlayer& observer, const std::string& game,
+                                        std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            return std::nullopt;
+        }
+        auto event = observer.client().next_event(left);
+        if (!event) {
+            return std::nullopt;
+        }
+        if (event->name != "lobby.updated") {
+            continue;
+        }
+        for (const auto& room : event->data.at("rooms")) {
+            bool all_ready = !room.at("members").empty();
+            for (const auto& member : room.at("members")) {
+                all_ready = all_ready && member.at("ready") == true;
+            }
+            if (room.at("game") == game && all_ready) {
+                return room;
+            }
+        }
+    }
+}
+
+bool directory_empty_or_missing(const fs::path& dir) {
+    std::error_code ec;
+    return !fs::exists(dir, ec) || fs::is_empty(dir, ec);
+}
+
+// The compiler as execve needs it: the first g++ in PATH.
+fs::path find_compiler() {
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/bin:/bin";
+    for (std::size_t start = 0; start <= dirs.size();) {
+        const auto end = std::min(dirs.find(':', start), dirs.size());
+        const fs::path candidate = fs::path(dirs.substr(start, end - start)) / "g++";
+        if (::access(candidate.c_str(), X_OK) == 0) {
+            return candidate;
+        }
+        start = end + 1;
+    }
+    return {};
+}
+
+fs::path fakegame_package(const std::string& profile) {
+    return gamestore::testing::build_dir() / "fakegames" / "packages" / profile;
+}
+
+}  // namespace
+
+TEST_CASE("play: two players run a match to END; rooms and players show the lobby", "[cli][play][integration]") {
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    const auto game = dev.publish_fakegame("ok", "Fake Duel", "1.0.0", 2);
+    CliHarness cli(server);
+    REQUIRE(cli.player({"--user", "ann", "account", "register"}).code == 0);
+    REQUIRE(cli.player({"--user", "bob", "account", "register"}).code == 0);
+    TestPlayer observer(server, "watcher");
+
+    auto host = cli.start_player({"--user", "ann", "play", game, "--start-at", "2", "--json", "--timeout", "120"});
+    const auto room = wait_for_ready_room(observer, game, 60s);
+    REQUIRE(room);
+    CHECK(room->at("host") == "ann");
+    CHECK(room->at("state") == "WAITING");
+
+    // The lobby as the listings show it, while ann waits for a second player.
+    const auto rooms = cli.player({"--user", "watcher", "rooms", "--json"},
+                                  {}, {{"GAMESTORE_PASSWORD", "password123"}});
+    INFO(rooms.text());
+    REQUIRE(rooms.code == 0);
+    const auto listed = rooms.json().at("rooms");
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0].at("room_id") == room->at("room_id"));
+    CHECK(listed[0].at("game") == game);
+    CHECK(listed[0].at("version") == "1.0.0");
+    CHECK(listed[0].at("host") == "ann");
+    CHECK(listed[0].at("members").size() == 1);
+    const auto table = cli.player({"--user", "watcher", "rooms"}, {}, {{"GAMESTORE_PASSWORD", "password123"}});
+    CHECK(table.out.find("Fake Duel") != std::string::npos);
+    CHECK(table.out.find("ann (ready)") != std::string::npos);
+    const auto players = cli.player({"--user", "watcher", "players", "--json"},
+                                    {}, {{"GAMESTORE_PASSWORD", "password123"}});
+    INFO(players.text());
+    REQUIRE(players.code == 0);
+    bool ann_in_room = false;
+    const auto online = players.json();
+    for (const auto& player : online.at("players")) {
+        if (player.at("name") == "ann") {
+            ann_in_room = player.at("room_id") == room->at("room_id") && player.at("state") == "in_room";
+        }
+    }
+    CHECK(ann_in_room);
+
+    // bob joins the oldest open room of the game: ann's.
+    auto guest = cli.start_player({"--user", "bob", "play", game, "--timeout", "120"});
+    const auto host_result = host.finish(150s);
+    const auto guest_result = guest.finish(150s);
+    INFO("ann: " << host_result.text());
+    INFO("bob: " << guest_result.text());
+    REQUIRE(host_result.code == 0);
+    REQUIRE(guest_result.code == 0);
+
+    // --json: stdout is exactly one object (the game's output went to stderr).
+    const auto result = json::parse(host_result.out);
+    CHECK(result.at("status") == "END");
+    CHECK(result.at("room_id") == room->at("room_id"));
+    CHECK(result.at("player") == "ann");
+    CHECK(result.at("you").at("player") == "ann");
+    CHECK(result.at("client").at("exit_code") == 0);
+    CHECK(result.at("results").size() == 2);
+    CHECK(result.at("exit_code") == 0);
+    const std::string match_id = result.at("match_id");
+
+    // bob's human output: the client starts only once the room is IN_GAME
+    // (the fakegame client prints its result line on the terminal we gave it).
+    const auto& out = guest_result.out;
+    const auto in_game_at = out.find("is IN_GAME: starting the Fake Duel 1.0.0 client");
+    const auto client_line_at = out.find("\"result\":\"finished\"");
+    REQUIRE(in_game_at != std::string::npos);
+    REQUIRE(client_line_at != std::string::npos);
+    CHECK(in_game_at < client_line_at);
+    CHECK(out.find(match_id) != std::string::npos);
+    CHECK(out.find("You are in room " + std::to_string(room->at("room_id").get<int>()) + ".") != std::string::npos);
+    CHECK(out.find("ended: END.") != std::string::npos);
+    CHECK(out.find("bob (you)") != std::string::npos);
+    CHECK(out.find("Back in room") != std::string::npos);
+    CHECK(out.find("STARTING") < in_game_at);
+    // Per-match directories (token files) are gone; tokens never reached stdout.
+    CHECK(directory_empty_or_missing(cli.player_dir("ann") / "matches"));
+    CHECK(directory_empty_or_missing(cli.player_dir("bob") / "matches"));
+    CHECK(host_result.text().find("client_token") == std::string::npos);
+    CHECK(guest_result.text().find("client_token") == std::string::npos);
+}
+
+TEST_CASE("play: a game server that crashes after STARTED makes play exit 1 with the reason",
+          "[cli][play][integration]") {
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    const auto game = dev.publish_fakegame("exit-after-started", "Fake Crash", "1.0.0", 2);
+    CliHarness cli(server);
+    REQUIRE(cli.player({"--user", "cat", "account", "register"}).code == 0);
+    // A second member that gets ready but never launches a client: the
+    // server waits for it and crashes 500 ms after STARTED.
+    TestPlayer idle(server, "idle");
+
+    auto host = cli.start_player({"--user", "cat", "play", game, "--start-at", "2", "--timeout", "90"});
+    const auto room = wait_for_ready_room(idle, game, 60s);
+    REQUIRE(room);
+    idle.require("room.join", {{"room_id", room->at("room_id")}});
+    idle.require("room.ready", {{"ready", true}});
+    const auto r = host.finish(120s);
+    INFO(r.text());
+    CHECK(r.code == 1);
+    CHECK(r.err.find("the match ended with ") != std::string::npos);
+    CHECK(r.err.find("the match ended with END") == std::string::npos);
+    CHECK(r.out.find("is IN_GAME: starting") != std::string::npos);
+    CHECK(r.out.find("Back in room") != std::string::npos);
+    CHECK(directory_empty_or_missing(cli.player_dir("cat") / "matches"));
+}
+
+TEST_CASE("play: a match that fails before IN_GAME never launches the client", "[cli][play][integration]") {
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    const auto game = dev.publish_fakegame("exit-before-started", "Fake Early", "1.0.0", 1);
+    CliHarness cli(server);
+    REQUIRE(cli.player({"--user", "fay", "account", "register"}).code == 0);
+
+    const auto r = cli.player({"--user", "fay", "play", game, "--json", "--timeout", "90"});
+    INFO(r.text());
+    CHECK(r.code == 1);
+    const auto result = json::parse(r.out);
+    CHECK(result.at("status") != "END");
+    CHECK_FALSE(result.at("reason").get<std::string>().empty());
+    CHECK(result.at("client").at("launched") == false);
+    CHECK(r.err.find("is IN_GAME") == std::string::npos);
+    CHECK(r.err.find("STARTING") != std::string::npos);
+}
+
+TEST_CASE("play: bad usage and an unknown game are sentences with exit codes", "[cli][play][integration]") {
+    ServerFixture server(server_args());
+    CliHarness cli(server);
+    REQUIRE(cli.player({"--user", "dan", "account", "register"}).code == 0);
+    const auto unknown = cli.player({"--user", "dan", "play", "No Such Game", "--timeout", "30"});
+    CHECK(unknown.code == 1);
+    CHECK(unknown.err.find("The store has no game called 'No Such Game'.") != std::string::npos);
+    const auto both = cli.player({"--user", "dan", "play", "X", "--new-room", "--join", "3"});
+    CHECK(both.code == 2);
+}
+
+TEST_CASE("the room menu: create a room for an installed game, then leave it", "[cli][play][integration]") {
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    const auto game = dev.publish_fakegame("ok", "Fake Menu", "1.0.0", 2);
+    CliHarness cli(server);
+    REQUIRE(cli.player({"--user", "eve", "account", "register"}).code == 0);
+    REQUIRE(cli.player({"--user", "eve", "install", game}).code == 0);
+
+    // Main menu 3: rooms; 2: create; 1: the installed game; room screen 1:
+    // ready, 3: chat "hello", 5: leave; rooms 4: players online, 5: back; main 5: quit.
+    // (The chat echo is an event: when it is printed depends on timing, so
+    // only the absence of a failure is checked.)
+    const auto r = cli.player({"--user", "eve"}, "3\n2\n1\n1\n3\nhello\n5\n4\n5\n5\n");
+    INFO(r.text());
+    CHECK(r.code == 0);
+    CHECK(r.out.find("You created room 1 and are its host.") != std::string::npos);
+    CHECK(r.out.find("Room 1: Fake Menu 1.0.0, WAITING, host eve; eve") != std::string::npos);
+    CHECK(r.out.find("You are ready.") != std::string::npos);
+    CHECK(r.out.find("Sending the message failed") == std::string::npos);
+    CHECK(r.out.find("You left room 1.") != std::string::npos);
+    CHECK(r.out.find("Rooms (signed in as player eve)") != std::string::npos);
+
+    const auto rooms = cli.player({"--user", "eve", "rooms", "--json"});
+    REQUIRE(rooms.code == 0);
+    CHECK(rooms.json().at("rooms").empty());
+}
+
+TEST_CASE("the room screen launches the client on IN_GAME and comes back to the room", "[cli][play][integration]") {
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    const auto game = dev.publish_fakegame("ok", "Fake Solo", "1.0.0", 1);
+    CliHarness cli(server);
+    REQUIRE(cli.player({"--user", "gil", "account", "register"}).code == 0);
+    REQUIRE(cli.player({"--user", "gil", "install", game}).code == 0);
+    TestPlayer observer(server, "onlooker");
+
+    // stdin is a FIFO the test keeps open: the menu waits at its prompt
+    // (showing events) instead of reaching end of input.
+    const auto fifo = cli.work() / "menu.in";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    const int writer = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);  // never blocks, keeps the FIFO open
+    REQUIRE(writer >= 0);
+    const auto type = [writer](const std::string& text) {
+        REQUIRE(::write(writer, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+    };
+    auto menu = cli.start_player({"--user", "gil"}, {}, fifo);
+    // Rooms, create, the game, ready, start: then the screen waits.
+    type("3\n2\n1\n1\n2\n");
+    // The match runs while the screen waits; once the room is WAITING again
+    // after having left it, leave the room, go back and quit.
+    bool left_waiting = false;
+    bool back = false;
+    const auto deadline = std::chrono::steady_clock::now() + 90s;
+    while (!back && std::chrono::steady_clock::now() < deadline) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto event = observer.client().next_event(left);
+        if (!event) { std::fprintf(stderr, "DEBUG none connected=%d\n", (int)observer.client().connected()); break; }
+        std::fprintf(stderr, "DEBUG %s %s\n", event->name.c_str(), event->data.dump().substr(0,150).c_str());
+        if (event->name != "lobby.updated") {
+            continue;
+        }
+        for (const auto& room : event->data.at("rooms")) {
+            if (room.at("game") != game) {
+                continue;
+            }
+            if (room.at("state") != "WAITING") {
+                left_waiting = true;
+            } else if (left_waiting) {
+                back = true;
+            }
+        }
+    }
+    INFO("menu so far: " << file_text(menu.out_file) << file_text(menu.err_file));
+    REQUIRE(back);
+    type("5\n5\n5\n");
+    ::close(writer);
+    const auto r = menu.finish(60s);
+    INFO(r.text());
+    CHECK(r.code == 0);
+    const auto in_game_at = r.out.find("is IN_GAME: starting the Fake Solo 1.0.0 client");
+    REQUIRE(in_game_at != std::string::npos);
+    const auto client_line_at = r.out.find("\"result\":\"finished\"");
+    REQUIRE(client_line_at != std::string::npos);
+    CHECK(in_game_at < client_line_at);
+    CHECK(r.out.find("ended: END.") != std::string::npos);
+    CHECK(r.out.find("gil (you)") != std::string::npos);
+    const auto back_at = r.out.find("Back in room 1.");
+    REQUIRE(back_at != std::string::npos);
+    // The room screen again, then leaving it.
+    CHECK(r.out.find("You are the host; you are", back_at) != std::string::npos);
+    CHECK(r.out.find("You left room 1.", back_at) != std::string::npos);
+    CHECK(directory_empty_or_missing(cli.player_dir("gil") / "matches"));
+}
+
+TEST_CASE("gamestore-dev validate runs the validator and returns its verdict", "[cli][validate][integration]") {
+    ServerFixture server({"--fast-password-hash"});
+    CliHarness cli(server);
+    const auto ok = cli.dev({"validate", fakegame_package("ok").string()});
+    INFO(ok.text());
+    CHECK(ok.code == 0);
+    const auto never = cli.dev({"validate", fakegame_package("never-started").string(), "--json"});
+    INFO(never.text());
+    CHECK(never.code == 1);
+    CHECK_NOTHROW(json::parse(never.out));
+    const auto missing = cli.dev({"validate", (cli.work() / "nothing-here").string()});
+    CHECK(missing.code == 2);
+}
+
+TEST_CASE("gamestore-dev init --template cpp builds with g++ and passes the validator", "[cli][validate][integration]") {
+    ServerFixture server({"--fast-password-hash"});
+    CliHarness cli(server);
+    const auto dir = cli.work() / "cpp-game";
+    const auto init = cli.dev({"init", dir.string(), "--template", "cpp", "--name", "Cpp Game"});
+    INFO(init.text());
+    REQUIRE(init.code == 0);
+    CHECK(fs::exists(dir / "include" / "gamestore" / "sdk.hpp"));
+    CHECK(fs::exists(dir / "include" / "gamestore" / "sdk" / "reporter.hpp"));
+    CHECK(fs::exists(dir / "CMakeLists.txt"));
+    const auto manifest = json::parse(file_text(dir / "manifest.json"));
+    CHECK(manifest.at("game_name") == "Cpp Game");
+    CHECK(manifest.at("server").at("command") == "bin/server");
+
+    // Unbuilt, the package refers to binaries that do not exist yet.
+    const auto unbuilt = cli.dev({"validate", dir.string()});
+    CHECK(unbuilt.code != 0);
+
+    // The README's build, one g++ per binary (-O0 keeps it quick), no shell.
+    const auto compiler = find_compiler();
+    REQUIRE_FALSE(compiler.empty());
+    for (const std::string role : {"server", "client"}) {
+        gamestore::testing::SpawnOptions options;
+        options.argv = {compiler.string(), "-std=c++20", "-O0", "-pthread", "-Iinclude", "src/" + role + ".cpp", "-o", "bin/" + role};
+        options.cwd = dir;
+        options.stdout_file = cli.work() / ("gxx-" + role + ".log");
+        options.stderr_file = cli.work() / ("gxx-" + role + ".log");
+        gamestore::testing::ChildProcess compiler(options);
+        const auto code = compiler.wait_exit_code(240s);
+        INFO(file_text(cli.work() / ("gxx-" + role + ".log")));
+        REQUIRE(code == 0);
+    }
+    const auto built = cli.dev({"validate", dir.string()});
+    INFO(built.text());
+    CHECK(built.code == 0);
+}
