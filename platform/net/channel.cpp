@@ -231,4 +231,20 @@ std::optional<HostPort> parse_host_port(std::string_view text, std::string* erro
     return HostPort{std::string(host), static_cast<std::uint16_t>(value)};
 }
 
+void open_listener(tcp::acceptor& acceptor, const HostPort& where, const std::string& what) {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(where.host, ec);
+    if (ec) {
+        throw std::runtime_error(what + ": '" + where.host + "' is not an IP address");
+    }
+    const tcp::endpoint endpoint(address, where.port);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(endpoint, ec);
+    if (ec) {
+        throw std::runtime_error(what + ": cannot listen on " + where.to_string() + ": " + ec.message());
+    }
+    acceptor.listen(asio::socket_base::max_listen_connections);
+}
+
 }  // namespace gamestore::net

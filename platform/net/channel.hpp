@@ -90,4 +90,8 @@ struct HostPort {
 };
 std::optional<HostPort> parse_host_port(std::string_view text, std::string* error = nullptr);
 
+// Opens, binds (SO_REUSEADDR) and listens; throws std::runtime_error naming
+// `what` (e.g. "--listen") and the address when that fails.
+void open_listener(tcp::acceptor& acceptor, const HostPort& where, const std::string& what);
+
 }  // namespace gamestore::net

@@ -35,19 +35,7 @@ void LobbyServer::register_builtin_ops() {
 }
 
 void LobbyServer::listen() {
-    boost::system::error_code ec;
-    const auto address = asio::ip::make_address(config_.listen.host, ec);
-    if (ec) {
-        throw std::runtime_error("--listen: '" + config_.listen.host + "' is not an IP address");
-    }
-    const tcp::endpoint endpoint(address, config_.listen.port);
-    acceptor_.open(endpoint.protocol());
-    acceptor_.set_option(tcp::acceptor::reuse_address(true));
-    acceptor_.bind(endpoint, ec);
-    if (ec) {
-        throw std::runtime_error("cannot listen on " + config_.listen.to_string() + ": " + ec.message());
-    }
-    acceptor_.listen(asio::socket_base::max_listen_connections);
+    net::open_listener(acceptor_, config_.listen, "--listen");
 }
 
 tcp::endpoint LobbyServer::lobby_endpoint() const {

@@ -13,20 +13,7 @@ ReportEndpoint::ReportEndpoint(asio::io_context& io, ReportEndpointConfig config
     : io_(io), config_(std::move(config)), handler_(std::move(handler)), acceptor_(io) {}
 
 void ReportEndpoint::listen() {
-    boost::system::error_code ec;
-    const auto address = asio::ip::make_address(config_.listen.host, ec);
-    if (ec) {
-        throw std::runtime_error("--report-listen: '" + config_.listen.host + "' is not an IP address");
-    }
-    const tcp::endpoint endpoint(address, config_.listen.port);
-    acceptor_.open(endpoint.protocol());
-    acceptor_.set_option(tcp::acceptor::reuse_address(true));
-    acceptor_.bind(endpoint, ec);
-    if (ec) {
-        throw std::runtime_error("cannot listen for game reports on " + config_.listen.to_string() + ": " +
-                                 ec.message());
-    }
-    acceptor_.listen(asio::socket_base::max_listen_connections);
+    net::open_listener(acceptor_, config_.listen, "--report-listen");
 }
 
 void ReportEndpoint::start() {

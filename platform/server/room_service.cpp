@@ -112,7 +112,7 @@ json RoomService::member_view(const Room& room, const LobbySession& session) con
     return view;
 }
 
-void RoomService::send_to_members(const Room& room, std::string_view event, const json& data) {
+void RoomService::for_each_member_session(const Room& room, const std::function<void(LobbySession&)>& fn) {
     services_.lobby.for_each_session([&](LobbySession& session) {
         const auto& who = session.signed_in();
         if (!who || who->role != AccountRole::Player) {
@@ -120,26 +120,20 @@ void RoomService::send_to_members(const Room& room, std::string_view event, cons
         }
         for (const auto& member : room.members) {
             if (member.account_id == who->account_id) {
-                session.push_event(event, data);
+                fn(session);
                 return;
             }
         }
     });
 }
 
+void RoomService::send_to_members(const Room& room, std::string_view event, const json& data) {
+    for_each_member_session(room, [&](LobbySession& session) { session.push_event(event, data); });
+}
+
 void RoomService::publish_room(const Room& room) {
-    services_.lobby.for_each_session([&](LobbySession& session) {
-        const auto& who = session.signed_in();
-        if (!who || who->role != AccountRole::Player) {
-            return;
-        }
-        for (const auto& member : room.members) {
-            if (member.account_id == who->account_id) {
-                session.push_event("room.updated", member_view(room, session));
-                return;
-            }
-        }
-    });
+    for_each_member_session(room,
+                            [&](LobbySession& session) { session.push_event("room.updated", member_view(room, session)); });
     schedule_lobby_update();
 }
 

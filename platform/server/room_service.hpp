@@ -140,6 +140,8 @@ private:
     nlohmann::json public_view(const Room& room) const;
     nlohmann::json member_view(const Room& room, const LobbySession& session) const;
     void publish_room(const Room& room);
+    // Calls fn for every signed-in player connection of a member of `room`.
+    void for_each_member_session(const Room& room, const std::function<void(LobbySession&)>& fn);
     void send_to_members(const Room& room, std::string_view event, const nlohmann::json& data);
     void schedule_lobby_update();
     nlohmann::json lobby_players() const;
