@@ -6,6 +6,7 @@
 
 #include "platform/cli/console.hpp"
 #include "platform/cli/dev_commands.hpp"
+#include "platform/cli/scaffold.hpp"
 #include "platform/cli/text_table.hpp"
 #include "platform/cli/tool_session.hpp"
 
@@ -132,7 +133,13 @@ MenuStep init_menu(ToolSession& session) {
     if (!name) {
         return MenuStep::Leave;
     }
-    init_package(*dir, *name);
+    const auto kind = console.menu("Which template?",
+                                   {"Python: server.py and client.py (standard library only)",
+                                    "C++: src/server.cpp and src/client.cpp on the C++ SDK (build bin/ before publishing)"});
+    if (!kind) {
+        return MenuStep::Leave;
+    }
+    init_package(*dir, *name, *kind == 0 ? ScaffoldTemplate::Python : ScaffoldTemplate::Cpp);
     return MenuStep::Stay;
 }
 

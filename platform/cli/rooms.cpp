@@ -199,6 +199,11 @@ int play_game(ToolSession& session, const PlayOptions& options) {
     // 2. A room, and the package of the room's version.
     json room = enter_room(session, options);
     const auto room_id = room_id_of(room);
+    if (string_or(room, "game", "") != options.game) {
+        server.call_raw("room.leave", json::object());
+        throw CliFailure(kExitUsage, "Room " + std::to_string(room_id) + " plays " + string_or(room, "game", "?") +
+                                         ", not " + options.game + "; left it again.");
+    }
     std::cout << "You are in room " << room_id << (is_host(room, user) ? " (you are the host)." : ".") << "\n";
     ensure_installed_version(session, options.game, string_or(room, "version", ""));
     const int max_players = static_cast<int>(number_or(room, "max_players", 0));

@@ -147,7 +147,8 @@ int main(int argc, char** argv) {
         }
         config.game_port_first = static_cast<std::uint16_t>(first);
         config.game_port_last = static_cast<std::uint16_t>(last);
-        config.data_dir = data_dir;
+        // Absolute from here on: game processes run with other working dirs.
+        config.data_dir = std::filesystem::absolute(data_dir).lexically_normal();
         config.ready_file = ready_file;
         config.seed_games_dir = seed_games;
         config.auth_deadline = std::chrono::milliseconds(static_cast<long>(auth_deadline_sec * 1000));

@@ -105,7 +105,9 @@ std::variant<SpawnedProcess, std::string> spawn_process(const ProcessSpec& spec)
         }
         program = *found;
     } else if (fs::path(program).is_relative()) {
-        program = (spec.cwd / program).lexically_normal().string();
+        // Absolute: the child changes into cwd before it execs, so a path
+        // relative to our own directory would no longer resolve there.
+        program = fs::absolute(spec.cwd / program).lexically_normal().string();
     }
     if (::access(program.c_str(), X_OK) != 0) {
         return "'" + spec.argv[0] + "' is not an executable file (" + std::strerror(errno) + ")";
@@ -223,7 +225,44 @@ bool group_alive(pid_t pgid) {
     return false;
 }
 
-std::vector<pid_t> processes_with_env_entry(const std::string& marker) {
+namespace {
+
+pid_t parent_of(pid_t pid) {
+    const auto fields = stat_fields(pid);
+    if (fields.size() < 2) {
+        return 0;
+    }
+    try {
+        return static_cast<pid_t>(std::stol(fields[1]));  // field 4
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
+bool has_lineage(pid_t pid, Lineage lineage) {
+    switch (lineage) {
+        case Lineage::Any:
+            return true;
+        case Lineage::Orphan:
+            return parent_of(pid) == 1;
+        case Lineage::Descendant: {
+            const pid_t self = ::getpid();
+            pid_t current = pid;
+            for (int depth = 0; depth < 128 && current > 1; ++depth) {
+                current = parent_of(current);
+                if (current == self) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+std::vector<pid_t> processes_with_env_entry(const std::string& marker, Lineage lineage) {
     std::vector<pid_t> found;
     if (marker.empty()) {
         return found;
@@ -245,7 +284,7 @@ std::vector<pid_t> processes_with_env_entry(const std::string& marker) {
             if (end == std::string::npos) end = environ_text.size();
             if (std::string_view(environ_text).substr(start, end - start).find(marker) != std::string_view::npos) {
                 const auto fields = stat_fields(pid);
-                if (!fields.empty() && fields[0] != "Z" && fields[0] != "X") {
+                if (!fields.empty() && fields[0] != "Z" && fields[0] != "X" && has_lineage(pid, lineage)) {
                     found.push_back(pid);
                 }
                 break;
@@ -257,11 +296,11 @@ std::vector<pid_t> processes_with_env_entry(const std::string& marker) {
 }
 
 StopOutcome stop_process_tree(pid_t pgid, const std::string& marker, std::chrono::milliseconds grace,
-                              std::chrono::milliseconds kill_wait) {
+                              std::chrono::milliseconds kill_wait, Lineage lineage) {
     StopOutcome outcome;
     auto escaped = [&] {
         std::vector<pid_t> outside;
-        for (pid_t pid : processes_with_env_entry(marker)) {
+        for (pid_t pid : processes_with_env_entry(marker, lineage)) {
             if (::getpgid(pid) != pgid) {
                 outside.push_back(pid);
             }

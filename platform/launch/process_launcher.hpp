@@ -67,7 +67,16 @@ bool group_alive(pid_t pgid);
 // Children that escaped the group with setsid keep the environment they were
 // started with, and one that re-executed itself with a scrubbed environment
 // usually still carries the id it was told (MATCH_ID, or its own variable).
-std::vector<pid_t> processes_with_env_entry(const std::string& marker);
+//
+// `lineage` narrows it down, because a marker alone is not proof of
+// ownership: a player's game client on the same machine carries MATCH_ID too.
+enum class Lineage {
+    Any,
+    Descendant,  // descends from this process (we are a subreaper, so escaped
+                 // grandchildren are reparented to us and stay descendants)
+    Orphan,      // parent is init (left behind by a launcher that died)
+};
+std::vector<pid_t> processes_with_env_entry(const std::string& marker, Lineage lineage = Lineage::Any);
 
 struct StopOutcome {
     bool exited_on_term = false;  // gone within the grace after SIGTERM
@@ -77,11 +86,13 @@ struct StopOutcome {
 };
 
 // Match-scoped stop (blocking; run it off the lobby thread): SIGTERM and
-// SIGCONT to the group and to escaped processes carrying `marker`, wait up to
+// SIGCONT to the group and to escaped processes carrying `marker` (our
+// descendants, or orphans when `lineage` says so), wait up to
 // `grace` for all of them to go, then SIGKILL what is left and wait up to
 // `kill_wait`. `marker` may be empty.
 StopOutcome stop_process_tree(pid_t pgid, const std::string& marker, std::chrono::milliseconds grace,
-                              std::chrono::milliseconds kill_wait = std::chrono::milliseconds(3000));
+                              std::chrono::milliseconds kill_wait = std::chrono::milliseconds(3000),
+                              Lineage lineage = Lineage::Descendant);
 
 // Makes this process a child subreaper: orphaned descendants (a grandchild
 // that escaped with setsid and outlived its parent) are reparented to us, so

@@ -567,12 +567,16 @@ void RoomService::reconcile_after_restart() {
         const std::string& marker = match.match_id;
         if (match.process && launch::same_process_alive(static_cast<pid_t>(match.process->pid),
                                                          match.process->start_time)) {
-            launch::stop_process_tree(static_cast<pid_t>(match.process->pgid), marker, std::chrono::milliseconds(1000));
+            // The previous run's escaped processes are orphans now (our
+            // descendants died with it); a player's client on this machine
+            // with the same match id is not an orphan and is left alone.
+            launch::stop_process_tree(static_cast<pid_t>(match.process->pgid), marker, std::chrono::milliseconds(1000),
+                                      std::chrono::milliseconds(3000), launch::Lineage::Orphan);
             killed = "its game server (pid " + std::to_string(match.process->pid) + ") was stopped";
         } else {
             // The recorded pid is gone or now belongs to someone else: only
             // processes that carry this match's marker are ours.
-            const auto strays = launch::processes_with_env_entry(marker);
+            const auto strays = launch::processes_with_env_entry(marker, launch::Lineage::Orphan);
             for (pid_t pid : strays) {
                 ::kill(pid, SIGKILL);
             }

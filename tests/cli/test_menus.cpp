@@ -106,8 +106,9 @@ TEST_CASE("the developer menu: publish, roll back and delist by number", "[cli][
 
     // Scaffolding from the menu, then end of input in the middle of a prompt.
     const auto scaffold = cli.work() / "from-menu";
-    const auto r2 = cli.dev({"--user", "dev"}, "3\n" + scaffold.string() + "\nFromMenu\n2\n");
+    const auto r2 = cli.dev({"--user", "dev"}, "3\n" + scaffold.string() + "\nFromMenu\n1\n2\n");
     INFO(r2.text());
     CHECK(r2.code == 0);
     CHECK(fs::exists(scaffold / "manifest.json"));
+    CHECK(fs::exists(scaffold / "server.py"));
 }

@@ -66,6 +66,30 @@ bool directory_empty_or_missing(const fs::path& dir) {
 }
 
 // The compiler as execve needs it: the first g++ in PATH.
+// The first lobby.updated push listing a room of `game`.
+std::optional<json> wait_for_room(TestPlayer& observer, const std::string& game, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            return std::nullopt;
+        }
+        auto event = observer.client().next_event(left);
+        if (!event) {
+            return std::nullopt;
+        }
+        if (event->name != "lobby.updated") {
+            continue;
+        }
+        for (const auto& room : event->data.at("rooms")) {
+            if (room.at("game") == game) {
+                return room;
+            }
+        }
+    }
+}
+
 fs::path find_compiler() {
     const char* path = std::getenv("PATH");
     std::string dirs = path ? path : "/usr/bin:/bin";
@@ -255,11 +279,13 @@ TEST_CASE("the room menu: create a room for an installed game, then leave it", "
 TEST_CASE("the room screen launches the client on IN_GAME and comes back to the room", "[cli][play][integration]") {
     ServerFixture server(server_args());
     TestDeveloper dev(server, "maker");
-    const auto game = dev.publish_fakegame("ok", "Fake Solo", "1.0.0", 1);
+    const auto game = dev.publish_fakegame("ok", "Fake Pair", "1.0.0", 2);
     CliHarness cli(server);
     REQUIRE(cli.player({"--user", "gil", "account", "register"}).code == 0);
     REQUIRE(cli.player({"--user", "gil", "install", game}).code == 0);
-    TestPlayer observer(server, "onlooker");
+    // The second member follows the room through its own events and runs
+    // its client by hand; those events also tell the test when to type.
+    TestPlayer mate(server, "mate");
 
     // stdin is a FIFO the test keeps open: the menu waits at its prompt
     // (showing events) instead of reaching end of input.
@@ -271,51 +297,48 @@ TEST_CASE("the room screen launches the client on IN_GAME and comes back to the 
         REQUIRE(::write(writer, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
     };
     auto menu = cli.start_player({"--user", "gil"}, {}, fifo);
-    // Rooms, create, the game, ready, start: then the screen waits.
-    type("3\n2\n1\n1\n2\n");
-    // The match runs while the screen waits; once the room is WAITING again
-    // after having left it, leave the room, go back and quit.
-    bool left_waiting = false;
-    bool back = false;
-    const auto deadline = std::chrono::steady_clock::now() + 90s;
-    while (!back && std::chrono::steady_clock::now() < deadline) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        auto event = observer.client().next_event(left);
-        if (!event) { std::fprintf(stderr, "DEBUG none connected=%d\n", (int)observer.client().connected()); break; }
-        std::fprintf(stderr, "DEBUG %s %s\n", event->name.c_str(), event->data.dump().substr(0,150).c_str());
-        if (event->name != "lobby.updated") {
-            continue;
-        }
-        for (const auto& room : event->data.at("rooms")) {
-            if (room.at("game") != game) {
-                continue;
-            }
-            if (room.at("state") != "WAITING") {
-                left_waiting = true;
-            } else if (left_waiting) {
-                back = true;
-            }
-        }
-    }
-    INFO("menu so far: " << file_text(menu.out_file) << file_text(menu.err_file));
-    REQUIRE(back);
+    // Rooms, create, the game: the room screen.
+    type("3\n2\n1\n");
+    const auto room = wait_for_room(mate, game, 60s);
+    REQUIRE(room);
+    mate.require("room.join", {{"room_id", room->at("room_id")}});
+    mate.require("room.ready", {{"ready", true}});
+    // Ready, start: the screen then waits while the match runs.
+    type("1\n2\n");
+    const auto in_game = mate.wait_room([](const json& r) { return r.at("state") == "IN_GAME"; }, 60s);
+    REQUIRE(in_game);
+    const auto package = gamestore::testing::build_dir() / "fakegames" / "packages" / "ok";
+    const auto launch = gamestore::testing::client_launch_for(package, in_game->at("launch"), "mate",
+                                                              cli.work() / "mate-match");
+    gamestore::testing::SpawnOptions options;
+    options.argv = launch.argv;
+    options.argv[0] = (launch.cwd / launch.argv[0]).lexically_normal().string();
+    for (const auto& [key, value] : launch.env) options.env[key] = value;
+    options.cwd = launch.cwd;
+    options.stdout_file = cli.work() / "mate-client.log";
+    options.stderr_file = cli.work() / "mate-client.log";
+    gamestore::testing::ChildProcess mate_client(options);
+    CHECK(mate_client.wait_exit_code(60s) == 0);
+    const auto waiting = mate.wait_room([](const json& r) { return r.at("state") == "WAITING"; }, 60s);
+    REQUIRE(waiting);
+    // Leave the room, back, quit.
     type("5\n5\n5\n");
     ::close(writer);
     const auto r = menu.finish(60s);
     INFO(r.text());
     CHECK(r.code == 0);
-    const auto in_game_at = r.out.find("is IN_GAME: starting the Fake Solo 1.0.0 client");
+    const auto in_game_at = r.out.find("is IN_GAME: starting the Fake Pair 1.0.0 client");
     REQUIRE(in_game_at != std::string::npos);
     const auto client_line_at = r.out.find("\"result\":\"finished\"");
     REQUIRE(client_line_at != std::string::npos);
     CHECK(in_game_at < client_line_at);
     CHECK(r.out.find("ended: END.") != std::string::npos);
     CHECK(r.out.find("gil (you)") != std::string::npos);
-    const auto back_at = r.out.find("Back in room 1.");
+    const auto back_at = r.out.find("Back in room " + std::to_string(room->at("room_id").get<int>()) + ".");
     REQUIRE(back_at != std::string::npos);
     // The room screen again, then leaving it.
     CHECK(r.out.find("You are the host; you are", back_at) != std::string::npos);
-    CHECK(r.out.find("You left room 1.", back_at) != std::string::npos);
+    CHECK(r.out.find("You left room", back_at) != std::string::npos);
     CHECK(directory_empty_or_missing(cli.player_dir("gil") / "matches"));
 }
 

@@ -334,7 +334,12 @@ TEST_CASE("kill -9 of the platform mid-match: the restart kills the orphan and r
         REQUIRE(room);
         match_id = room->at("match_id");
         server.kill_hard();
-        CHECK_FALSE(no_match_processes(match_id));  // the orphan game server lives on
+        // The orphan usually lives on; it may also die of SIGPIPE on its next
+        // write, its log pipe having lost its reader. Either way the restart
+        // must leave nothing of the match behind.
+        if (!no_match_processes(match_id)) {
+            INFO("the orphaned game server survived the platform; the restart must kill it");
+        }
     }
     ServerFixture restarted(server_args(), data.path() / "var");
     CHECK(no_match_processes(match_id));
@@ -342,4 +347,14 @@ TEST_CASE("kill -9 of the platform mid-match: the restart kills the orphan and r
     CHECK_FALSE(fs::exists(data.path() / "var" / "matches" / match_id));
     auto players = gather_and_start(restarted, "Survivor", {"nat"});
     CHECK(players[0]->wait_room([](const json& r) { return state_is(r, "IN_GAME"); }));
+}
+
+TEST_CASE("a server started with a relative --data-dir launches game servers", "[matches][integration]") {
+    ServerFixture server(server_args(), "var");
+    TestDeveloper dev(server, "maker");
+    const auto game = dev.publish_fakegame("ok", "Relative", "1.0.0", 1);
+    auto players = gather_and_start(server, game, {"ola"});
+    auto room = players[0]->wait_room([](const json& r) { return state_is(r, "IN_GAME") || state_is(r, "ENDING"); });
+    REQUIRE(room);
+    CHECK(room->at("state") == "IN_GAME");
 }

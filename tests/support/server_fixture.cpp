@@ -20,13 +20,16 @@ void split_host_port(const std::string& text, std::string& host, unsigned short&
 
 ServerFixture::ServerFixture(std::vector<std::string> extra_args, const std::filesystem::path& data_dir)
     : temp_("gamestore-server") {
-    data_dir_ = data_dir.empty() ? temp_.path() / "var" : data_dir;
+    // A relative data_dir is passed as is, with the server running in the
+    // fixture's temp dir (like an admin running it from its own directory).
+    const bool relative = !data_dir.empty() && data_dir.is_relative();
+    data_dir_ = data_dir.empty() ? temp_.path() / "var" : (relative ? temp_.path() / data_dir : data_dir);
     log_file_ = temp_.path() / "server.log";
     const auto ready = temp_.path() / "ready.json";
     std::vector<std::string> argv = {binary("platform/cli/gamestore-server").string(),
                                      "--listen",        "127.0.0.1:0",
                                      "--report-listen", "127.0.0.1:0",
-                                     "--data-dir",      data_dir_.string(),
+                                     "--data-dir",      relative ? data_dir.string() : data_dir_.string(),
                                      "--ready-file",    ready.string(),
                                      "--log-level",     "debug"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
@@ -37,6 +40,9 @@ ServerFixture::ServerFixture(std::vector<std::string> extra_args, const std::fil
     }
     SpawnOptions options;
     options.argv = argv;
+    if (relative) {
+        options.cwd = temp_.path();
+    }
     options.stdout_file = log_file_;
     options.stderr_file = log_file_;
     process_.emplace(options);
