@@ -163,3 +163,43 @@ TEST_CASE("a new login revokes the old session and tells its connection", "[serv
     auto wrong = third.call("auth.login", {{"role", "player"}, {"name", "solo"}, {"password", "wrong password"}});
     CHECK(wrong.error_code == "UNAUTHENTICATED");
 }
+
+TEST_CASE("kill -9 of the server and a restart lose nothing acknowledged", "[server][store][integration]") {
+    TempDir temp;
+    const auto data = temp.path() / "var";
+    std::string player_token;
+    {
+        ServerFixture server({"--fast-password-hash"}, data);
+        SyncLobbyClient dev;
+        sign_in(dev, server, "developer", "durable");
+        REQUIRE(publish(dev, make_package(temp.path(), "Durable", "1.0.0")).ok);
+        REQUIRE(publish(dev, make_package(temp.path(), "Durable", "1.1.0")).ok);
+        REQUIRE(dev.call("dev.set_live", {{"game", "Durable"}, {"version", "1.0.0"}}).ok);
+        SyncLobbyClient player;
+        player.connect(server.endpoints().lobby_host, server.endpoints().lobby_port);
+        REQUIRE(player.call("auth.register", {{"role", "player"}, {"name", "keeper"}, {"password", "correct horse"}}).ok);
+        auto login = player.call("auth.login", {{"role", "player"}, {"name", "keeper"}, {"password", "correct horse"}});
+        REQUIRE(login.ok);
+        player_token = login.data.at("token");
+        // Every request above was acknowledged; now the server dies hard.
+        server.kill_hard();
+    }
+    ServerFixture restarted({"--fast-password-hash"}, data);
+    SyncLobbyClient player;
+    player.connect(restarted.endpoints().lobby_host, restarted.endpoints().lobby_port);
+    auto resumed = player.call("auth.resume", {{"token", player_token}});
+    REQUIRE(resumed.ok);  // the session survived too
+    auto show = player.call("store.show", {{"game", "Durable"}});
+    REQUIRE(show.ok);
+    CHECK(show.data.at("game").at("live_version") == "1.0.0");  // the rollback survived
+    CHECK(show.data.at("versions").size() == 2);
+    std::string bytes;
+    gamestore::client::CallOptions sink;
+    sink.blob_sink = [&](std::string_view piece) { bytes.append(piece); };
+    auto download = player.call("store.download", {{"game", "Durable"}, {"version", "1.1.0"}}, sink);
+    REQUIRE(download.ok);
+    CHECK(gamestore::packages::sha256_hex(bytes) == download.data.at("sha256"));
+    SyncLobbyClient dev;
+    dev.connect(restarted.endpoints().lobby_host, restarted.endpoints().lobby_port);
+    CHECK(dev.call("auth.login", {{"role", "developer"}, {"name", "durable"}, {"password", "correct horse"}}).ok);
+}
