@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string>
 
+#include "bench/bench_client.hpp"
 #include "bench/bench_common.hpp"
 #include "platform/client/lobby_client.hpp"
 #include "platform/packages/sha256.hpp"
@@ -77,23 +78,9 @@ int main(int argc, char** argv) {
 
         asio::io_context io(1);
         asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-            auto dev = co_await LobbyClient::connect(server.lobby_host, server.lobby_port);
-            json args1 = {{"role", "developer"}, {"name", "benchdev"}, {"password", "bench-password"}};
-            co_await dev->call("auth.register", std::move(args1));
-            json args2 = {{"role", "developer"}, {"name", "benchdev"}, {"password", "bench-password"}};
-            co_await dev->call("auth.login", std::move(args2));
-            gamestore::client::CallOptions options;
-            options.upload = gamestore::client::Upload{zip, 0, fs::file_size(zip)};
-            options.timeout = std::chrono::seconds(120);
-            json args3 = {{"sha256", gamestore::packages::sha256_file(zip)}};
-            auto published = co_await dev->call("dev.publish", std::move(args3), options);
-            if (!published.ok) throw std::runtime_error("publish: " + published.message);
-
-            auto player = co_await LobbyClient::connect(server.lobby_host, server.lobby_port);
-            json args4 = {{"role", "player"}, {"name", "benchplayer"}, {"password", "bench-password"}};
-            co_await player->call("auth.register", std::move(args4));
-            json args5 = {{"role", "player"}, {"name", "benchplayer"}, {"password", "bench-password"}};
-            co_await player->call("auth.login", std::move(args5));
+            auto dev = co_await gamestore::bench::signed_in(server, "developer", "benchdev");
+            co_await gamestore::bench::publish_zip(*dev, zip);
+            auto player = co_await gamestore::bench::signed_in(server, "player", "benchplayer");
             RoomWatcher watcher;
             watcher.signal = std::make_unique<asio::steady_timer>(io);
             player->set_event_handler([&](const gamestore::protocol::Event& event) {

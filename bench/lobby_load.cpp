@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 
+#include "bench/bench_client.hpp"
 #include "bench/bench_common.hpp"
 #include "platform/client/lobby_client.hpp"
 #include "platform/packages/sha256.hpp"
@@ -20,33 +21,14 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-asio::awaitable<std::shared_ptr<LobbyClient>> signed_in(const gamestore::bench::BenchServer& server,
-                                                        const std::string& role, const std::string& name) {
-    auto client = co_await LobbyClient::connect(server.lobby_host, server.lobby_port);
-    json args1 = {{"role", role}, {"name", name}, {"password", "bench-password"}};
-    co_await client->call("auth.register", std::move(args1));
-    json args2 = {{"role", role}, {"name", name}, {"password", "bench-password"}};
-    auto login = co_await client->call("auth.login", std::move(args2));
-    if (!login.ok) {
-        throw std::runtime_error("login failed: " + login.message);
-    }
-    co_return client;
-}
-
 asio::awaitable<void> setup_catalogue(const gamestore::bench::BenchServer& server, const fs::path& work) {
-    auto dev = co_await signed_in(server, "developer", "benchdev");
+    auto dev = co_await gamestore::bench::signed_in(server, "developer", "benchdev");
     for (const char* name : {"Alpha Duel", "Beta Race", "Gamma Party"}) {
         const auto dir = work / name;
         gamestore::bench::write_tiny_package(dir, name, "1.0.0");
         const auto zip = work / (std::string(name) + ".zip");
         gamestore::packages::create_zip(dir, zip);
-        gamestore::client::CallOptions options;
-        options.upload = gamestore::client::Upload{zip, 0, fs::file_size(zip)};
-        json args3 = {{"sha256", gamestore::packages::sha256_file(zip)}};
-        auto published = co_await dev->call("dev.publish", std::move(args3), options);
-        if (!published.ok) {
-            throw std::runtime_error("publish failed: " + published.message);
-        }
+        co_await gamestore::bench::publish_zip(*dev, zip);
     }
     dev->close();
 }
@@ -93,7 +75,7 @@ int main(int argc, char** argv) {
         asio::co_spawn(io, [&]() -> asio::awaitable<void> {
             co_await setup_catalogue(server, work);
             for (int i = 0; i < 64; ++i) {
-                clients.push_back(co_await signed_in(server, "player", "bench" + std::to_string(i)));
+                clients.push_back(co_await gamestore::bench::signed_in(server, "player", "bench" + std::to_string(i)));
             }
             for (int level : {1, 16, 64}) {
                 LevelResult result;

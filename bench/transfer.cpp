@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "bench/bench_client.hpp"
 #include "bench/bench_common.hpp"
 #include "platform/client/lobby_client.hpp"
 #include "platform/packages/sha256.hpp"
@@ -100,28 +101,16 @@ int main(int argc, char** argv) {
         const auto zip = work / "pkg.zip";
         gamestore::packages::create_zip(dir, zip);
         const auto size = fs::file_size(zip);
-        const auto sha = gamestore::packages::sha256_file(zip);
 
         double publish_s = 0, download_s = 0;
         asio::io_context io(1);
         asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-            auto dev = co_await LobbyClient::connect(server.lobby_host, server.lobby_port);
-            json a1 = {{"role", "developer"}, {"name", "benchdev"}, {"password", "bench-password"}};
-            co_await dev->call("auth.register", a1);
-            co_await dev->call("auth.login", std::move(a1));
-            gamestore::client::CallOptions options;
-            options.upload = gamestore::client::Upload{zip, 0, size};
-            options.timeout = std::chrono::minutes(10);
-            json a2 = {{"sha256", sha}};
+            auto dev = co_await gamestore::bench::signed_in(server, "developer", "benchdev");
             const auto start = Clock::now();
-            auto published = co_await dev->call("dev.publish", std::move(a2), options);
+            co_await gamestore::bench::publish_zip(*dev, zip);
             publish_s = std::chrono::duration<double>(Clock::now() - start).count();
-            if (!published.ok) throw std::runtime_error("publish: " + published.message);
 
-            auto player = co_await LobbyClient::connect(server.lobby_host, server.lobby_port);
-            json a3 = {{"role", "player"}, {"name", "benchplayer"}, {"password", "bench-password"}};
-            co_await player->call("auth.register", a3);
-            co_await player->call("auth.login", std::move(a3));
+            auto player = co_await gamestore::bench::signed_in(server, "player", "benchplayer");
             std::uint64_t received = 0;
             gamestore::client::CallOptions download;
             download.timeout = std::chrono::minutes(10);
