@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -69,7 +70,23 @@ std::string redact_secrets(std::string text, const std::vector<std::string>& sec
     return text;
 }
 
-std::uint16_t find_free_port() {
+namespace {
+
+// The kernel's ephemeral range (outgoing connections and bind(0) draw from it).
+std::pair<unsigned, unsigned> ephemeral_range() {
+    unsigned low = 32768, high = 60999;
+    if (std::FILE* file = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+        unsigned a = 0, b = 0;
+        if (std::fscanf(file, "%u %u", &a, &b) == 2 && a <= b) {
+            low = a;
+            high = b;
+        }
+        std::fclose(file);
+    }
+    return {low, high};
+}
+
+bool can_bind_any(std::uint16_t port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         throw std::runtime_error(std::string("cannot create a socket: ") + std::strerror(errno));
@@ -77,16 +94,36 @@ std::uint16_t find_free_port() {
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_ANY);
-    address.sin_port = 0;
-    socklen_t length = sizeof address;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-        const int err = errno;
-        ::close(fd);
-        throw std::runtime_error(std::string("cannot find a free port: ") + std::strerror(err));
-    }
+    address.sin_port = htons(port);
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
     ::close(fd);
-    return ntohs(address.sin_port);
+    return ok;
+}
+
+}  // namespace
+
+std::uint16_t find_free_port() {
+    // A port from the ephemeral range would be free now and could be taken by
+    // any outgoing connection on this machine before the game binds it (seen
+    // in CI: the game failed to listen 26 ms later). Ports below that range are
+    // only ever taken by explicit binds, so draw at random from there.
+    if (sodium_init() < 0) {
+        throw std::runtime_error("libsodium could not be initialised");
+    }
+    const auto [ephemeral_low, ephemeral_high] = ephemeral_range();
+    unsigned low = 10000, high = ephemeral_low > 10001 ? ephemeral_low - 1 : 0;
+    if (high <= low) {  // unusual ranges: use the space above it instead
+        low = ephemeral_high + 1;
+        high = 65535;
+    }
+    for (int attempt = 0; attempt < 200 && low < high; ++attempt) {
+        const auto port = static_cast<std::uint16_t>(low + randombytes_uniform(high - low + 1));
+        if (can_bind_any(port)) {
+            return port;
+        }
+    }
+    throw std::runtime_error("cannot find a free TCP port outside the ephemeral range " +
+                             std::to_string(ephemeral_low) + "-" + std::to_string(ephemeral_high));
 }
 
 ServerMatch prepare_server_match(const fs::path& match_dir, int players, std::uint16_t port,

@@ -28,7 +28,8 @@ std::string new_match_id();
 // to the developer, its tokens never are.
 std::string redact_secrets(std::string text, const std::vector<std::string>& secrets);
 
-// A TCP port nothing listens on right now (bound on 0.0.0.0:0 and released).
+// A TCP port nothing is bound to right now, drawn at random from below the
+// kernel's ephemeral range so outgoing connections cannot take it meanwhile.
 // Throws std::runtime_error.
 std::uint16_t find_free_port();
 
