@@ -17,7 +17,10 @@ using nlohmann::json;
 
 std::vector<std::string> unique_game_ports_args() {
     // Test processes run two at a time; their pids differ, so do their ranges.
-    const unsigned base = 20000 + (static_cast<unsigned>(::getpid()) % 400) * 100;
+    // All of them stay below the kernel's ephemeral range (32768+), where an
+    // outgoing connection could take a port between the pool's check and the
+    // game's bind.
+    const unsigned base = 20000 + (static_cast<unsigned>(::getpid()) % 120) * 100;
     return {"--game-ports", std::to_string(base) + "-" + std::to_string(base + 99)};
 }
 
