@@ -151,6 +151,13 @@ int run_client(const ClientOptions& o) {
         return print_result(base, kExitOk);
     }
 
+    if (o.think.count() > 0) {
+        pollfd p{stop.fd(), POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(o.think.count())) != 0) {
+            base["result"] = "stopped";
+            return print_result(base, kExitProtocol);
+        }
+    }
     const int move = o.move.value_or(default_move(ctx.player_name()));
     if (auto error = session->connection.try_send_line(nlohmann::json{{"move", move}}.dump(), 5s);
         !error.empty()) {

@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <cstdlib>
+#include <iostream>
 #include <string>
 
 #include "fakegames/options.hpp"
@@ -140,7 +142,7 @@ int main(int argc, char** argv) {
         ->group(faults);
 
     fg::ClientOptions c;
-    MsFlag connect_timeout, result_timeout, hold;
+    MsFlag connect_timeout, result_timeout, hold, think;
     int client_port = -1;
     auto* client =
         app.add_subcommand("client", "run a game client (env: ROOM_ID, MATCH_ID, HOST, PORT, ...)");
@@ -166,6 +168,8 @@ int main(int argc, char** argv) {
         ->group(client_faults);
     client->add_flag("--no-handshake", c.no_handshake, "connect and never send the handshake")
         ->group(client_faults);
+    client->add_option("--think-ms", think.value, "wait N ms after the handshake before moving (env FAKEGAME_THINK_MS)")
+        ->check(CLI::Range(0LL, 600000LL));
     client
         ->add_option("--hold-ms", hold.value,
                      "how long --no-handshake holds the socket (default 30000)")
@@ -215,6 +219,17 @@ int main(int argc, char** argv) {
             c.result_timeout = result_timeout.ms();
         if (hold.set())
             c.hold = hold.ms();
+        if (think.set()) {
+            c.think = think.ms();
+        } else if (const char* env = std::getenv("FAKEGAME_THINK_MS")) {
+            char* end = nullptr;
+            const long value = std::strtol(env, &end, 10);
+            if (end == env || *end != '\0' || value < 0 || value > 600000) {
+                std::cerr << "fakegame: FAKEGAME_THINK_MS must be 0..600000, got '" << env << "'\n";
+                return fg::kExitUsage;
+            }
+            c.think = std::chrono::milliseconds(value);
+        }
         return fg::run_client(c);
     }
     return fg::run_grandchild(lifetime);

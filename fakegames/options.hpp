@@ -52,6 +52,11 @@ struct ClientOptions {
     std::optional<int> move;             // default: derived from the player name
     milliseconds connect_timeout{5000};  // retry refused connects this long
     milliseconds result_timeout{60000};  // wait for the scoreboard
+    // A player thinking before the move (--think-ms, or env FAKEGAME_THINK_MS
+    // so a launcher such as gamestore-sim can vary it without touching the
+    // package's command): keeps the match running long enough for
+    // mid-match faults (crash after STARTED, silent heartbeats) to happen.
+    milliseconds think{0};
 
     // Faults.
     bool connect_before_in_game = false;  // one immediate attempt, report what happened
