@@ -45,6 +45,10 @@ struct ConnectionLost : std::runtime_error {
 
 std::string game_name(const std::string& profile) { return "fakegame-" + profile; }
 
+// Events a player keeps until its driver looks at them; beyond this the
+// oldest go (a player outside every round would otherwise hoard them).
+constexpr std::size_t kMaxQueuedEvents = 256;
+
 struct TimedEvent {
     protocol::Event event;
     Clock::time_point at;
@@ -524,8 +528,13 @@ asio::awaitable<void> Run::ensure_session(SimPlayer& p) {
                     checks_.check(Inv::I4);
                 }
             } else if (event.name == "lobby.updated") {
-                checks_.on_public_payload(self->name, event.data, "lobby.updated");
+                // The same list goes to everyone: one recipient's copy is
+                // enough for I2, and nobody waits on it.
+                if (self == observer_.get()) checks_.on_public_payload(self->name, event.data, "lobby.updated");
+                return;
             }
+            if (event.name != "room.updated" && event.name != "match.ended") return;  // nobody waits on others
+            if (self->events.size() >= kMaxQueuedEvents) self->events.pop_front();
             self->events.push_back({event, Clock::now()});
             self->wake->cancel();
         });
@@ -550,6 +559,13 @@ asio::awaitable<void> Run::ensure_session(SimPlayer& p) {
             throw std::runtime_error("login of " + p.name + " failed: " + login.error_code + " " + login.message);
         }
         checks_.add_secret(str(login.data, "token"), "the session token of " + p.name);
+        if (p.role == "player" && &p != observer_.get()) {
+            // Simulated players never look at the lobby list; the observer
+            // keeps receiving it (and checks it for I2). Without this, every
+            // change pushes the whole list to hundreds of clients.
+            json off = {{"on", false}};
+            co_await call(p, "lobby.watch", off);
+        }
         co_return;
     }
 }

@@ -44,6 +44,11 @@ public:
     const std::optional<SignedIn>& signed_in() const { return signed_in_; }
     void set_signed_in(SignedIn who);
     void clear_signed_in() { signed_in_.reset(); }
+    // Whether lobby.updated is pushed to this session (lobby.watch). Clients
+    // that never show the lobby (bots, scripts, the sim's players) turn it
+    // off: with hundreds of players each push is tens of KiB.
+    bool wants_lobby_updates() const { return wants_lobby_updates_; }
+    void set_wants_lobby_updates(bool on) { wants_lobby_updates_ = on; }
     // The address this client reached us by: what it should dial for a game
     // server on this machine when no --advertise-host is configured.
     std::string local_address() const { return channel_.local_address_text(); }
@@ -58,6 +63,7 @@ private:
     net::NdjsonChannel channel_;
     std::uint64_t id_;
     std::optional<SignedIn> signed_in_;
+    bool wants_lobby_updates_ = true;
     boost::asio::steady_timer deadline_;
     std::chrono::steady_clock::time_point last_activity_;
 };

@@ -194,7 +194,7 @@ void RoomService::schedule_lobby_update() {
         const json data = {{"rooms", lobby_rooms()}, {"players", lobby_players()}};
         services_.lobby.for_each_session([&](LobbySession& session) {
             const auto& who = session.signed_in();
-            if (who && who->role == AccountRole::Player) {
+            if (who && who->role == AccountRole::Player && session.wants_lobby_updates()) {
                 session.push_event("lobby.updated", data);
             }
         });
@@ -286,6 +286,19 @@ void RoomService::register_ops() {
 
     ops.add("lobby.players", OpSpec{[this](RequestContext&) -> asio::awaitable<Reply> {
         co_return Reply{{{"players", lobby_players()}}, std::nullopt};
+    }, Access::Authenticated, 0});
+
+    ops.add("lobby.watch", OpSpec{[](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto& args = ctx.request.args;
+        bool on = true;
+        if (args.contains("on")) {
+            if (!args.at("on").is_boolean()) {
+                throw LobbyError(ErrorCode::BadRequest, "'on' must be true or false");
+            }
+            on = args.at("on").get<bool>();
+        }
+        ctx.session.set_wants_lobby_updates(on);
+        co_return Reply{{{"on", on}}, std::nullopt};
     }, Access::Authenticated, 0});
 
     ops.add("room.list", OpSpec{[this](RequestContext&) -> asio::awaitable<Reply> {

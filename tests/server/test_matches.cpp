@@ -358,3 +358,34 @@ TEST_CASE("a server started with a relative --data-dir launches game servers", "
     REQUIRE(room);
     CHECK(room->at("state") == "IN_GAME");
 }
+
+TEST_CASE("lobby.watch turns the lobby.updated pushes of one connection off and on", "[server][integration]") {
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "watchmaker");
+    const auto game = dev.publish_fakegame("ok", "Fake Watch");
+    TestPlayer quiet(server, "quiet");
+    TestPlayer watcher(server, "watcher");
+    TestPlayer host(server, "host");
+    CHECK(quiet.require("lobby.watch", {{"on", false}}).at("on") == false);
+    CHECK(quiet.call("lobby.watch", {{"on", "no"}}).error_code == "BAD_REQUEST");
+
+    auto lists_room = [&](TestPlayer& player) {
+        for (int i = 0; i < 50; ++i) {
+            auto update = player.wait_event("lobby.updated", 10s);
+            if (!update) return false;
+            if (!update->at("rooms").empty()) return true;
+        }
+        return false;
+    };
+    host.require("room.create", {{"game", game}});
+    REQUIRE(lists_room(watcher));
+    // Pushes to every session are queued together; quiet's answer to a ping
+    // comes after anything pushed to it then, so nothing may be waiting.
+    quiet.require("ping");
+    CHECK_FALSE(quiet.wait_event("lobby.updated", 1ms));
+
+    CHECK(quiet.require("lobby.watch").at("on") == true);  // default: on
+    host.require("room.leave");
+    auto update = quiet.wait_event("lobby.updated", 10s);
+    REQUIRE(update);
+}
