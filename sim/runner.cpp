@@ -99,6 +99,7 @@ struct ClientRun {
     std::string player;
     pid_t pid = -1;
     fs::path log;
+    json result;  // the client's result line, once reaped
 };
 
 // Everything acknowledged by the server (I7).
@@ -702,10 +703,9 @@ asio::awaitable<void> Run::reap_client(ClientRun& run, const std::string& match_
     // Its children (none for fakegame) go with the group.
     ::kill(-run.pid, SIGKILL);
     run.pid = -1;
-    const auto result = client_result(run.log);
-    checks_.on_client_result(run.player, match_id, result);
+    run.result = client_result(run.log);
     record(start, run.player, "client.exit", OpOutcome::Ok,
-           result.is_null() ? "no result line" : str(result, "result"));
+           run.result.is_null() ? "no result line" : str(run.result, "result"));
 }
 
 void Run::check_match_cleaned(const std::string& match_id) {
@@ -988,6 +988,15 @@ asio::awaitable<void> Run::play_round(std::vector<SimPlayer*> members, const Rou
     }
     for (auto& run : clients) co_await reap_client(run, match_id, Clock::now() + 15s);
     if (abandoned) check_match_cleaned(match_id);
+    {
+        // A client that could not connect proves an early IN_GAME only when
+        // the game server lived on to report END or ERROR (not when it
+        // crashed after STARTED, or a kill -9 took it down).
+        const auto status = str(views.front().ended_data, "status");
+        if (!lost && !abandoned && (status == "END" || status == "ERROR")) {
+            for (const auto& run : clients) checks_.on_client_result(run.player, match_id, run.result);
+        }
+    }
     result_.matches.push_back({{"match_id", match_id},
                                {"profile", game.profile},
                                {"players", names},

@@ -73,7 +73,7 @@ json results_json(const std::vector<protocol::PlayerResult>& results) {
 
 }  // namespace
 
-void RoomService::start_match(Room& room) {
+std::string RoomService::start_match(Room& room) {
     const auto port = ports_.acquire();
     if (!port) {
         throw LobbyError(ErrorCode::Unavailable, "every game port (" +
@@ -102,7 +102,7 @@ void RoomService::start_match(Room& room) {
     room.match = std::move(match);
     ++counters_.launched;
     publish_room(room);
-    asio::co_spawn(services_.lobby.io(), launch(room.id, match_id), asio::detached);
+    return match_id;
 }
 
 asio::awaitable<void> RoomService::launch(std::int64_t room_id, std::string match_id) {

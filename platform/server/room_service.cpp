@@ -456,8 +456,15 @@ void RoomService::register_ops() {
             }
             throw LobbyError(ErrorCode::Conflict, "everyone must be ready first; not ready: " + names);
         }
-        start_match(*room);
-        co_return Reply{{{"room", member_view(*room, ctx.session)}}, std::nullopt};
+        const auto room_id = room->id;
+        const auto match_id = start_match(*room);
+        json view = member_view(*room, ctx.session);  // STARTING, as it was when started
+        // Acknowledge only once the match is on disk: a kill -9 after the
+        // answer must leave a record for the restart to close (ABORTED),
+        // never a started match nobody knows about (found by gamestore-sim's
+        // soak, invariant I8).
+        co_await launch(room_id, match_id);
+        co_return Reply{{{"room", std::move(view)}}, std::nullopt};
     }, Access::Player, 0});
 
     ops.add("room.chat", OpSpec{[this](RequestContext& ctx) -> asio::awaitable<Reply> {

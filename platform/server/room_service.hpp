@@ -148,7 +148,9 @@ private:
     nlohmann::json lobby_rooms() const;
 
     // --- matches (match_lifecycle.cpp)
-    void start_match(Room& room);
+    // WAITING -> STARTING with a fresh match id and tokens; returns the id.
+    // launch() then prepares, records and spawns it.
+    std::string start_match(Room& room);
     boost::asio::awaitable<void> launch(std::int64_t room_id, std::string match_id);
     void spawn_server(Room& room);
     void pump_log(int read_fd, std::filesystem::path log_file);
