@@ -1,12 +1,10 @@
 #include "sim/checkers.hpp"
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
-#include <sstream>
 
 #include "platform/protocol/redact.hpp"
 #include "sim/scenario.hpp"
+#include "sim/tolerant.hpp"
 
 namespace gamestore::sim {
 
@@ -39,21 +37,6 @@ bool has_secret_key(const json& value, std::string* found) {
     return false;
 }
 
-std::string text_or(const json& object, const char* key) {
-    if (object.is_object()) {
-        const auto it = object.find(key);
-        if (it != object.end() && it->is_string()) {
-            return it->get<std::string>();
-        }
-    }
-    return "";
-}
-
-std::string read_file(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 }  // namespace
 
 const char* inv_name(Inv inv) {
@@ -82,20 +65,20 @@ void Checkers::on_room_view(const std::string& player, const json& room) {
     if (!room.is_object() || !room.contains("room_id")) {
         return;
     }
-    const auto room_id = room.at("room_id").get<std::int64_t>();
-    const auto state = text_or(room, "state");
+    const auto room_id = num(room, "room_id");
+    const auto state = str(room, "state");
     const auto where = "room " + std::to_string(room_id) + " as seen by " + player;
 
     // I2: the launch details exist exactly when IN_GAME.
     std::string secret_key;
     if (state == "IN_GAME") {
-        const auto launch = room.value("launch", json());
-        if (!launch.is_object() || launch.value("port", 0) <= 0 || text_or(launch, "client_token").empty() ||
-            text_or(launch, "match_id").empty()) {
+        const auto& launch = sub(room, "launch");
+        if (!launch.is_object() || num(launch, "port") <= 0 || str(launch, "client_token").empty() ||
+            str(launch, "match_id").empty()) {
             violate(Inv::I2, where + " is IN_GAME without a port and client token: " + room.dump());
         } else {
             check(Inv::I2);
-            in_game_seen_[{player, text_or(launch, "match_id")}] = launch;
+            in_game_seen_[{player, str(launch, "match_id")}] = launch;
         }
     } else if (has_secret_key(room, &secret_key)) {
         violate(Inv::I2, where + " is " + state + " but carries '" + secret_key + "'");
@@ -107,13 +90,13 @@ void Checkers::on_room_view(const std::string& player, const json& room) {
     auto& track = rooms_[{player, room_id}];
     if (state == "STARTING" || state == "IN_GAME" || state == "ENDING") {
         track.in_match = true;
-        track.match_id = text_or(room, "match_id");
+        track.match_id = str(room, "match_id");
     } else if (state == "WAITING" && track.in_match) {
         track.in_match = false;
         std::vector<std::string> still_ready;
-        for (const auto& member : room.value("members", json::array())) {
-            if (member.value("ready", false)) {
-                still_ready.push_back(text_or(member, "name"));
+        for (const auto& member : list(room, "members")) {
+            if (sub(member, "ready") == json(true)) {
+                still_ready.push_back(str(member, "name"));
             }
         }
         if (still_ready.empty()) {
@@ -127,7 +110,6 @@ void Checkers::on_room_view(const std::string& player, const json& room) {
                                  " with ready still set for " + names);
         }
     }
-    track.last_state = state;
 }
 
 void Checkers::on_public_payload(const std::string& player, const json& payload, const std::string& what) {
@@ -140,24 +122,24 @@ void Checkers::on_public_payload(const std::string& player, const json& payload,
 }
 
 void Checkers::on_match_ended(const std::string& player, const json& ended) {
-    const auto match_id = text_or(ended, "match_id");
+    const auto match_id = str(ended, "match_id");
     const int count = ++ends_[{match_id, player}];
     if (count > 1) {
         violate(Inv::I8, player + " received match.ended for " + match_id + " " + std::to_string(count) +
-                             " times (last status " + text_or(ended, "status") + ")");
+                             " times (last status " + str(ended, "status") + ")");
     } else {
         check(Inv::I8);
     }
 }
 
 void Checkers::on_client_launch(const std::string& player, const json& launch) {
-    const auto match_id = text_or(launch, "match_id");
+    const auto match_id = str(launch, "match_id");
     const auto seen = in_game_seen_.find({player, match_id});
     if (seen == in_game_seen_.end()) {
         violate(Inv::I1, "a client of " + player + " was launched for " + match_id +
                              " before that player saw the room IN_GAME");
-    } else if (seen->second.value("port", 0) != launch.value("port", -1) ||
-               text_or(seen->second, "client_token") != text_or(launch, "client_token")) {
+    } else if (num(seen->second, "port") != num(launch, "port") ||
+               str(seen->second, "client_token") != str(launch, "client_token")) {
         violate(Inv::I1, "the client of " + player + " for " + match_id +
                              " was launched with a port or token the IN_GAME view did not carry");
     } else {
@@ -166,7 +148,7 @@ void Checkers::on_client_launch(const std::string& player, const json& launch) {
 }
 
 void Checkers::on_client_result(const std::string& player, const std::string& match_id, const json& result) {
-    if (text_or(result, "result") == "connect_failed") {
+    if (str(result, "result") == "connect_failed") {
         violate(Inv::I1, "the client of " + player + " launched on IN_GAME of " + match_id +
                              " could not connect: the game server was not accepting yet (" + result.dump() + ")");
     } else {
@@ -212,7 +194,7 @@ void Checkers::scan_argv() {
         if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
             continue;
         }
-        const auto cmdline = read_file(entry.path() / "cmdline");
+        const auto cmdline = read_text(entry.path() / "cmdline");
         if (cmdline.empty()) {
             continue;
         }
@@ -234,7 +216,7 @@ void Checkers::scan_argv() {
 
 void Checkers::scan_files(const std::vector<fs::path>& files) {
     for (const auto& file : files) {
-        const auto text = read_file(file);
+        const auto text = read_text(file);
         bool clean = true;
         for (const auto& [secret, what] : all_secrets_) {
             if (text.find(secret) != std::string::npos) {

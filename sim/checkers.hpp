@@ -66,7 +66,6 @@ public:
 private:
     double now_ms() const;
     struct RoomTrack {
-        std::string last_state;      // last state this player saw this room in
         bool in_match = false;       // saw STARTING/IN_GAME/ENDING since the last WAITING
         std::string match_id;
     };

@@ -26,6 +26,7 @@
 #include "platform/store/sqlite_store.hpp"
 #include "sim/checkers.hpp"
 #include "sim/server_process.hpp"
+#include "sim/tolerant.hpp"
 
 namespace gamestore::sim {
 
@@ -110,33 +111,6 @@ struct Ledger {
     std::map<std::string, std::string> match_results;                   // match_id -> status
 };
 
-// Tolerant readers: a field that is missing, null or of another type reads
-// as the default (the sim must not die on what a server sends).
-std::string str(const json& object, const char* key) {
-    if (object.is_object()) {
-        const auto it = object.find(key);
-        if (it != object.end() && it->is_string()) return it->get<std::string>();
-    }
-    return "";
-}
-
-std::int64_t num(const json& object, const char* key) {
-    if (object.is_object()) {
-        const auto it = object.find(key);
-        if (it != object.end() && it->is_number_integer()) return it->get<std::int64_t>();
-    }
-    return 0;
-}
-
-const json& sub(const json& object, const char* key) {
-    static const json null;
-    if (object.is_object()) {
-        const auto it = object.find(key);
-        if (it != object.end()) return *it;
-    }
-    return null;
-}
-
 double uniform(std::mt19937_64& rng, double low, double high) {
     return std::uniform_real_distribution<double>(low, high)(rng);
 }
@@ -157,13 +131,6 @@ bool port_listenable(std::uint16_t port) {
     const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 && ::listen(fd, 1) == 0;
     ::close(fd);
     return ok;
-}
-
-std::string read_text(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
 }
 
 // The last JSON object line a fakegame client printed.
@@ -296,8 +263,6 @@ private:
     std::map<std::string, LiveMatch> live_matches_;
     std::deque<LiveMatch> ended_matches_;  // recent, for stale replays
     std::set<std::string> all_matches_;
-    std::set<std::string> interrupted_matches_;  // a kill -9 cut them short
-    std::map<std::string, std::vector<std::string>> match_players_;
     std::set<std::uint16_t> ports_used_;
     std::uint64_t forged_this_generation_ = 0;
     Clock::time_point last_forged_at_{};
@@ -517,9 +482,8 @@ asio::awaitable<void> Run::ensure_session(SimPlayer& p) {
                 checks_.on_room_view(self->name, event.data);
             } else if (event.name == "match.ended") {
                 checks_.on_match_ended(self->name, event.data);
-                const auto& results = sub(event.data, "results");
                 bool forged = false;
-                for (const auto& r : results.is_array() ? results : json::array()) {
+                for (const auto& r : list(event.data, "results")) {
                     forged = forged || sub(sub(r, "extra"), "sim_forged") == json(true);
                 }
                 if (forged) {
@@ -656,7 +620,7 @@ std::optional<ClientRun> Run::launch_client(const std::string& profile, int thin
         context.player_name = player;
         context.match_dir = dir;
         context.client_token_path = dir / "client_token";
-        for (const auto& member : sub(room, "members").is_array() ? sub(room, "members") : json::array()) {
+        for (const auto& member : list(room, "members")) {
             context.players.push_back(str(member, "name"));
         }
         launch::create_private_dir(dir);
@@ -933,8 +897,6 @@ asio::awaitable<void> Run::play_round(std::vector<SimPlayer*> members, const Rou
     all_matches_.insert(match_id);
     std::vector<std::string> names;
     for (auto* m : seated) names.push_back(m->name);
-    match_players_[match_id] = names;
-    const int generation = generation_;
 
     const auto match_deadline = Clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(
                                                    sc_.workload.match_timeout_sec * 1000));
@@ -1007,7 +969,6 @@ asio::awaitable<void> Run::play_round(std::vector<SimPlayer*> members, const Rou
                                {"end_ms", now_ms()},
                                {"interrupted", lost.has_value()}});
     if (lost) {
-        if (generation != generation_ || server_down_) interrupted_matches_.insert(match_id);
         live_matches_.erase(match_id);
         throw ConnectionLost(*lost);
     }
@@ -1154,9 +1115,9 @@ asio::awaitable<void> Run::audit_report_counters(const std::string& when) {
     json none = json::object();
     auto stats = co_await call(p, "server.stats", none);
     if (!stats.ok) co_return;
-    const auto& m = stats.data.at("matches");
-    const auto counted = m.value("forged_reports", std::uint64_t{0}) + m.value("stale_reports", std::uint64_t{0}) +
-                         m.value("rejected_reports", std::uint64_t{0});
+    const auto& m = sub(stats.data, "matches");
+    const auto counted = static_cast<std::uint64_t>(num(m, "forged_reports") + num(m, "stale_reports") +
+                                                    num(m, "rejected_reports"));
     if (Clock::now() - last_forged_at_ < 1s) co_return;  // one may still be in flight: not decidable
     if (counted >= forged_this_generation_) {
         checks_.check(Inv::I4);
@@ -1184,7 +1145,6 @@ asio::awaitable<void> Run::killer() {
         }
         const double start = now_ms();
         server_down_ = true;
-        for (const auto& [id, live] : live_matches_) interrupted_matches_.insert(id);
         server_->kill9();
         ++result_.faults["server_kill9"];
         record(start, "sim", "server.kill9", OpOutcome::Ok, "generation " + std::to_string(generation_));
@@ -1218,7 +1178,7 @@ asio::awaitable<void> Run::killer() {
                     auto listed = co_await call(*dev, "dev.versions", args);
                     if (!listed.ok) continue;  // another developer's game
                     std::set<std::string> present;
-                    for (const auto& v : sub(listed.data, "versions").is_array() ? sub(listed.data, "versions") : json::array()) {
+                    for (const auto& v : list(listed.data, "versions")) {
                         present.insert(str(v, "version"));
                     }
                     for (const auto& [g, version] : ledger_.versions) {
@@ -1405,9 +1365,8 @@ asio::awaitable<void> Run::final_lobby_checks() {
         auto response = co_await call(p, "server.stats", none);
         if (response.ok) {
             stats = response.data;
-            const auto& m = stats.at("matches");
-            if (stats.value("rooms", 0) == 0 && stats.value("ports_in_use", 0) == 0 &&
-                m.value("cleanups_in_flight", 0) == 0) {
+            if (num(stats, "rooms") == 0 && num(stats, "ports_in_use") == 0 &&
+                num(sub(stats, "matches"), "cleanups_in_flight") == 0) {
                 break;
             }
         }
@@ -1415,10 +1374,12 @@ asio::awaitable<void> Run::final_lobby_checks() {
     }
     if (stats.is_null()) co_return;
     result_.schedule["final_stats"] = stats;
-    if (stats.value("ports_in_use", 0) != 0 || stats.at("matches").value("cleanups_in_flight", 0) != 0) {
+    const auto ports = num(stats, "ports_in_use");
+    const auto cleanups = num(sub(stats, "matches"), "cleanups_in_flight");
+    if (ports != 0 || cleanups != 0) {
         checks_.violate(Inv::I5, "after every room left, the server still holds " +
-                                     std::to_string(stats.value("ports_in_use", 0)) + " game ports and " +
-                                     std::to_string(stats.at("matches").value("cleanups_in_flight", 0)) +
+                                     std::to_string(ports) + " game ports and " +
+                                     std::to_string(cleanups) +
                                      " cleanups in flight");
     } else {
         checks_.check(Inv::I5);
