@@ -62,6 +62,12 @@ std::int64_t now_ms() {
         .count();
 }
 
+std::string fold_case(std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return text;
+}
+
 void validate_target(const PackageTarget& target) {
     if (!is_safe_component(target.game)) {
         throw CliFailure(kExitUsage, "'" + target.game + "' cannot be installed: the name is not a usable folder name.");
@@ -98,6 +104,23 @@ fs::path GameLibrary::part_file(const PackageTarget& target) const {
 }
 
 std::optional<InstalledGame> GameLibrary::find(const std::string& game) const {
+    if (auto exact = find_exact(game)) {
+        return exact;
+    }
+    // The store matches names regardless of case; so does the library, so
+    // `update connect four` finds "Connect Four".
+    const auto folded = fold_case(game);
+    std::error_code ec;
+    for (fs::directory_iterator it(games_dir(), ec), end; !ec && it != end; it.increment(ec)) {
+        const auto name = it->path().filename().string();
+        if (name != game && fold_case(name) == folded) {
+            return find_exact(name);
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<InstalledGame> GameLibrary::find_exact(const std::string& game) const {
     if (!is_safe_component(game)) {
         return std::nullopt;
     }
@@ -140,7 +163,7 @@ std::vector<InstalledGame> GameLibrary::list() const {
         if (name.empty() || name.front() == '.') {
             continue;  // staging and trash folders
         }
-        if (auto installed = find(name)) {
+        if (auto installed = find_exact(name)) {
             games.push_back(std::move(*installed));
         }
     }
@@ -412,15 +435,20 @@ InstalledGame GameLibrary::unpack(const PackageTarget& target, const fs::path& z
     return installed;
 }
 
-bool GameLibrary::uninstall(const std::string& game) {
-    if (!is_safe_component(game)) {
+bool GameLibrary::uninstall(const std::string& typed) {
+    if (!is_safe_component(typed)) {
         return false;
+    }
+    std::error_code ec;
+    std::string game = typed;
+    if (!fs::exists(games_dir() / game, ec)) {
+        const auto installed = find(typed);
+        if (!installed) {
+            return false;
+        }
+        game = installed->game;
     }
     const fs::path game_dir = games_dir() / game;
-    std::error_code ec;
-    if (!fs::exists(game_dir, ec)) {
-        return false;
-    }
     FileLock lock(player_dir_ / "install.lock",
                   "Another gamestore-player is installing or removing games for this account right now; "
                   "try again when it has finished.");

@@ -63,6 +63,7 @@ public:
 
     std::vector<InstalledGame> list() const;
     // nullopt when not installed (or the install is damaged: no manifest).
+    // The exact name first, then one that differs only in ASCII case.
     std::optional<InstalledGame> find(const std::string& game) const;
 
     // Downloads (resuming a matching .part), verifies and installs `target`,
@@ -84,6 +85,8 @@ private:
                                             std::uint64_t& resumed_from);
     InstalledGame unpack(const PackageTarget& target, const std::filesystem::path& zip,
                          const std::optional<InstalledGame>& previous);
+
+    std::optional<InstalledGame> find_exact(const std::string& game) const;
 
     std::filesystem::path player_dir_;
 };

@@ -200,8 +200,10 @@ int install_game(ToolSession& session, const std::string& game, const std::optio
         throw CliFailure(kExitRefused,
                          game + " has no version " + wanted + "; available: " + available_versions(*show) + ".");
     }
+    // The store's spelling names the install, whatever case was typed.
+    const auto name = string_or(object_or_empty(*show, "game"), "name", game);
     auto library = session.library();
-    const auto result = library.install(session.server().raw(), package_target(game, *entry));
+    const auto result = library.install(session.server().raw(), package_target(name, *entry));
     print_install_result(result);
     return kExitOk;
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <mutex>
 #include <random>
 
 #include "platform/packages/manifest.hpp"
@@ -76,6 +77,50 @@ public:
 private:
     std::vector<fs::path> paths_;
 };
+
+// Refuses (throws) when the manifest may not become a new version: another
+// developer's game, a name differing from the published one, a version that
+// exists or is not newer. A name mismatch joins the other reasons.
+void check_publishable(store::Store& store, const packages::Manifest& manifest, store::AccountId developer_id,
+                       json& reasons) {
+    auto found = store.find_game(manifest.game_name);
+    if (!found) {
+        if (found.error().code != store::StoreError::Code::NotFound) {
+            unwrap(std::move(found));
+        }
+        return;
+    }
+    const auto& existing = *found;
+    if (existing.owner_id != developer_id) {
+        throw LobbyError(ErrorCode::Forbidden, "the game '" + existing.name + "' belongs to another developer");
+    }
+    if (existing.name != manifest.game_name) {
+        // Names are unique regardless of case; installs and launches use the
+        // stored spelling, so every version must carry it exactly.
+        reasons.push_back(reason("manifest", "invalid", "game_name",
+                                 "game_name: the game is published as '" + existing.name + "', not '" +
+                                     manifest.game_name + "'; names must match exactly, case included"));
+    }
+    const auto versions = unwrap(store.list_versions(existing.id, true));
+    const auto mine = protocol::parse_semver(manifest.version);
+    for (const auto& version : versions) {
+        if (version.version == manifest.version) {
+            throw LobbyError(ErrorCode::Conflict, "version " + manifest.version + " of '" + existing.name +
+                                                      "' already exists; versions are immutable, publish a newer one");
+        }
+        const auto theirs = protocol::parse_semver(version.version);
+        if (mine && theirs && !(*theirs < *mine)) {
+            throw LobbyError(ErrorCode::Conflict, "version " + manifest.version + " is not newer than the published " +
+                                                      version.version + " of '" + existing.name +
+                                                      "'; to go back to an older version use set-live");
+        }
+    }
+}
+
+// Serialises the last step of every publish (re-check, move into place,
+// commit): two uploads of the same package share a content address, and
+// the loser's cleanup must never remove files the winner committed.
+std::mutex publish_mutex;
 
 }  // namespace
 
@@ -156,35 +201,10 @@ store::PublishResult ingest_package(store::Store& store, const fs::path& data_di
         }
     }
 
-    // Ownership and version order are decided before any file moves.
-    std::optional<store::Game> existing;
+    // Ownership, name and version order are decided before any file moves,
+    // and again under the publish lock below.
     if (manifest) {
-        auto found = store.find_game(manifest->game_name);
-        if (found) {
-            existing = std::move(*found);
-            if (existing->owner_id != request.developer_id) {
-                throw LobbyError(ErrorCode::Forbidden, "the game '" + existing->name +
-                                                           "' belongs to another developer");
-            }
-            auto versions = unwrap(store.list_versions(existing->id, true));
-            const auto mine = protocol::parse_semver(manifest->version);
-            for (const auto& version : versions) {
-                if (version.version == manifest->version) {
-                    throw LobbyError(ErrorCode::Conflict,
-                                     "version " + manifest->version + " of '" + existing->name +
-                                         "' already exists; versions are immutable, publish a newer one");
-                }
-                const auto theirs = protocol::parse_semver(version.version);
-                if (mine && theirs && !(*theirs < *mine)) {
-                    throw LobbyError(ErrorCode::Conflict,
-                                     "version " + manifest->version + " is not newer than the published " +
-                                         version.version + " of '" + existing->name +
-                                         "'; to go back to an older version use set-live");
-                }
-            }
-        } else if (found.error().code != store::StoreError::Code::NotFound) {
-            unwrap(std::move(found));
-        }
+        check_publishable(store, *manifest, request.developer_id, reasons);
     }
     if (!reasons.empty()) {
         refuse(reasons);
@@ -210,6 +230,14 @@ store::PublishResult ingest_package(store::Store& store, const fs::path& data_di
     }
 
     // Into place: the zip by its content, the extracted copy beside it.
+    // Under the lock a concurrent publish of this game has either committed
+    // (the re-check refuses) or not started its move; files already at the
+    // content address are a leftover of an interrupted publish.
+    const std::lock_guard<std::mutex> lock(publish_mutex);
+    check_publishable(store, *manifest, request.developer_id, reasons);
+    if (!reasons.empty()) {
+        refuse(reasons);
+    }
     const auto package_rel = fs::path("packages") / (sha256 + ".zip");
     const auto extracted_rel = fs::path("games") / sha256;
     fs::create_directories(data_dir / "packages");

@@ -184,3 +184,28 @@ TEST_CASE("two players on one machine get separate installs", "[cli][integration
     CHECK(r.json().at("installed")[0].at("status") == "unknown");
     CHECK(r.err.find("cannot compare with the store") != std::string::npos);
 }
+
+TEST_CASE("a game name typed in another case installs, updates and uninstalls the store's game",
+          "[cli][integration]") {
+    ServerFixture server({"--fast-password-hash"});
+    CliHarness cli(server);
+    REQUIRE(cli.dev({"--user", "ada", "account", "register"}).code == 0);
+    publish_version(cli, "ada", "Pebbles", "1.0.0", "one");
+    REQUIRE(cli.player({"--user", "pia", "account", "register"}).code == 0);
+
+    auto r = cli.player({"--user", "pia", "install", "pebbles", "--version", "1.0.0"});
+    INFO(r.text());
+    REQUIRE(r.code == 0);
+    CHECK(record_of(cli, "pia", "Pebbles").at("game") == "Pebbles");
+
+    publish_version(cli, "ada", "Pebbles", "1.1.0", "two");
+    r = cli.player({"--user", "pia", "update", "PEBBLES"});
+    INFO(r.text());
+    REQUIRE(r.code == 0);
+    CHECK(record_of(cli, "pia", "Pebbles").at("version") == "1.1.0");
+
+    r = cli.player({"--user", "pia", "uninstall", "pebbles"});
+    INFO(r.text());
+    REQUIRE(r.code == 0);
+    CHECK_FALSE(fs::exists(cli.player_dir("pia") / "games" / "Pebbles"));
+}

@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <thread>
+
 #include "platform/client/sync_client.hpp"
 #include "platform/packages/sha256.hpp"
 #include "platform/packages/zip.hpp"
@@ -202,4 +204,76 @@ TEST_CASE("kill -9 of the server and a restart lose nothing acknowledged", "[ser
     SyncLobbyClient dev;
     dev.connect(restarted.endpoints().lobby_host, restarted.endpoints().lobby_port);
     CHECK(dev.call("auth.login", {{"role", "developer"}, {"name", "durable"}, {"password", "correct horse"}}).ok);
+}
+
+TEST_CASE("two publishes of the same package at once: one wins and its files stay", "[server][store][integration]") {
+    TempDir temp;
+    ServerFixture server({"--fast-password-hash"});
+    SyncLobbyClient first;
+    sign_in(first, server, "developer", "twin");
+    // The CLI resumes a saved session, so two terminals share one session.
+    const auto login = first.call("auth.login", {{"role", "developer"}, {"name", "twin"}, {"password", "correct horse"}});
+    REQUIRE(login.ok);
+    SyncLobbyClient second;
+    second.connect(server.endpoints().lobby_host, server.endpoints().lobby_port);
+    REQUIRE(second.call("auth.resume", {{"token", login.data.at("token")}}).ok);
+
+    // A few MiB of incompressible bytes keep both uploads in flight long
+    // enough to overlap in the server's blocking pool.
+    const auto zip_src = make_package(temp.path(), "Twins", "1.0.0");
+    std::string noise(20 << 20, '\0');
+    std::uint64_t state = 88172645463325252ULL;
+    for (auto& c : noise) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        c = static_cast<char>(state);
+    }
+    const auto dir = temp.path() / "Twins-1.0.0";
+    gamestore::testing::write_file(dir / "assets.bin", noise);
+    fs::remove(zip_src);
+    gamestore::packages::create_zip(dir, zip_src);
+
+    gamestore::protocol::Response a;
+    gamestore::protocol::Response b;
+    {
+        std::thread other([&] { b = publish(second, zip_src); });
+        a = publish(first, zip_src);
+        other.join();
+    }
+    CHECK(a.ok != b.ok);
+    const auto& loser = a.ok ? b : a;
+    CHECK(loser.error_code == "CONFLICT");
+
+    SyncLobbyClient player;
+    sign_in(player, server, "player", "fetcher");
+    std::string bytes;
+    gamestore::client::CallOptions sink;
+    sink.blob_sink = [&](std::string_view piece) { bytes.append(piece); };
+    auto download = player.call("store.download", {{"game", "Twins"}}, sink);
+    REQUIRE(download.ok);
+    CHECK(gamestore::packages::sha256_hex(bytes) == gamestore::packages::sha256_file(zip_src));
+    const auto sha = download.data.at("sha256").get<std::string>();
+    CHECK(fs::exists(server.data_dir() / "packages" / (sha + ".zip")));
+    CHECK(fs::exists(server.data_dir() / "games" / sha / "manifest.json"));
+}
+
+TEST_CASE("a new version must spell the game's name exactly as published", "[server][store][integration]") {
+    TempDir temp;
+    ServerFixture server({"--fast-password-hash"});
+    SyncLobbyClient dev;
+    sign_in(dev, server, "developer", "casey");
+    REQUIRE(publish(dev, make_package(temp.path(), "Pebbles", "1.0.0")).ok);
+    auto lower = publish(dev, make_package(temp.path(), "pebbles", "1.1.0"));
+    REQUIRE_FALSE(lower.ok);
+    CHECK(lower.error_code == "INVALID_PACKAGE");
+    REQUIRE(lower.details.at("reasons").size() == 1);
+    CHECK(lower.details.at("reasons")[0].at("where") == "game_name");
+    CHECK(lower.message.find("'Pebbles'") != std::string::npos);
+
+    // Another developer cannot take the name in another case either.
+    SyncLobbyClient other;
+    sign_in(other, server, "developer", "mimic");
+    auto taken = publish(other, make_package(temp.path() / "m", "PEBBLES", "2.0.0"));
+    CHECK(taken.error_code == "FORBIDDEN");
 }
