@@ -220,6 +220,25 @@ int main(int argc, char** argv) {
         server.add_session_closed_observer([&rooms](gamestore::server::LobbySession& s) { rooms->on_session_closed(s); });
         server.add_signed_in_observer([&rooms](gamestore::server::LobbySession& s) { rooms->on_session_signed_in(s); });
 
+        // Installed before anything can see us (ports, ready file): a
+        // SIGTERM that arrives right after the ready file is a clean stop,
+        // never the default action.
+        asio::signal_set signals(io, SIGINT, SIGTERM);
+        signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+            if (ec) {
+                return;
+            }
+            spdlog::info("gamestore-server: signal {} received: ending matches, closing connections", signo);
+            // Matches first (their players still get match.ended), then the
+            // lobby, then the control plane.
+            rooms->shutdown([&] {
+                server.stop([&] {
+                    reports.stop();
+                    reaper.reap();
+                    io.stop();
+                });
+            });
+        });
         server.listen();
         server.start();
         reports.start();
@@ -237,22 +256,6 @@ int main(int argc, char** argv) {
                                                  {"pid", ::getpid()}});
         }
 
-        asio::signal_set signals(io, SIGINT, SIGTERM);
-        signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-            if (ec) {
-                return;
-            }
-            spdlog::info("gamestore-server: signal {} received: ending matches, closing connections", signo);
-            // Matches first (their players still get match.ended), then the
-            // lobby, then the control plane.
-            rooms->shutdown([&] {
-                server.stop([&] {
-                    reports.stop();
-                    reaper.reap();
-                    io.stop();
-                });
-            });
-        });
         io.run();
         spdlog::info("gamestore-server: stopped");
         return 0;

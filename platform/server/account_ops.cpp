@@ -47,21 +47,49 @@ std::string lower(std::string text) {
 // log in freely). Buckets live on the lobby thread; full ones are dropped.
 class LoginLimiter {
 public:
-    // May this attempt go ahead? Costs nothing by itself.
-    bool allow(const std::string& account_key, const std::string& address) {
+    // May this attempt go ahead? Attempts still being checked count as
+    // failures in waiting, so a burst sent at once cannot all slip past
+    // while the (slow) hash runs. A true answer must be paired with end().
+    bool begin(const std::string& account_key, const std::string& address) {
         const auto now = std::chrono::steady_clock::now();
         prune(now);
-        return bucket(accounts_, account_key, 0.2, 5).available(now) >= 1.0 &&
-               bucket(addresses_, address, 1.0, 20).available(now) >= 1.0;
+        const bool allowed =
+            bucket(accounts_, account_key, 0.2, 5).available(now) >= 1.0 + static_cast<double>(pending_[account_key]) &&
+            bucket(addresses_, address, 1.0, 20).available(now) >= 1.0 + static_cast<double>(pending_[address]);
+        if (allowed) {
+            ++pending_[account_key];
+            ++pending_[address];
+        } else {
+            settle(account_key);
+            settle(address);
+        }
+        return allowed;
     }
-    void record_failure(const std::string& account_key, const std::string& address) {
-        const auto now = std::chrono::steady_clock::now();
-        bucket(accounts_, account_key, 0.2, 5).try_take(now);
-        bucket(addresses_, address, 1.0, 20).try_take(now);
+    void end(const std::string& account_key, const std::string& address, bool failed) {
+        settle_one(account_key);
+        settle_one(address);
+        if (failed) {
+            const auto now = std::chrono::steady_clock::now();
+            bucket(accounts_, account_key, 0.2, 5).try_take(now);
+            bucket(addresses_, address, 1.0, 20).try_take(now);
+        }
     }
 
 private:
     using Buckets = std::map<std::string, protocol::TokenBucket>;
+
+    void settle_one(const std::string& key) {
+        auto it = pending_.find(key);
+        if (it != pending_.end() && --it->second <= 0) {
+            pending_.erase(it);
+        }
+    }
+    void settle(const std::string& key) {
+        auto it = pending_.find(key);
+        if (it != pending_.end() && it->second <= 0) {
+            pending_.erase(it);
+        }
+    }
 
     static protocol::TokenBucket& bucket(Buckets& buckets, const std::string& key, double rate, double burst) {
         auto it = buckets.find(key);
@@ -82,9 +110,25 @@ private:
         }
     }
 
+    std::map<std::string, int> pending_;  // attempts being checked, by key
     Buckets accounts_;
     Buckets addresses_;
     std::uint64_t calls_ = 0;
+};
+
+// Ends an attempt begun with LoginLimiter::begin on every way out of the
+// login handler; `failed` is set once the password was checked.
+struct LoginAttempt {
+    LoginAttempt(LoginLimiter& limiter, std::string key, std::string address)
+        : limiter(limiter), key(std::move(key)), address(std::move(address)) {}
+    LoginAttempt(const LoginAttempt&) = delete;
+    LoginAttempt& operator=(const LoginAttempt&) = delete;
+    ~LoginAttempt() { limiter.end(key, address, failed); }
+
+    LoginLimiter& limiter;
+    std::string key;
+    std::string address;
+    bool failed = false;
 };
 
 std::string address_only(const std::string& endpoint) {
@@ -116,10 +160,11 @@ void register_account_ops(PlatformServices& services) {
         const auto password = require_string(ctx.request.args, "password", 1024);
         const std::string key = std::string(store::to_string(role)) + ":" + lower(name);
         const std::string address = address_only(ctx.session.remote_endpoint());
-        if (!limiter->allow(key, address)) {
+        if (!limiter->begin(key, address)) {
             throw LobbyError(ErrorCode::RateLimited,
                              "too many login attempts; wait a few seconds and try again");
         }
+        LoginAttempt attempt(*limiter, key, address);
         struct LoginResult {
             store::Account account;
             store::NewSession session;
@@ -135,9 +180,7 @@ void register_account_ops(PlatformServices& services) {
             }
             return LoginResult{std::move(*account), std::move(*session)};
         });
-        if (!result.ok() && result.error().code == store::StoreError::Code::Unauthenticated) {
-            limiter->record_failure(key, address);
-        }
+        attempt.failed = !result.ok() && result.error().code == store::StoreError::Code::Unauthenticated;
         auto login = unwrap(std::move(result));
         // One active session per account: every connection on a session this
         // login revoked is told why and closed.

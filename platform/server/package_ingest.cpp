@@ -1,10 +1,14 @@
 #include "platform/server/package_ingest.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <mutex>
 #include <random>
+#include <set>
 
 #include "platform/packages/manifest.hpp"
 #include "platform/packages/sha256.hpp"
@@ -117,6 +121,83 @@ void check_publishable(store::Store& store, const packages::Manifest& manifest, 
     }
 }
 
+// Makes a file or directory's contents durable; false when it could not.
+bool sync_path(const fs::path& path, bool directory) {
+    const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    const bool ok = ::fsync(fd) == 0;
+    ::close(fd);
+    return ok;
+}
+
+// The database only records a package once its files would survive a power
+// loss: every extracted file, the directories holding them, and the zip.
+bool sync_package_files(const fs::path& extracted, const fs::path& zip) {
+    bool ok = true;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(extracted, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+        if (it->is_symlink(ec)) {
+            continue;
+        }
+        ok = sync_path(it->path(), it->is_directory(ec)) && ok;
+    }
+    ok = ok && !ec;
+    ok = sync_path(extracted, true) && ok;
+    ok = sync_path(zip, false) && ok;
+    ok = sync_path(extracted.parent_path(), true) && ok;
+    ok = sync_path(zip.parent_path(), true) && ok;
+    return ok;
+}
+
+// When the archive cannot be extracted the referenced-files rules still run,
+// against an outline of it: empty files and directories named after its
+// unobjectionable entries, with their x bits. One answer then lists every
+// problem. Nothing is read from the archive; the entry cap bounds the work.
+void check_files_in_outline(const packages::Manifest& manifest, const packages::ZipInspection& inspection,
+                            const std::string& prefix, const fs::path& outline, const packages::ZipLimits& limits,
+                            json& reasons) {
+    if (inspection.entries.size() > limits.max_entries) {
+        return;
+    }
+    std::set<std::string> flagged;
+    for (const auto& issue : inspection.issues) {
+        flagged.insert(issue.entry);
+    }
+    std::error_code ec;
+    fs::create_directories(outline, ec);
+    for (const auto& entry : inspection.entries) {
+        const fs::path relative(entry.normalized);
+        if (entry.normalized.empty() || flagged.count(entry.name) > 0 || relative.is_absolute() ||
+            (entry.unix_mode & S_IFMT) == S_IFLNK) {
+            continue;
+        }
+        bool escapes = false;
+        for (const auto& part : relative) {
+            escapes = escapes || part == "..";
+        }
+        if (escapes) {
+            continue;
+        }
+        const auto target = outline / relative;
+        if (entry.is_directory) {
+            fs::create_directories(target, ec);
+            continue;
+        }
+        fs::create_directories(target.parent_path(), ec);
+        const int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                              entry.executable() ? 0755 : 0644);
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    }
+    for (const auto& issue : packages::check_referenced_files(manifest, outline / prefix)) {
+        reasons.push_back(reason("files", "missing", issue.path, packages::format_issue(issue)));
+    }
+}
+
 // Serialises the last step of every publish (re-check, move into place,
 // commit): two uploads of the same package share a content address, and
 // the loser's cleanup must never remove files the winner committed.
@@ -206,6 +287,11 @@ store::PublishResult ingest_package(store::Store& store, const fs::path& data_di
     if (manifest) {
         check_publishable(store, *manifest, request.developer_id, reasons);
     }
+    if (!reasons.empty() && manifest && root.found() && !inspection.issues.empty()) {
+        const auto outline = data_dir / "tmp" / ("outline-" + sha256.substr(0, 16) + "-" + random_suffix());
+        cleanup.add(outline);
+        check_files_in_outline(*manifest, inspection, *root.prefix, outline, limits, reasons);
+    }
     if (!reasons.empty()) {
         refuse(reasons);
     }
@@ -248,6 +334,10 @@ store::PublishResult ingest_package(store::Store& store, const fs::path& data_di
     make_read_only(data_dir / extracted_rel);
     fs::rename(request.upload, data_dir / package_rel);
     cleanup.add(data_dir / package_rel);
+    if (!sync_package_files(data_dir / extracted_rel, data_dir / package_rel)) {
+        throw LobbyError(ErrorCode::Unavailable, "the server could not store the package durably (disk full or "
+                                                 "failing?); nothing was published");
+    }
 
     store::PublishRequest publish;
     publish.developer_id = request.developer_id;

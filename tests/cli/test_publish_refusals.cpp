@@ -174,6 +174,32 @@ TEST_CASE("the server refuses unsafe and invalid packages and keeps nothing", "[
         CHECK(stored_files(server.data_dir()) == before);
     }
 
+    SECTION("one answer lists the archive's and the files' problems together") {
+        const auto zip = dir / "several.zip";
+        auto entries = valid_entries("Evil", "1.0.0");
+        entries.erase(entries.begin() + 1);  // server.py
+        entries.push_back({"link", "/etc/passwd", kLink});
+        zipfx::write_zip(zip, entries);
+        const auto reasons = refusal_reasons(publish(*dev, zip));
+        INFO(describe(reasons));
+        CHECK(has_reason(reasons, "zip", "symlink"));
+        CHECK(has_reason(reasons, "files", "missing"));
+        CHECK(temp_files(server.data_dir()).empty());
+        CHECK(stored_files(server.data_dir()) == before);
+    }
+
+    SECTION("a bad semver names the version field") {
+        const auto zip = dir / "semver.zip";
+        zipfx::write_zip(zip, valid_entries("Evil", "01.2.3"));
+        const auto reasons = refusal_reasons(publish(*dev, zip));
+        INFO(describe(reasons));
+        bool named = false;
+        for (const auto& reason : reasons) {
+            named = named || (reason.value("source", "") == "manifest" && reason.value("where", "") == "version");
+        }
+        CHECK(named);
+    }
+
     SECTION("a sha256 that does not match the bytes") {
         const auto zip = dir / "checksum.zip";
         zipfx::write_zip(zip, valid_entries("Evil", "1.0.0"));

@@ -112,6 +112,18 @@ TEST_CASE("SIGTERM stops the server cleanly with exit code 0", "[server][integra
     CHECK(conn.wait_closed(5s));
 }
 
+TEST_CASE("SIGINT right after the ready file is a clean stop too", "[server][integration]") {
+    // The ready file is the earliest moment a supervisor knows the server is
+    // up; a signal from then on must take the orderly path (exit 0).
+    for (int round = 0; round < 3; ++round) {
+        ServerFixture server;
+        server.process().signal(SIGINT);
+        const auto code = server.process().wait_exit_code(15s);
+        REQUIRE(code);
+        CHECK(*code == 0);
+    }
+}
+
 TEST_CASE("gamestore-player ping reaches the server; exit 3 when it cannot", "[server][cli][integration]") {
     using gamestore::testing::ChildProcess;
     using gamestore::testing::SpawnOptions;

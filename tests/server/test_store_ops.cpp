@@ -57,6 +57,19 @@ gamestore::protocol::Response publish(SyncLobbyClient& client, const fs::path& z
                        options);
 }
 
+// Bytes no compressor shrinks (xorshift), so a zip is at least this large.
+std::string incompressible(std::size_t size) {
+    std::string bytes(size, '\0');
+    std::uint64_t state = 88172645463325252ULL;
+    for (auto& c : bytes) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        c = static_cast<char>(state);
+    }
+    return bytes;
+}
+
 }  // namespace
 
 TEST_CASE("publish, list, show and download through the lobby", "[server][store][integration]") {
@@ -221,16 +234,8 @@ TEST_CASE("two publishes of the same package at once: one wins and its files sta
     // A few MiB of incompressible bytes keep both uploads in flight long
     // enough to overlap in the server's blocking pool.
     const auto zip_src = make_package(temp.path(), "Twins", "1.0.0");
-    std::string noise(20 << 20, '\0');
-    std::uint64_t state = 88172645463325252ULL;
-    for (auto& c : noise) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        c = static_cast<char>(state);
-    }
     const auto dir = temp.path() / "Twins-1.0.0";
-    gamestore::testing::write_file(dir / "assets.bin", noise);
+    gamestore::testing::write_file(dir / "assets.bin", incompressible(20 << 20));
     fs::remove(zip_src);
     gamestore::packages::create_zip(dir, zip_src);
 
@@ -276,4 +281,54 @@ TEST_CASE("a new version must spell the game's name exactly as published", "[ser
     sign_in(other, server, "developer", "mimic");
     auto taken = publish(other, make_package(temp.path() / "m", "PEBBLES", "2.0.0"));
     CHECK(taken.error_code == "FORBIDDEN");
+}
+
+TEST_CASE("failed logins are limited per account and per address", "[server][store][integration]") {
+    ServerFixture server({"--fast-password-hash"});
+    SyncLobbyClient client;
+    client.connect(server.endpoints().lobby_host, server.endpoints().lobby_port);
+    auto login = [&](const std::string& name, const std::string& password) {
+        return client.call("auth.login", {{"role", "player"}, {"name", name}, {"password", password}});
+    };
+    for (const char* name : {"victim", "other1", "other2", "other3", "other4", "other5"}) {
+        REQUIRE(client.call("auth.register", {{"role", "player"}, {"name", name}, {"password", "correct horse"}}).ok);
+    }
+
+    // One account: five failures, then even the right password waits.
+    for (int i = 0; i < 5; ++i) {
+        CHECK(login("victim", "wrong password").error_code == "UNAUTHENTICATED");
+    }
+    auto limited = login("victim", "correct horse");
+    CHECK(limited.error_code == "RATE_LIMITED");
+    CHECK(limited.message.find("too many login attempts") != std::string::npos);
+    // Another account from the same address is not affected by that alone.
+    CHECK(login("other1", "correct horse").ok);
+
+    // One address: failures spread over accounts run out the address's
+    // budget (20, refilling at 1/s) before any single account's (5).
+    bool address_limited = false;
+    int attempts = 0;
+    for (const char* name : {"other2", "other3", "other4", "other5"}) {
+        for (int i = 0; i < 4 && !address_limited; ++i, ++attempts) {
+            address_limited = login(name, "wrong password").error_code == "RATE_LIMITED";
+        }
+    }
+    INFO(attempts << " attempts");
+    CHECK(address_limited);
+}
+
+TEST_CASE("an upload over the package limit is TOO_LARGE and stores nothing", "[server][store][integration]") {
+    TempDir temp;
+    ServerFixture server({"--fast-password-hash", "--max-package-bytes", "1000"});
+    SyncLobbyClient dev;
+    sign_in(dev, server, "developer", "bulky");
+    const auto zip = make_package(temp.path(), "Bulky", "1.0.0");
+    gamestore::testing::write_file(temp.path() / "Bulky-1.0.0" / "filler.txt", incompressible(4000));
+    fs::remove(zip);
+    gamestore::packages::create_zip(temp.path() / "Bulky-1.0.0", zip);
+    REQUIRE(fs::file_size(zip) > 1000);
+    auto refused = publish(dev, zip);
+    CHECK(refused.error_code == "TOO_LARGE");
+    CHECK(refused.message.find("limit is 1000 bytes") != std::string::npos);
+    CHECK_FALSE(fs::exists(server.data_dir() / "packages" ));
 }
