@@ -20,6 +20,7 @@
 #include "platform/client/lobby_client.hpp"
 #include "platform/launch/process_launcher.hpp"
 #include "platform/packages/command_template.hpp"
+#include "platform/packages/launch_info.hpp"
 #include "platform/packages/manifest.hpp"
 #include "platform/packages/sha256.hpp"
 #include "platform/packages/zip.hpp"
@@ -611,18 +612,7 @@ std::optional<ClientRun> Run::launch_client(const std::string& profile, int thin
     run.log = dir.string() + ".log";
     try {
         if (!parsed.ok()) throw std::runtime_error("the manifest of " + package.string() + " does not load");
-        packages::LaunchContext context;
-        context.room_id = launch.at("room_id").get<std::int64_t>();
-        context.match_id = match_id;
-        context.host = launch.at("host").get<std::string>();
-        context.port = launch.at("port").get<std::uint16_t>();
-        context.client_token = launch.at("client_token").get<std::string>();
-        context.player_name = player;
-        context.match_dir = dir;
-        context.client_token_path = dir / "client_token";
-        for (const auto& member : list(room, "members")) {
-            context.players.push_back(str(member, "name"));
-        }
+        const auto context = packages::client_context_from_launch(launch, room, player, dir);
         launch::create_private_dir(dir);
         launch::write_private_file(context.client_token_path, context.client_token);
         const auto spec = packages::render_client_launch(*parsed.manifest, context, package);

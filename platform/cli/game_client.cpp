@@ -21,6 +21,7 @@
 #include "platform/cli/tool_session.hpp"
 #include "platform/launch/process_launcher.hpp"
 #include "platform/packages/command_template.hpp"
+#include "platform/packages/launch_info.hpp"
 #include "platform/packages/manifest.hpp"
 
 namespace gamestore::cli {
@@ -231,19 +232,9 @@ Launched launch_client(ToolSession& session, const json& room, const fs::path& m
 
     packages::LaunchContext context;
     try {
-        context.room_id = launch.at("room_id").get<std::int64_t>();
-        context.match_id = launch.at("match_id").get<std::string>();
-        context.host = launch.at("host").get<std::string>();
-        context.port = launch.at("port").get<std::uint16_t>();
-        context.client_token = launch.at("client_token").get<std::string>();
-    } catch (const json::exception& e) {
-        throw CliFailure(kExitRefused, "The server's launch information is incomplete (" + std::string(e.what()) + ").");
-    }
-    context.player_name = session.identity().user;
-    context.match_dir = match_dir;
-    context.client_token_path = match_dir / "client_token";
-    for (const auto& member : array_or_empty(room, "members")) {
-        context.players.push_back(string_or(member, "name", ""));
+        context = packages::client_context_from_launch(launch, room, session.identity().user, match_dir);
+    } catch (const packages::LaunchInfoError& e) {
+        throw CliFailure(kExitRefused, "The server's launch information is incomplete: " + std::string(e.what()) + ".");
     }
 
     // A directory left by an earlier run of this match id (impossible unless

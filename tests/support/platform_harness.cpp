@@ -6,6 +6,7 @@
 
 #include "platform/launch/process_launcher.hpp"
 #include "platform/packages/command_template.hpp"
+#include "platform/packages/launch_info.hpp"
 #include "platform/packages/manifest.hpp"
 #include "platform/packages/sha256.hpp"
 #include "platform/packages/zip.hpp"
@@ -143,15 +144,7 @@ ClientLaunch client_launch_for(const fs::path& package_dir, const json& launch, 
     if (!parsed.ok()) {
         FAIL("manifest of " << package_dir << " does not load");
     }
-    packages::LaunchContext context;
-    context.room_id = launch.at("room_id").get<std::int64_t>();
-    context.match_id = launch.at("match_id").get<std::string>();
-    context.host = launch.at("host").get<std::string>();
-    context.port = launch.at("port").get<std::uint16_t>();
-    context.client_token = launch.at("client_token").get<std::string>();
-    context.client_token_path = match_dir / "client_token";
-    context.player_name = player_name;
-    context.match_dir = match_dir;
+    const auto context = packages::client_context_from_launch(launch, json(), player_name, match_dir);
     launch::create_private_dir(match_dir);
     launch::write_private_file(context.client_token_path, context.client_token);
     auto spec = packages::render_client_launch(*parsed.manifest, context, package_dir);
