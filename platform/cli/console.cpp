@@ -206,6 +206,18 @@ std::optional<std::size_t> Console::read_number(std::string_view prompt, std::si
     }
 }
 
+std::optional<std::size_t> Console::choose(std::string_view title, const std::vector<std::string>& items,
+                                           std::string_view question) {
+    if (!title.empty()) {
+        std::cout << "\n" << title << "\n";
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        std::cout << "  " << (i + 1) << ") " << items[i] << "\n";
+    }
+    return read_number(std::string(question) + " (1-" + std::to_string(items.size()) + ", 0 to go back): ", 0,
+                       items.size());
+}
+
 std::optional<std::size_t> Console::menu(std::string_view title, const std::vector<std::string>& items) {
     std::cout << "\n" << title << "\n";
     for (std::size_t i = 0; i < items.size(); ++i) {

@@ -52,6 +52,12 @@ public:
     // item's 0-based index; nullopt at end of input.
     std::optional<std::size_t> menu(std::string_view title, const std::vector<std::string>& items);
 
+    // Prints `title` (when not empty) and the items numbered from 1, then
+    // asks "<question> (1-N, 0 to go back): ". Returns the 1-based choice,
+    // 0 for back, nullopt at end of input.
+    std::optional<std::size_t> choose(std::string_view title, const std::vector<std::string>& items,
+                                      std::string_view question);
+
     // "y"/"yes" or "n"/"no" (case-insensitive); empty input takes the
     // default. nullopt at end of input.
     std::optional<bool> confirm(std::string_view question, bool default_answer);

@@ -19,11 +19,11 @@ namespace {
 // nullopt: back (0) or end of input.
 std::optional<json> pick(Console& console, const std::string& what, const json& items,
                          const std::function<std::string(const json&)>& describe) {
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        std::cout << "  " << (i + 1) << ") " << describe(items[i]) << "\n";
+    std::vector<std::string> lines;
+    for (const auto& item : items) {
+        lines.push_back(describe(item));
     }
-    const auto choice = console.read_number(
-        "Choose " + what + " (1-" + std::to_string(items.size()) + ", 0 to go back): ", 0, items.size());
+    const auto choice = console.choose("", lines, "Choose " + what);
     if (!choice || *choice == 0) {
         return std::nullopt;
     }

@@ -84,15 +84,12 @@ MenuStep browse_store_menu(ToolSession& session) {
         std::cout << "The store has no games yet.\n";
         return MenuStep::Stay;
     }
-    std::cout << "\nGames in the store:\n";
-    for (std::size_t i = 0; i < games.size(); ++i) {
-        const auto& game = games[i];
-        std::cout << "  " << (i + 1) << ") " << string_or(game, "name", "?") << " "
-                  << string_or(game, "live_version", "") << " - " << format_players(game) << " players, "
-                  << format_rating(object_or_empty(game, "rating")) << "\n";
+    std::vector<std::string> lines;
+    for (const auto& game : games) {
+        lines.push_back(string_or(game, "name", "?") + " " + string_or(game, "live_version", "") + " - " +
+                        format_players(game) + " players, " + format_rating(object_or_empty(game, "rating")));
     }
-    const auto choice = session.console().read_number(
-        "Choose a game (1-" + std::to_string(games.size()) + ", 0 to go back): ", 0, games.size());
+    const auto choice = session.console().choose("Games in the store:", lines, "Choose a game");
     if (!choice) {
         return MenuStep::Leave;
     }
@@ -108,13 +105,11 @@ MenuStep installed_games_menu(ToolSession& session) {
         std::cout << "No games are installed yet; browse the store to install one.\n";
         return MenuStep::Stay;
     }
-    std::cout << "\nInstalled games:\n";
-    for (std::size_t i = 0; i < games.size(); ++i) {
-        std::cout << "  " << (i + 1) << ") " << games[i].game << " " << games[i].version << " - "
-                  << install_status(session, games[i]).text << "\n";
+    std::vector<std::string> lines;
+    for (const auto& game : games) {
+        lines.push_back(game.game + " " + game.version + " - " + install_status(session, game).text);
     }
-    const auto choice = session.console().read_number(
-        "Choose a game (1-" + std::to_string(games.size()) + ", 0 to go back): ", 0, games.size());
+    const auto choice = session.console().choose("Installed games:", lines, "Choose a game");
     if (!choice) {
         return MenuStep::Leave;
     }

@@ -172,12 +172,11 @@ MenuStep list_and_join(ToolSession& session) {
         std::cout << "No rooms are open; create one.\n";
         return MenuStep::Stay;
     }
-    std::cout << "\nRooms:\n";
-    for (std::size_t i = 0; i < rooms.size(); ++i) {
-        std::cout << "  " << (i + 1) << ") " << describe_room(rooms[i]) << "\n";
+    std::vector<std::string> lines;
+    for (const auto& room : rooms) {
+        lines.push_back(describe_room(room));
     }
-    const auto choice = session.console().read_number(
-        "Join which room (1-" + std::to_string(rooms.size()) + ", 0 to go back): ", 0, rooms.size());
+    const auto choice = session.console().choose("Rooms:", lines, "Join which room");
     if (!choice) {
         return MenuStep::Leave;
     }
@@ -196,12 +195,11 @@ MenuStep create_room(ToolSession& session) {
         std::cout << "No games are installed; install one from the store first.\n";
         return MenuStep::Stay;
     }
-    std::cout << "\nCreate a room for:\n";
-    for (std::size_t i = 0; i < games.size(); ++i) {
-        std::cout << "  " << (i + 1) << ") " << games[i].game << " " << games[i].version << "\n";
+    std::vector<std::string> lines;
+    for (const auto& game : games) {
+        lines.push_back(game.game + " " + game.version);
     }
-    const auto choice = session.console().read_number(
-        "Choose a game (1-" + std::to_string(games.size()) + ", 0 to go back): ", 0, games.size());
+    const auto choice = session.console().choose("Create a room for:", lines, "Choose a game");
     if (!choice) {
         return MenuStep::Leave;
     }
