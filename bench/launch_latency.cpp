@@ -2,7 +2,13 @@
 // IN_GAME with launch info, over N matches (default 200) of the instant
 // STARTED fakegame ("ok" profile, one player), printed next to the floor of
 // posix_spawn + waitpid of /bin/true measured in the same run.
-// Usage: bench_launch_latency [--matches N]
+//
+// --stubborn K adds load that used to starve launches: K other players keep
+// starting and abandoning matches of a game server that ignores SIGTERM, so
+// K process-group stops (each lasting the stop grace, 2 s here) are under way
+// at almost any moment while the measured launches run. A stop must not hold
+// up a launch (its preparation, its spawn or its startup clock).
+// Usage: bench_launch_latency [--matches N] [--stubborn K]
 
 #include <spawn.h>
 #include <sys/wait.h>
@@ -44,88 +50,167 @@ std::vector<double> spawn_floor(int n) {
     return samples;
 }
 
-// Waits for the next room.updated whose state is `state`.
+// Follows one player's room: the next room.updated in `wanted` state, or the
+// match ending before it got there.
 struct RoomWatcher {
     std::string wanted;
     std::unique_ptr<asio::steady_timer> signal;
     json last = json::object();
+    std::string ended_match;  // match_id of the last match.ended seen
+
+    void attach(LobbyClient& client) {
+        client.set_event_handler([this](const gamestore::protocol::Event& event) {
+            if (event.name == "room.updated" && event.data.value("state", "") == wanted) {
+                last = event.data;
+                signal->cancel();
+            } else if (event.name == "match.ended") {
+                ended_match = event.data.value("match_id", "");
+                signal->cancel();
+            }
+        });
+    }
 };
+
+// Publishes a one-player copy of a fakegame profile's package as `title`.
+fs::path one_player_copy(const fs::path& package_dir, const fs::path& work, const std::string& title,
+                         const std::string& slug) {
+    const auto copy = work / slug;
+    fs::copy(package_dir, copy, fs::copy_options::recursive);
+    auto manifest = json::parse(std::ifstream(copy / "manifest.json"));
+    manifest["game_name"] = title;
+    manifest["min_players"] = 1;
+    std::ofstream(copy / "manifest.json") << manifest.dump(2);
+    const auto zip = work / (slug + ".zip");
+    gamestore::packages::create_zip(copy, zip);
+    return zip;
+}
+
+struct StartOutcome {
+    bool in_game = false;
+    double ms = 0;
+};
+
+// ready -> start -> IN_GAME (or the match ending first, or 30 s).
+asio::awaitable<StartOutcome> start_and_wait(LobbyClient& player, RoomWatcher& watcher) {
+    json ready = {{"ready", true}};
+    co_await player.call("room.ready", std::move(ready));
+    const auto start = Clock::now();
+    watcher.wanted = "IN_GAME";
+    watcher.last = json::object();
+    watcher.signal->expires_after(std::chrono::seconds(30));
+    auto started = co_await player.call("room.start");
+    if (!started.ok) throw std::runtime_error("room.start: " + started.message);
+    const std::string match_id = started.data["room"].value("match_id", "");
+    StartOutcome outcome;
+    for (int i = 0; i < 100; ++i) {  // every wake-up is an event; bounded anyway
+        if (watcher.last.value("match_id", "") == match_id) {
+            outcome.in_game = true;
+            break;
+        }
+        if (watcher.ended_match == match_id) break;
+        boost::system::error_code ec;
+        co_await watcher.signal->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec) break;  // the 30 s deadline passed
+    }
+    outcome.ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    watcher.wanted.clear();
+    co_return outcome;
+}
+
+// Leaves the room (the last member leaving aborts its match) and opens a new one.
+asio::awaitable<void> abandon_and_reopen(LobbyClient& player, const std::string& game) {
+    co_await player.call("room.leave");
+    json args = {{"game", game}};
+    auto again = co_await player.call("room.create", std::move(args));
+    if (!again.ok) throw std::runtime_error("room.create: " + again.message);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
     int matches = 200;
+    int stubborn = 0;
     for (int i = 1; i + 1 < argc; ++i) {
         if (std::string(argv[i]) == "--matches") matches = std::stoi(argv[i + 1]);
+        if (std::string(argv[i]) == "--stubborn") stubborn = std::stoi(argv[i + 1]);
     }
     const fs::path exe_dir = fs::canonical("/proc/self/exe").parent_path();
-    const fs::path package_dir = (exe_dir / ".." / "fakegames" / "packages" / "ok").lexically_normal();
+    const fs::path packages = (exe_dir / ".." / "fakegames" / "packages").lexically_normal();
     const fs::path work = fs::temp_directory_path() / ("gamestore-launch-bench-" + std::to_string(::getpid()));
     fs::create_directories(work);
     auto server = gamestore::bench::start_server(exe_dir, work, {"--end-grace", "0.2", "--stop-grace", "2"});
     int status = 0;
     std::vector<double> latencies;
+    int failed = 0;
+    int stubborn_aborted = 0;
     try {
-        // A one-player copy of the well-behaved fakegame.
-        const auto copy = work / "pkg";
-        fs::copy(package_dir, copy, fs::copy_options::recursive);
-        auto manifest = json::parse(std::ifstream(copy / "manifest.json"));
-        manifest["game_name"] = "Launch Bench";
-        manifest["min_players"] = 1;
-        std::ofstream(copy / "manifest.json") << manifest.dump(2);
-        const auto zip = work / "pkg.zip";
-        gamestore::packages::create_zip(copy, zip);
+        const auto zip = one_player_copy(packages / "ok", work, "Launch Bench", "pkg");
+        const auto stubborn_zip = one_player_copy(packages / "ignore-sigterm", work, "Launch Bench Stubborn", "stubborn");
 
         asio::io_context io(1);
+        bool measuring_done = false;
+        auto stubborn_player = [&](int index) -> asio::awaitable<void> {
+            auto player = co_await gamestore::bench::signed_in(server, "player", "benchstubborn" + std::to_string(index));
+            RoomWatcher watcher;
+            watcher.signal = std::make_unique<asio::steady_timer>(io);
+            watcher.attach(*player);
+            json args = {{"game", "Launch Bench Stubborn"}};
+            auto created = co_await player->call("room.create", std::move(args));
+            if (!created.ok) throw std::runtime_error("room.create: " + created.message);
+            for (int round = 0; round < 100000 && !measuring_done; ++round) {
+                co_await start_and_wait(*player, watcher);
+                co_await abandon_and_reopen(*player, "Launch Bench Stubborn");
+                ++stubborn_aborted;
+            }
+            player->close();
+        };
         asio::co_spawn(io, [&]() -> asio::awaitable<void> {
             auto dev = co_await gamestore::bench::signed_in(server, "developer", "benchdev");
             co_await gamestore::bench::publish_zip(*dev, zip);
+            co_await gamestore::bench::publish_zip(*dev, stubborn_zip);
+            for (int k = 0; k < stubborn; ++k) {
+                asio::co_spawn(io, stubborn_player(k), [](std::exception_ptr e) {
+                    if (e) std::rethrow_exception(e);
+                });
+            }
             auto player = co_await gamestore::bench::signed_in(server, "player", "benchplayer");
             RoomWatcher watcher;
             watcher.signal = std::make_unique<asio::steady_timer>(io);
-            player->set_event_handler([&](const gamestore::protocol::Event& event) {
-                if (event.name == "room.updated" && event.data.value("state", "") == watcher.wanted) {
-                    watcher.last = event.data;
-                    watcher.signal->cancel();
-                }
-            });
+            watcher.attach(*player);
             json args6 = {{"game", "Launch Bench"}};
             auto created = co_await player->call("room.create", std::move(args6));
             if (!created.ok) throw std::runtime_error("room.create: " + created.message);
             for (int i = 0; i < matches; ++i) {
-                json args7 = {{"ready", true}};
-                co_await player->call("room.ready", std::move(args7));
-                const auto start = Clock::now();
-                watcher.wanted = "IN_GAME";
-                watcher.signal->expires_after(std::chrono::seconds(30));
-                auto started = co_await player->call("room.start");
-                if (!started.ok) throw std::runtime_error("room.start: " + started.message);
-                boost::system::error_code ec;
-                if (watcher.last.value("state", "") != "IN_GAME" || watcher.last.value("match_id", "") != started.data["room"].value("match_id", "")) {
-                    co_await watcher.signal->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                const auto outcome = co_await start_and_wait(*player, watcher);
+                if (outcome.in_game) {
+                    latencies.push_back(outcome.ms);
+                } else {
+                    ++failed;
                 }
-                latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-                watcher.wanted.clear();
                 // End the match (the one player leaves the match by stopping
-                // it: leave and rejoin a fresh room) and wait for WAITING.
-                co_await player->call("room.leave");
-                json args8 = {{"game", "Launch Bench"}};
-                auto again = co_await player->call("room.create", std::move(args8));
-                if (!again.ok) throw std::runtime_error("room.create: " + again.message);
+                // it: leave and rejoin a fresh room).
+                co_await abandon_and_reopen(*player, "Launch Bench");
             }
+            measuring_done = true;
             player->close();
             dev->close();
-            io.stop();
+            if (stubborn == 0) io.stop();
         }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+        // With stubborn players, run() returns once each finished its round.
         io.run();
 
         auto floor = spawn_floor(matches);
-        std::printf("launch latency over %d matches (room.start -> IN_GAME with launch info, 1 member)\n", matches);
-        std::printf("%-34s %10s %10s %10s\n", "", "p50 ms", "p99 ms", "max ms");
+        std::printf("launch latency over %d matches (room.start -> IN_GAME with launch info, 1 member)", matches);
+        if (stubborn > 0) {
+            std::printf(", %d stubborn players abandoning SIGTERM-ignoring matches (%d stops)", stubborn,
+                        stubborn_aborted);
+        }
+        std::printf("\n%-34s %10s %10s %10s %8s\n", "", "p50 ms", "p99 ms", "max ms", "failed");
         auto copy_latencies = latencies;
-        std::printf("%-34s %10.3f %10.3f %10.3f\n", "gamestore launch (fakegame ok)",
+        if (copy_latencies.empty()) copy_latencies.push_back(0);
+        std::printf("%-34s %10.3f %10.3f %10.3f %8d\n", "gamestore launch (fakegame ok)",
                     gamestore::bench::percentile(copy_latencies, 50), gamestore::bench::percentile(copy_latencies, 99),
-                    gamestore::bench::percentile(copy_latencies, 100));
+                    gamestore::bench::percentile(copy_latencies, 100), failed);
         std::printf("%-34s %10.3f %10.3f %10.3f\n", "floor: posix_spawn+waitpid true",
                     gamestore::bench::percentile(floor, 50), gamestore::bench::percentile(floor, 99),
                     gamestore::bench::percentile(floor, 100));

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "fakegames/control_plane_abuse.hpp"
-#include "fakegames/grandchild.hpp"
+#include "fakegames/helper_processes.hpp"
 #include "fakegames/options.hpp"
 #include "fakegames/scoreboard.hpp"
 #include "gamestore/sdk.hpp"
@@ -158,11 +158,63 @@ int run_server(const ServerOptions& o) {
             log(std::string("could not spawn the grandchild: ") + e.what());
         }
     }
+    if (o.token_in_argv) {
+        // Before any thread exists: the child's death signal follows the
+        // forking thread, and this one lives until the server exits.
+        try {
+            const pid_t pid = spawn_token_holder(ctx.report_token(), o.grandchild_lifetime_sec);
+            log("spawned child pid " + std::to_string(pid) +
+                " with REPORT_TOKEN in its argv (--token-in-argv)");
+        } catch (const std::exception& e) {
+            log(std::string("could not spawn the token-holder child: ") + e.what());
+        }
+    }
     for (int i = 0; i < o.stdout_spam; ++i) {
         std::printf("fakegame stdout spam line %d: the quick brown fox jumps over the lazy dog\n",
                     i);
     }
     std::fflush(stdout);
+
+    sdk::ReportTarget target = sdk::ReportTarget::from(ctx);
+    target.game = "fakegame";
+    const sdk::ReportTarget honest_target = target;
+    if (o.stale_match_id) {
+        target.match_id = ctx.match_id() + "-stale";
+    }
+    if (o.wrong_report_token) {
+        target.report_token = "fakegame-wrong-report-token";
+    }
+    if (o.heartbeat_interval) {
+        target.heartbeat_interval = *o.heartbeat_interval;
+    }
+    sdk::ReporterOptions reporter_options;
+    reporter_options.auto_heartbeat = !o.stop_heartbeats_after.has_value();
+    reporter_options.log = [&log](std::string_view line) { log("reporter: " + std::string(line)); };
+    sdk::Reporter reporter(target, reporter_options);
+
+    bool started_sent = false;
+    const auto report_started = [&](int port) {
+        reporter.started(port);
+        if (o.duplicate_started) {
+            reporter.started(port);
+        }
+        started_sent = true;
+        log("reported STARTED with port " + std::to_string(port));
+    };
+    if (o.started_before_bind && !o.never_started) {
+        // The classic readiness bug: "ready" before the port is even open.
+        if (ctx.port() == 0) {
+            log("--started-before-bind-ms needs a fixed PORT (STARTED must name it before the bind)");
+            return kExitUsage;
+        }
+        report_started(o.started_wrong_port ? other_port(ctx.port()) : ctx.port());
+        log("binding " + std::to_string(o.started_before_bind->count()) +
+            " ms after STARTED (--started-before-bind-ms)");
+        if (!wait_or_stop(*o.started_before_bind, stop.fd())) {
+            log("stopped before binding");
+            return kExitOk;
+        }
+    }
 
     if (o.delay_bind.count() > 0) {
         log("delaying bind by " + std::to_string(o.delay_bind.count()) + " ms");
@@ -184,22 +236,6 @@ int run_server(const ServerOptions& o) {
         return *o.exit_before_started;
     }
 
-    sdk::ReportTarget target = sdk::ReportTarget::from(ctx);
-    target.game = "fakegame";
-    const sdk::ReportTarget honest_target = target;
-    if (o.stale_match_id) {
-        target.match_id = ctx.match_id() + "-stale";
-    }
-    if (o.wrong_report_token) {
-        target.report_token = "fakegame-wrong-report-token";
-    }
-    if (o.heartbeat_interval) {
-        target.heartbeat_interval = *o.heartbeat_interval;
-    }
-    sdk::ReporterOptions reporter_options;
-    reporter_options.auto_heartbeat = !o.stop_heartbeats_after.has_value();
-    reporter_options.log = [&log](std::string_view line) { log("reporter: " + std::string(line)); };
-    sdk::Reporter reporter(target, reporter_options);
     sdk::HandshakeValidator validator(ctx);
 
     AbuseOptions abuse_options;
@@ -213,16 +249,10 @@ int run_server(const ServerOptions& o) {
                             [&log](const std::string& line) { log(line); });
 
     // Bound, listening, validator ready: handshakes can be answered now.
-    const int reported_port =
-        o.started_wrong_port ? other_port(listener->port()) : listener->port();
     if (o.never_started) {
         log("never reporting STARTED (--never-started)");
-    } else {
-        reporter.started(reported_port);
-        if (o.duplicate_started) {
-            reporter.started(reported_port);
-        }
-        log("reported STARTED with port " + std::to_string(reported_port));
+    } else if (!started_sent) {
+        report_started(o.started_wrong_port ? other_port(listener->port()) : listener->port());
     }
 
     std::jthread manual_heartbeats;
@@ -261,20 +291,41 @@ int run_server(const ServerOptions& o) {
     }
     abuse.start();
 
+    if (o.started_before_accept && !o.never_started) {
+        // Connections queue in the listen backlog; nobody answers them yet.
+        log("answering no handshake for " + std::to_string(o.started_before_accept->count()) +
+            " ms after STARTED (--started-before-accept-ms)");
+        if (!wait_or_stop(*o.started_before_accept, stop.fd())) {
+            log("stopping on signal before answering any handshake");
+            abuse.stop();
+            return kExitOk;
+        }
+    }
+
     const sdk::AdmitFunction admit = [&](std::string_view line) {
         if (o.reject_all_clients) {
             sdk::HandshakeDecision d;
             d.reason = "this server refuses every player (--reject-all-clients)";
             return d;
         }
-        if (o.accept_wrong_token) {
+        if (o.accept_wrong_token || o.accept_stale_match_id) {
             auto j = nlohmann::json::parse(line, nullptr, false);
-            if (j.is_object() && j.contains("client_token")) {
-                j["client_token"] = ctx.client_token();  // skip the token check
+            if (j.is_object()) {
+                // Overwrite what the server should have checked, so the
+                // validator's other checks still apply.
+                if (o.accept_wrong_token && j.contains("client_token")) {
+                    j["client_token"] = ctx.client_token();
+                }
+                if (o.accept_stale_match_id && j.contains("match_id")) {
+                    j["match_id"] = ctx.match_id();
+                }
                 return validator.validate(j.dump());
             }
         }
         return validator.validate(line);
+    };
+    const sdk::ReleaseFunction release = [&](const std::string& player) {
+        validator.release(player);
     };
     sdk::AcceptOptions accept_options;
     accept_options.timeout = o.player_timeout;
@@ -285,7 +336,8 @@ int run_server(const ServerOptions& o) {
                        std::to_string(d.player_index)
                  : "handshake from " + peer + ": rejected (" + d.reason + ")");
     };
-    auto joined = sdk::accept_players(*listener, ctx.player_count(), admit, accept_options);
+    auto joined =
+        sdk::accept_players(*listener, ctx.player_count(), admit, release, accept_options);
     if (joined.status == sdk::AcceptStatus::Interrupted) {
         log("stopping on signal while waiting for players");
         abuse.stop();
@@ -315,6 +367,15 @@ int run_server(const ServerOptions& o) {
             !error.empty()) {
             log("could not send the scoreboard to " + p.name + ": " + error);
         }
+    }
+    if (o.result_missing_player && !results.empty()) {
+        log("leaving " + results.back().player + " out of END's results (--result-missing-player)");
+        results.pop_back();
+    }
+    if (o.result_duplicate_player && !results.empty()) {
+        log("naming " + results.front().player +
+            " twice in END's results (--result-duplicate-player)");
+        results.push_back(results.front());
     }
     if (o.result_non_member) {
         sdk::PlayerResult stranger;

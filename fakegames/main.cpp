@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
 
     fg::ServerOptions s;
     MsFlag player_timeout, handshake_timeout, move_timeout, delay_bind, exit_after_started,
-        heartbeat_interval, slowloris_interval;
+        heartbeat_interval, slowloris_interval, started_before_bind, started_before_accept;
     int port = -1;
     auto* server =
         app.add_subcommand("server", "run the game server (env: ROOM_ID, MATCH_ID, PORT, ...)");
@@ -140,6 +140,32 @@ int main(int argc, char** argv) {
     server->add_option("--stdout-spam", s.stdout_spam, "print N junk lines on stdout at start")
         ->check(CLI::Range(0, fg::kMaxStdoutSpam))
         ->group(faults);
+    server
+        ->add_flag("--token-in-argv", s.token_in_argv,
+                   "run a child process whose argv contains REPORT_TOKEN")
+        ->group(faults);
+    server
+        ->add_flag("--accept-stale-match-id", s.accept_stale_match_id,
+                   "admit clients whatever match_id their handshake names")
+        ->group(faults);
+    server
+        ->add_option("--started-before-bind-ms", started_before_bind.value,
+                     "report STARTED (with PORT), then bind N ms later")
+        ->check(CLI::Range(0LL, 3600000LL))
+        ->group(faults);
+    server
+        ->add_option("--started-before-accept-ms", started_before_accept.value,
+                     "listen and report STARTED, but answer no handshake for N ms")
+        ->check(CLI::Range(0LL, 3600000LL))
+        ->group(faults);
+    server
+        ->add_flag("--result-missing-player", s.result_missing_player,
+                   "END has no result for the last player")
+        ->group(faults);
+    server
+        ->add_flag("--result-duplicate-player", s.result_duplicate_player,
+                   "END names the first player twice")
+        ->group(faults);
 
     fg::ClientOptions c;
     MsFlag connect_timeout, result_timeout, hold, think;
@@ -180,6 +206,14 @@ int main(int argc, char** argv) {
     auto* grandchild = app.add_subcommand("grandchild", "body of the --grandchild process");
     grandchild->group("");  // internal: hidden from --help
     grandchild->add_option("--lifetime-sec", lifetime)->check(CLI::Range(1, 86400));
+    // The --token-in-argv child. Its --report-token is never read: carrying
+    // it in argv is the whole fault.
+    std::string carried_token;
+    auto* token_holder =
+        app.add_subcommand("token-holder", "body of the --token-in-argv child process");
+    token_holder->group("");
+    token_holder->add_option("--report-token", carried_token)->required();
+    token_holder->add_option("--lifetime-sec", lifetime)->check(CLI::Range(1, 86400));
 
     try {
         app.parse(argc, argv);
@@ -207,6 +241,10 @@ int main(int argc, char** argv) {
             s.heartbeat_interval = heartbeat_interval.ms();
         if (slowloris_interval.set())
             s.slowloris_interval = slowloris_interval.ms();
+        if (started_before_bind.set())
+            s.started_before_bind = started_before_bind.ms();
+        if (started_before_accept.set())
+            s.started_before_accept = started_before_accept.ms();
         return fg::run_server(s);
     }
     if (*client) {
@@ -232,5 +270,5 @@ int main(int argc, char** argv) {
         }
         return fg::run_client(c);
     }
-    return fg::run_grandchild(lifetime);
+    return fg::run_helper_body(lifetime);
 }

@@ -43,6 +43,14 @@ struct ServerOptions {
     bool accept_wrong_token = false;    // admit any client_token
     bool reject_all_clients = false;    // refuse every handshake
     int stdout_spam = 0;                // print N junk lines on stdout
+    bool token_in_argv = false;         // a child with REPORT_TOKEN in its argv
+    bool accept_stale_match_id = false;  // admit any match_id in handshakes
+    // STARTED this long before binding the port (not listening yet).
+    std::optional<milliseconds> started_before_bind;
+    // STARTED this long before answering handshakes (listening, not accepting).
+    std::optional<milliseconds> started_before_accept;
+    bool result_missing_player = false;    // END leaves out the last player
+    bool result_duplicate_player = false;  // END names the first player twice
 };
 
 struct ClientOptions {
@@ -76,8 +84,9 @@ inline constexpr int kMaxStdoutSpam = 1000000;
 
 int run_server(const ServerOptions& options);
 int run_client(const ClientOptions& options);
-// Body of the escaped grandchild (`fakegame grandchild`).
-int run_grandchild(int lifetime_sec);
+// Body of the helper processes (`fakegame grandchild`, `fakegame
+// token-holder`): wait for a signal, at most lifetime_sec.
+int run_helper_body(int lifetime_sec);
 
 // Exit codes, documented in docs/SDK.md and fakegames/packages/profiles.json.
 inline constexpr int kExitOk = 0;

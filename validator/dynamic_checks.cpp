@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 
+#include "platform/launch/healthcheck_hosts.hpp"
 #include "platform/launch/process_launcher.hpp"
 #include "platform/protocol/redact.hpp"
 #include "validator/check_names.hpp"
@@ -337,13 +338,18 @@ void MatchSession::probe_handshakes() {
         seat_taken_by_bad_probe_ = stale.response && stale.response->ok;
     }
 
-    // The healthcheck, diagnostic only (the plan's readiness rules).
+    // The healthcheck, diagnostic only (the plan's readiness rules), with
+    // the platform's host choice: 127.0.0.1, then healthcheck.host or the
+    // advertised host; a bind-only address ({bind_host} = 0.0.0.0) is never
+    // a connect target.
     std::vector<std::pair<std::string, std::uint16_t>> targets{{"127.0.0.1", port}};
     try {
         const auto health = packages::render_healthcheck(run_.manifest, match_.context);
-        const std::pair<std::string, std::uint16_t> declared{health.host.value_or("127.0.0.1"), health.port};
-        if (declared != targets.front()) {
-            targets.push_back(declared);
+        for (const auto& host : launch::healthcheck_hosts(health.host, match_.context.host).connect) {
+            const std::pair<std::string, std::uint16_t> target{host, health.port};
+            if (std::find(targets.begin(), targets.end(), target) == targets.end()) {
+                targets.push_back(target);
+            }
         }
     } catch (const std::exception& e) {
         book_.warn(checks::kServerBindsPort, std::string("the healthcheck cannot be rendered: ") + e.what());
@@ -579,14 +585,14 @@ void MatchSession::stop_server() {
     std::vector<std::string> problems;
     if (!group_left.empty()) {
         std::vector<std::string> names;
-        for (const pid_t pid : group_left) names.push_back(describe_process(pid));
+        for (const pid_t pid : group_left) names.push_back(processes_->describe(pid));
         problems.push_back("the server ignored SIGTERM: " + join(names, ", ") + " still ran " + format_seconds(grace) +
                            " after SIGTERM to its process group; exit promptly on SIGTERM (close sockets, exit 0), "
                            "the platform SIGKILLs the group after the grace period");
     }
     if (!marked_left.empty()) {
         std::vector<std::string> names;
-        for (const pid_t pid : marked_left) names.push_back(describe_process(pid));
+        for (const pid_t pid : marked_left) names.push_back(processes_->describe(pid));
         problems.push_back("a process escaped the process group with setsid and outlived SIGTERM: " +
                            join(names, ", ") + "; keep every child in the server's process group (no setsid, no "
                            "daemonizing) so the platform's stop reaches it");
@@ -675,7 +681,7 @@ void MatchSession::check_nothing_left() {
     }
     std::vector<std::string> names;
     for (const pid_t pid : left) {
-        names.push_back(describe_process(pid));
+        names.push_back(processes_->describe(pid));
     }
     book_.fail(checks::kNothingLeftRunning,
                names.front() + " was still running after the match was stopped: it left the server's process group "

@@ -92,6 +92,21 @@ int main(int argc, char** argv) {
     app.add_option("--match-timeout", match_timeout, "seconds the clients' match may take to reach END")
         ->capture_default_str()
         ->check(CLI::Range(1.0, 3600.0));
+    gamestore::packages::ZipLimits zip_limits;
+    // The server's own flags: a store whose operator lowered them refuses
+    // more than the defaults, so the validator can judge by the same numbers.
+    app.add_option("--max-package-bytes", zip_limits.max_archive_bytes,
+                   "largest zip the server accepts (gamestore-server --max-package-bytes)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--max-package-entries", zip_limits.max_entries,
+                   "most files and directories in one package (gamestore-server --max-package-entries)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--max-package-uncompressed", zip_limits.max_total_uncompressed,
+                   "largest unpacked size of one package (gamestore-server --max-package-uncompressed)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     app.add_flag("--static-only", static_only, "only the static checks (no process is started)");
     app.add_flag("--keep-temp", keep_temp, "keep the temp dir (logs, match directory, unpacked zip)");
     try {
@@ -113,6 +128,7 @@ int main(int argc, char** argv) {
     options.timeout_scale = timeout_scale;
     options.match_timeout = std::chrono::milliseconds(static_cast<long long>(match_timeout * 1000.0));
     options.keep_temp = keep_temp;
+    options.zip_limits = zip_limits;
     if (!json && ::isatty(STDERR_FILENO)) {
         options.on_check = [](const v::CheckResult& check) {
             std::fprintf(stderr, "  %-32s %s\n", check.name.c_str(), std::string(v::to_string(check.status)).c_str());

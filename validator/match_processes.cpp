@@ -14,6 +14,7 @@
 
 #include "platform/launch/process_launcher.hpp"
 #include "platform/protocol/redact.hpp"
+#include "validator/match_launch.hpp"
 #include "validator/validator.hpp"
 
 namespace gamestore::validator {
@@ -112,7 +113,7 @@ std::vector<std::string> read_cmdline(pid_t pid) {
     return argv;
 }
 
-std::string describe_process(pid_t pid) {
+std::string describe_process(pid_t pid, const std::vector<std::string>& secrets) {
     std::string joined;
     for (const auto& arg : read_cmdline(pid)) {
         joined += (joined.empty() ? "" : " ") + arg;
@@ -120,7 +121,8 @@ std::string describe_process(pid_t pid) {
     if (joined.empty()) {
         return "pid " + std::to_string(pid);
     }
-    return "pid " + std::to_string(pid) + " (" + protocol::printable(joined, 160) + ")";
+    // Redacted before the cut, so a token straddling it cannot survive in part.
+    return "pid " + std::to_string(pid) + " (" + protocol::printable(redact_secrets(joined, secrets), 160) + ")";
 }
 
 std::string describe_wait_status(int status) {
@@ -133,6 +135,14 @@ std::string describe_wait_status(int status) {
         return "was killed by signal " + std::to_string(signo) + (name ? std::string(" (") + name + ")" : "");
     }
     return "ended (wait status " + std::to_string(status) + ")";
+}
+
+std::string MatchProcesses::describe(pid_t pid) const {
+    std::vector<std::string> values;
+    for (const auto& [name, value] : secrets_) {
+        values.push_back(value);
+    }
+    return describe_process(pid, values);
 }
 
 MatchProcesses::MatchProcesses(std::string marker, std::vector<std::pair<std::string, std::string>> secrets)
@@ -235,11 +245,11 @@ void MatchProcesses::scan() {
             });
             if (found) {
                 leak_reported_[info.pid] = true;
-                leaks_.push_back({name, describe_process(info.pid)});
+                leaks_.push_back({name, describe(info.pid)});
             }
         }
         if (info.pgid != server_pgid_ && !is_client_group(info.pgid) && !escaped_.count(info.pid)) {
-            escaped_[info.pid] = Escaped{info.pid, describe_process(info.pid)};
+            escaped_[info.pid] = Escaped{info.pid, describe(info.pid)};
         }
     }
 }
@@ -262,7 +272,7 @@ std::vector<pid_t> MatchProcesses::live_escaped() {
     for (const auto& info : descendants(read_process_table())) {
         if (info.alive() && info.pgid != server_pgid_ && !is_client_group(info.pgid)) {
             if (!escaped_.count(info.pid)) {
-                escaped_[info.pid] = Escaped{info.pid, describe_process(info.pid)};
+                escaped_[info.pid] = Escaped{info.pid, describe(info.pid)};
             }
             out.push_back(info.pid);
         }
@@ -288,7 +298,7 @@ std::vector<pid_t> MatchProcesses::live_marked_outside() {
             continue;
         }
         if (!escaped_.count(pid)) {
-            escaped_[pid] = Escaped{pid, describe_process(pid)};
+            escaped_[pid] = Escaped{pid, describe(pid)};
         }
         out.push_back(pid);
     }

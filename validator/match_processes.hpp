@@ -28,8 +28,11 @@ struct ProcInfo {
 std::map<pid_t, ProcInfo> read_process_table();
 // argv of a process; empty when it is gone or unreadable.
 std::vector<std::string> read_cmdline(pid_t pid);
-// "pid 123 (bin/fakegame grandchild --lifetime-sec 600)", argv cut to 160 bytes.
-std::string describe_process(pid_t pid);
+// "pid 123 (bin/fakegame grandchild --lifetime-sec 600)", argv cut to 160
+// bytes. Every occurrence of a value of `secrets` is shown redacted (6
+// characters + "…"): a process is often described precisely because a token
+// is in its argv, and the report must not repeat the leak.
+std::string describe_process(pid_t pid, const std::vector<std::string>& secrets);
 
 class MatchProcesses {
   public:
@@ -85,6 +88,8 @@ class MatchProcesses {
     pid_t server_pgid() const { return server_pgid_; }
     const std::string& marker() const { return marker_; }
     bool is_client_group(pid_t pgid) const;
+    // describe_process() with this match's tokens redacted.
+    std::string describe(pid_t pid) const;
 
   private:
     std::vector<ProcInfo> descendants(const std::map<pid_t, ProcInfo>& table) const;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -95,11 +96,22 @@ DirectoryScan scan_directory(const fs::path& root, const packages::ZipLimits& li
     return scan;
 }
 
-void check_zip_package(const fs::path& zip, const fs::path& work_dir, CheckBook& book, StaticOutcome& out,
-                       fs::path& manifest_file, std::string& manifest_text, bool& extracted) {
+void check_zip_package(const fs::path& zip, const fs::path& work_dir, const packages::ZipLimits& limits,
+                       CheckBook& book, StaticOutcome& out, fs::path& manifest_file, std::string& manifest_text,
+                       bool& extracted) {
     const auto started = Clock::now();
-    const packages::ZipLimits limits;  // the server's defaults
-    const auto inspection = packages::inspect_zip(zip, limits);
+    auto inspection = packages::inspect_zip(zip, limits);
+    if (inspection.entries.empty() && inspection.issues.size() == 1 &&
+        inspection.issues.front().reason == "archive_too_large") {
+        // The server refuses an oversized zip before reading it; read its
+        // entry list anyway (nothing is unpacked), so the report judges the
+        // manifest and the entries in the same round instead of "no manifest".
+        auto unlimited = limits;
+        unlimited.max_archive_bytes = std::numeric_limits<std::uint64_t>::max();
+        auto listed = packages::inspect_zip(zip, unlimited);
+        listed.issues.insert(listed.issues.begin(), inspection.issues.front());
+        inspection = std::move(listed);
+    }
     for (const auto& issue : inspection.issues) {
         if (issue.reason == "not_a_zip" || (issue.reason == "corrupt" && inspection.entries.empty())) {
             out.checkable = false;
@@ -167,7 +179,8 @@ void check_zip_package(const fs::path& zip, const fs::path& work_dir, CheckBook&
     }
 }
 
-void check_directory_package(const fs::path& dir, CheckBook& book, StaticOutcome& out, fs::path& manifest_file) {
+void check_directory_package(const fs::path& dir, const packages::ZipLimits& limits, CheckBook& book,
+                             StaticOutcome& out, fs::path& manifest_file) {
     const auto started = Clock::now();
     const auto root = packages::find_manifest_root(dir);
     if (!root.found()) {
@@ -177,7 +190,6 @@ void check_directory_package(const fs::path& dir, CheckBook& book, StaticOutcome
     }
     out.package_root = dir / *root.prefix;
     manifest_file = out.package_root / "manifest.json";
-    const packages::ZipLimits limits;
     const auto scan = scan_directory(out.package_root, limits);
     const auto duration = elapsed_ms(started, Clock::now());
     if (scan.unsafe.empty()) {
@@ -399,7 +411,8 @@ std::string_view classify_manifest_issue(const packages::ManifestIssue& issue) {
     return checks::kManifestSchema;
 }
 
-StaticOutcome run_static_checks(const fs::path& package, const fs::path& work_dir, CheckBook& book) {
+StaticOutcome run_static_checks(const fs::path& package, const fs::path& work_dir, const packages::ZipLimits& limits,
+                                CheckBook& book) {
     StaticOutcome out;
     std::error_code ec;
     const auto status = fs::status(package, ec);
@@ -417,10 +430,10 @@ StaticOutcome run_static_checks(const fs::path& package, const fs::path& work_di
             out.fatal_error = "cannot read the directory " + package.string();
             return out;
         }
-        check_directory_package(package, book, out, manifest_file);
+        check_directory_package(package, limits, book, out, manifest_file);
         extracted = true;
     } else if (fs::is_regular_file(status)) {
-        check_zip_package(package, work_dir, book, out, manifest_file, manifest_text, extracted);
+        check_zip_package(package, work_dir, limits, book, out, manifest_file, manifest_text, extracted);
     } else {
         out.checkable = false;
         out.fatal_error = package.string() + " is neither a package directory nor a zip file";

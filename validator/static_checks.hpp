@@ -1,6 +1,6 @@
 #pragma once
 // Static checks: the package as files, with the same code the server runs at
-// upload (inspect_zip / extract_zip with the server's default limits,
+// upload (inspect_zip / extract_zip with the server's limits,
 // parse_manifest, check_referenced_files), so a package that passes here is
 // not refused at publish time.
 
@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "platform/packages/manifest.hpp"
+#include "platform/packages/zip.hpp"
 #include "validator/check_book.hpp"
 
 namespace gamestore::validator {
@@ -31,10 +32,12 @@ struct StaticOutcome {
     std::string not_runnable_reason;
 };
 
-// Runs every static check into `book`. A zip is unpacked under `work_dir`
-// (which must exist and be private to this validation).
+// Runs every static check into `book`, judging size and entry counts by
+// `limits` (the server's defaults unless its operator changed them). A zip is
+// unpacked under `work_dir` (which must exist and be private to this
+// validation).
 StaticOutcome run_static_checks(const std::filesystem::path& package, const std::filesystem::path& work_dir,
-                                CheckBook& book);
+                                const packages::ZipLimits& limits, CheckBook& book);
 
 // Which static check a parse_manifest issue belongs to (check_names.hpp):
 // semver, players, placeholders, tokens, or the schema catch-all.

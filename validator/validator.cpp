@@ -45,6 +45,11 @@ void check_options(const ValidationOptions& options) {
     if (options.match_timeout.count() <= 0) {
         throw std::invalid_argument("--match-timeout must be greater than 0");
     }
+    if (options.zip_limits.max_archive_bytes == 0 || options.zip_limits.max_entries == 0 ||
+        options.zip_limits.max_total_uncompressed == 0) {
+        throw std::invalid_argument("--max-package-bytes, --max-package-entries and --max-package-uncompressed "
+                                    "must be greater than 0");
+    }
 }
 
 // Temp dirs of validations in progress (for abort_running_validations).
@@ -178,7 +183,7 @@ ValidationReport validate_package(const ValidationOptions& options) {
     try {
         // Absolute: the launcher runs the game with the package root as its
         // working directory and resolves relative programs against it.
-        const auto outcome = run_static_checks(fs::absolute(options.package), work_dir, book);
+        const auto outcome = run_static_checks(fs::absolute(options.package), work_dir, options.zip_limits, book);
         report.game_name = outcome.game_name;
         report.version = outcome.version;
         if (!outcome.checkable) {

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "platform/packages/zip.hpp"
+
 namespace gamestore::validator {
 
 enum class CheckStatus {
@@ -47,6 +49,10 @@ struct ValidationOptions {
     // turns that off.
     bool launch_clients = true;
     bool static_only = false;  // skip every dynamic check
+    // The package limits zip_safety / package_size apply: the server's
+    // defaults, or what a server started with --max-package-bytes,
+    // --max-package-entries or --max-package-uncompressed enforces.
+    packages::ZipLimits zip_limits;
     std::chrono::milliseconds grace{5000};  // SIGTERM -> gone
     int heartbeat_cycles = 3;               // heartbeat intervals observed
     double timeout_scale = 1.0;             // multiplies every timeout (slow machines)

@@ -3,7 +3,8 @@
 # Writes one package directory per fault profile:
 #   OUT_DIR/<name>/manifest.json   manifest v2 running bin/fakegame with the profile's flags
 #   OUT_DIR/<name>/bin/fakegame    a copy of the binary
-#   OUT_DIR/<name>/profile.json    the profile's row (expectations for the validator and the sim)
+#   OUT_DIR/<name>/profile.json    the profile's row (flags and description; the validator's
+#                                  expected verdicts live in validator/expectations.tsv)
 # plus OUT_DIR/profiles.json (the table) and OUT_DIR/packages.stamp.
 cmake_minimum_required(VERSION 3.25)
 
@@ -24,8 +25,21 @@ file(MAKE_DIRECTORY "${OUT_DIR}")
 set(names "")
 foreach(i RANGE ${last})
   string(JSON row GET "${table}" profiles ${i})
-  foreach(field name server_args client_args min_players validator_expect description)
+  set(fields name server_args client_args min_players description)
+  foreach(field ${fields})
     string(JSON ${field} GET "${row}" ${field})
+  endforeach()
+  # No other keys: what the validator must report for a profile lives only in
+  # validator/expectations.tsv, so no second, drifting copy can creep back in.
+  string(JSON keys LENGTH "${row}")
+  math(EXPR last_key "${keys} - 1")
+  foreach(k RANGE ${last_key})
+    string(JSON key MEMBER "${row}" ${k})
+    if(NOT key IN_LIST fields)
+      list(JOIN fields ", " allowed)
+      message(FATAL_ERROR "${PROFILES}: profile '${name}' has the unknown key '${key}' (allowed: ${allowed}; "
+                          "expected validator verdicts belong in validator/expectations.tsv)")
+    endif()
   endforeach()
   if(NOT name MATCHES "^[a-z0-9][a-z0-9-]*$")
     message(FATAL_ERROR "${PROFILES}: profile name '${name}' must be lowercase letters, digits and '-'")
@@ -41,7 +55,7 @@ foreach(i RANGE ${last})
       message(FATAL_ERROR "${PROFILES}: ${name}.${args} must not contain quotes, backslashes, ';' or placeholders")
     endif()
     if("${${args}}" MATCHES "token")
-      if(NOT "${${args}}" MATCHES "^(--wrong-report-token|--accept-wrong-token|--wrong-token)$")
+      if(NOT "${${args}}" MATCHES "^(--wrong-report-token|--accept-wrong-token|--wrong-token|--token-in-argv)$")
         message(FATAL_ERROR "${PROFILES}: ${name}.${args} looks like it carries a token")
       endif()
     endif()

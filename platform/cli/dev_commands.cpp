@@ -82,11 +82,13 @@ int init_package(const fs::path& dir, const std::string& game_name, ScaffoldTemp
                   << "  g++ -std=c++20 -O2 -pthread -Iinclude src/server.cpp -o bin/server\n"
                   << "  g++ -std=c++20 -O2 -pthread -Iinclude src/client.cpp -o bin/client\n";
         std::cout << "Then check it with `" << program_name() << " validate " << dir.string()
-                  << "`, publish it with `" << program_name() << " publish " << dir.string() << "`.\n";
+                  << "` (add --players 2 to play a match with its clients too), publish it with `"
+                  << program_name() << " publish " << dir.string() << "`.\n";
         return kExitOk;
     }
-    std::cout << "Check it with `validate_game_package " << dir.string() << "`, publish it with `"
-              << program_name() << " publish " << dir.string() << "`.\n";
+    std::cout << "Check it with `" << program_name() << " validate " << dir.string()
+              << "` (add --players 2 to play a match with its clients too), publish it with `" << program_name()
+              << " publish " << dir.string() << "`.\n";
     return kExitOk;
 }
 

@@ -21,15 +21,6 @@ enum class ScaffoldTemplate;
 int init_package(const std::filesystem::path& dir, const std::string& game_name);
 int init_package(const std::filesystem::path& dir, const std::string& game_name, ScaffoldTemplate kind);
 
-struct ValidateOptions {
-    int players = 0;          // --players N (0: the validator's default)
-    bool no_clients = false;  // --no-clients
-    bool json = false;        // --json
-};
-// Local only: runs validate_game_package (a separate program: nothing in
-// platform/ links the validator) on a package directory or zip, with the
-// flags passed through; its exit code (0/1/2) is returned.
-int validate_package(const std::filesystem::path& package, const ValidateOptions& options);
 // Where validate_game_package is: next to this executable, then in the
 // build tree (<dir>/../../validator/), then PATH. Empty when none is found
 // next to us or in the build tree (then PATH decides at launch).

@@ -13,6 +13,7 @@
 #include "platform/cli/dev_menu.hpp"
 #include "platform/cli/scaffold.hpp"
 #include "platform/cli/tool_session.hpp"
+#include "platform/cli/validate_command.hpp"
 
 using namespace gamestore::cli;
 
@@ -39,16 +40,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"python", "cpp"}))
         ->capture_default_str();
 
-    std::string validate_path;
-    ValidateOptions validate_options;
-    auto* validate = app.add_subcommand(
-        "validate", "run validate_game_package on a package: the checks the platform relies on (exit 0 = all passed)");
-    validate->add_option("PACKAGE", validate_path, "package directory or zip file")->required();
-    validate->add_option("--players", validate_options.players,
-                         "players in the test match (default: the game's min_players); launches their clients too")
-        ->check(CLI::Range(1, 64));
-    validate->add_flag("--no-clients", validate_options.no_clients, "with --players: server checks only");
-    validate->add_flag("--json", validate_options.json, "print the results as JSON");
+    ValidateCommand validate_command;
+    auto* validate = add_validate_command(app, validate_command);
 
     std::string package;
     PublishOptions publish_options;
@@ -89,7 +82,7 @@ int main(int argc, char** argv) {
             return init_package(dir, init_name, *parse_scaffold_template(init_template));
         }
         if (*validate) {
-            return validate_package(validate_path, validate_options);
+            return run_validate_command(validate_command);
         }
         if (*account.account) {
             return run_account_command(account, options, Role::Developer, console);

@@ -59,7 +59,7 @@ std::string make_readme(const std::string& game_name) {
            "- `client.py`: the game client. It connects with the v1 handshake and plays.\n"
            "- `gamestore_sdk.py`: the SDK (standard library only), vendored so the package\n"
            "  runs anywhere Python 3 does.\n\n"
-           "Check it: `validate_game_package .`\n"
+           "Check it: `gamestore-dev validate . --players 2` (plays a match with two of its clients).\n"
            "Publish it: `gamestore-dev publish .` (bump `version` in manifest.json for every release).\n";
 }
 

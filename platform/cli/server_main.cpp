@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
     gamestore::server::RoomTuning tuning;
     double stop_grace_sec = tuning.stop_grace.count() / 1000.0;
     double end_grace_sec = tuning.end_grace.count() / 1000.0;
+    double report_grace_sec = tuning.report_grace.count() / 1000.0;
     double startup_timeout_sec = 0;
     double report_rate = 20.0;
 
@@ -118,6 +119,10 @@ int main(int argc, char** argv) {
         ->envname("GAMESTORE_STOP_GRACE")->capture_default_str()->check(CLI::NonNegativeNumber);
     app.add_option("--end-grace", end_grace_sec, "seconds a game server has to exit by itself after END/ERROR")
         ->envname("GAMESTORE_END_GRACE")->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_option("--report-grace", report_grace_sec,
+                   "seconds a live match waits, after its game server exited, for an END/ERROR still in flight "
+                   "before it counts as CRASHED")
+        ->envname("GAMESTORE_REPORT_GRACE")->capture_default_str()->check(CLI::Range(0.0, 60.0));
     app.add_option("--startup-timeout", startup_timeout_sec,
                    "seconds to wait for STARTED (0: the manifest's server.startup_timeout)")
         ->envname("GAMESTORE_STARTUP_TIMEOUT")->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -154,6 +159,7 @@ int main(int argc, char** argv) {
         config.auth_deadline = std::chrono::milliseconds(static_cast<long>(auth_deadline_sec * 1000));
         tuning.stop_grace = std::chrono::milliseconds(static_cast<long>(stop_grace_sec * 1000));
         tuning.end_grace = std::chrono::milliseconds(static_cast<long>(end_grace_sec * 1000));
+        tuning.report_grace = std::chrono::milliseconds(static_cast<long>(report_grace_sec * 1000));
         if (startup_timeout_sec > 0) {
             tuning.startup_timeout_override = std::chrono::milliseconds(static_cast<long>(startup_timeout_sec * 1000));
         }

@@ -1,4 +1,5 @@
-// `gamestore-dev validate`: runs validate_game_package as a child process.
+// `gamestore-dev validate`: runs validate_game_package as a child process,
+// with every one of its options passed through.
 // The dependency rule (DESIGN.md 2) keeps the validator out of platform/, so
 // the tool finds the program and launches it with the one launcher (argv
 // only, no shell); its report goes straight to our stdout/stderr.
@@ -10,8 +11,11 @@
 #include <cerrno>
 #include <iostream>
 
+#include <CLI/CLI.hpp>
+
 #include "platform/cli/cli_common.hpp"
 #include "platform/cli/dev_commands.hpp"
+#include "platform/cli/validate_command.hpp"
 #include "platform/launch/process_launcher.hpp"
 
 namespace gamestore::cli {
@@ -68,27 +72,96 @@ fs::path find_validator() {
     return {};
 }
 
-int validate_package(const fs::path& package, const ValidateOptions& options) {
+CLI::App* add_validate_command(CLI::App& app, ValidateCommand& command) {
+    auto* validate = app.add_subcommand(
+        "validate",
+        "run validate_game_package on a package: the checks the platform relies on (exit 0 = all passed); "
+        "every option is validate_game_package's (docs/VALIDATOR.md)");
+    validate->add_option("PACKAGE", command.package, "package directory or zip file")->required();
+    validate->add_option("--players", command.players,
+                         "players in the test match (default: the game's min_players); also launches their clients "
+                         "with GAMESTORE_BOT=1 and plays the match to its END")
+        ->type_name("N")
+        ->check(CLI::Range(1, 64));
+    validate->add_flag("--no-clients", command.no_clients, "with --players: do not launch clients (server checks only)");
+    validate->add_flag("--json", command.json, "print the results as JSON instead of a table");
+    validate->add_option("--junit", command.junit, "also write the results as JUnit XML to FILE")
+        ->type_name("FILE");
+    validate->add_option("--grace", command.grace, "seconds the server gets to exit after SIGTERM (default 5)")
+        ->type_name("SEC")
+        ->check(CLI::Range(0.0, 600.0));
+    validate->add_option("--heartbeat-cycles", command.heartbeat_cycles, "heartbeat intervals to watch (default 3)")
+        ->type_name("K")
+        ->check(CLI::Range(1, 100));
+    validate->add_option("--timeout-scale", command.timeout_scale,
+                         "multiply every timeout (slow machines, sanitizers; default 1)")
+        ->type_name("X")
+        ->check(CLI::Range(0.01, 100.0));
+    validate->add_option("--match-timeout", command.match_timeout,
+                         "seconds the clients' match may take to reach END (default 60)")
+        ->type_name("SEC")
+        ->check(CLI::Range(1.0, 3600.0));
+    validate->add_option("--max-package-bytes", command.max_package_bytes,
+                         "largest zip the server accepts (gamestore-server --max-package-bytes)")
+        ->type_name("BYTES")
+        ->check(CLI::PositiveNumber);
+    validate->add_option("--max-package-entries", command.max_package_entries,
+                         "most files and directories in one package (gamestore-server --max-package-entries)")
+        ->type_name("N")
+        ->check(CLI::PositiveNumber);
+    validate->add_option("--max-package-uncompressed", command.max_package_uncompressed,
+                         "largest unpacked size of one package (gamestore-server --max-package-uncompressed)")
+        ->type_name("BYTES")
+        ->check(CLI::PositiveNumber);
+    validate->add_flag("--static-only", command.static_only, "only the static checks (no process is started)");
+    validate->add_flag("--keep-temp", command.keep_temp,
+                       "keep the validator's temp dir (logs, match directory, unpacked zip)");
+    return validate;
+}
+
+std::vector<std::string> validator_arguments(const ValidateCommand& command) {
+    std::vector<std::string> args{fs::absolute(command.package).lexically_normal().string()};
+    auto value = [&](const char* flag, const std::optional<std::string>& given) {
+        if (given) {
+            args.push_back(flag);
+            args.push_back(*given);
+        }
+    };
+    auto flag = [&](const char* name, bool given) {
+        if (given) {
+            args.push_back(name);
+        }
+    };
+    value("--players", command.players);
+    flag("--no-clients", command.no_clients);
+    flag("--json", command.json);
+    value("--junit", command.junit);
+    value("--grace", command.grace);
+    value("--heartbeat-cycles", command.heartbeat_cycles);
+    value("--timeout-scale", command.timeout_scale);
+    value("--match-timeout", command.match_timeout);
+    value("--max-package-bytes", command.max_package_bytes);
+    value("--max-package-entries", command.max_package_entries);
+    value("--max-package-uncompressed", command.max_package_uncompressed);
+    flag("--static-only", command.static_only);
+    flag("--keep-temp", command.keep_temp);
+    return args;
+}
+
+int run_validate_command(const ValidateCommand& command) {
     std::error_code ec;
-    if (!fs::exists(package, ec)) {
-        throw CliFailure(kExitUsage, package.string() + " does not exist; give a package directory or zip file.");
+    if (!fs::exists(command.package, ec)) {
+        throw CliFailure(kExitUsage, command.package + " does not exist; give a package directory or zip file.");
     }
     launch::ProcessSpec spec;
     const auto found = find_validator();
     // Not next to us nor in the build tree: the launcher looks the name up in PATH.
     spec.argv.push_back(found.empty() ? std::string(kValidator) : found.string());
-    spec.argv.push_back(fs::absolute(package).lexically_normal().string());
-    if (options.players > 0) {
-        spec.argv.push_back("--players");
-        spec.argv.push_back(std::to_string(options.players));
-    }
-    if (options.no_clients) {
-        spec.argv.push_back("--no-clients");
-    }
-    if (options.json) {
-        spec.argv.push_back("--json");
+    for (auto& arg : validator_arguments(command)) {
+        spec.argv.push_back(std::move(arg));
     }
     spec.env = launch::base_environment();
+    // Relative paths (--junit FILE) mean what they meant to the user.
     spec.cwd = fs::current_path(ec);
     // Same session and group: it is a foreground tool of ours, and it puts
     // the game's processes in groups of their own.

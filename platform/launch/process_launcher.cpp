@@ -225,6 +225,22 @@ bool group_alive(pid_t pgid) {
     return false;
 }
 
+bool group_has_members(pid_t pgid) {
+    if (pgid <= 1) {
+        return false;
+    }
+    // EPERM: members exist that we may not signal; they still count.
+    return ::kill(-pgid, 0) == 0 || errno != ESRCH;
+}
+
+bool process_alive(pid_t pid) {
+    if (pid <= 0) {
+        return false;
+    }
+    const auto fields = stat_fields(pid);
+    return !fields.empty() && fields[0] != "Z" && fields[0] != "X";
+}
+
 namespace {
 
 pid_t parent_of(pid_t pid) {
@@ -295,18 +311,37 @@ std::vector<pid_t> processes_with_env_entry(const std::string& marker, Lineage l
     return found;
 }
 
+std::vector<pid_t> escaped_processes(pid_t pgid, const std::string& marker, Lineage lineage) {
+    std::vector<pid_t> outside;
+    for (pid_t pid : processes_with_env_entry(marker, lineage)) {
+        if (::getpgid(pid) != pgid) {
+            outside.push_back(pid);
+        }
+    }
+    return outside;
+}
+
+void signal_tree(pid_t pgid, const std::vector<pid_t>& pids, int signo) {
+    if (pgid > 1) {
+        ::kill(-pgid, signo);
+        if (signo == SIGTERM) {
+            ::kill(-pgid, SIGCONT);
+        }
+    }
+    for (pid_t pid : pids) {
+        if (pid > 1) {
+            ::kill(pid, signo);
+            if (signo == SIGTERM) {
+                ::kill(pid, SIGCONT);
+            }
+        }
+    }
+}
+
 StopOutcome stop_process_tree(pid_t pgid, const std::string& marker, std::chrono::milliseconds grace,
                               std::chrono::milliseconds kill_wait, Lineage lineage) {
     StopOutcome outcome;
-    auto escaped = [&] {
-        std::vector<pid_t> outside;
-        for (pid_t pid : processes_with_env_entry(marker, lineage)) {
-            if (::getpgid(pid) != pgid) {
-                outside.push_back(pid);
-            }
-        }
-        return outside;
-    };
+    auto escaped = [&] { return escaped_processes(pgid, marker, lineage); };
     auto anything_left = [&] { return group_alive(pgid) || !escaped().empty(); };
     auto wait_until_gone = [&](std::chrono::milliseconds limit) {
         const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -321,26 +356,16 @@ StopOutcome stop_process_tree(pid_t pgid, const std::string& marker, std::chrono
         return true;
     };
 
-    if (pgid > 1) {
-        ::kill(-pgid, SIGTERM);
-        ::kill(-pgid, SIGCONT);  // a stopped process cannot act on SIGTERM
-    }
-    for (pid_t pid : escaped()) {
-        ::kill(pid, SIGTERM);
-        ::kill(pid, SIGCONT);
-    }
+    signal_tree(pgid, {}, SIGTERM);
+    signal_tree(0, escaped(), SIGTERM);
     if (wait_until_gone(grace)) {
         outcome.exited_on_term = true;
         return outcome;
     }
     outcome.killed = true;
-    if (pgid > 1) {
-        ::kill(-pgid, SIGKILL);
-    }
-    for (pid_t pid : escaped()) {
-        ::kill(pid, SIGKILL);
-        ++outcome.escaped_killed;
-    }
+    const auto stubborn = escaped();
+    signal_tree(pgid, stubborn, SIGKILL);
+    outcome.escaped_killed = stubborn.size();
     outcome.leftovers = !wait_until_gone(kill_wait);
     return outcome;
 }

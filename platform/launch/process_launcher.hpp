@@ -59,8 +59,15 @@ std::vector<std::pair<std::string, std::string>> base_environment();
 std::int64_t process_start_time(pid_t pid);
 // True while a process with this pid and start time exists (zombies excluded).
 bool same_process_alive(pid_t pid, std::int64_t start_time);
-// True while any process (zombies excluded) is in the group.
+// True while any process (zombies excluded) is in the group. Scans /proc
+// when the group is not empty: use group_has_members() to poll.
 bool group_alive(pid_t pgid);
+// Cheap (one kill(-pgid, 0)): true while the group has any member, zombies
+// included. The platform reaps its children as they exit, so polling this
+// on its I/O thread sees the group empty as soon as the last member died.
+bool group_has_members(pid_t pgid);
+// True while `pid` exists and is not a zombie (reads /proc/<pid>/stat).
+bool process_alive(pid_t pid);
 
 // Live processes (not zombies) with an environment entry that contains
 // `marker` (pass a match id: random, so it identifies the match's processes).
@@ -78,6 +85,15 @@ enum class Lineage {
 };
 std::vector<pid_t> processes_with_env_entry(const std::string& marker, Lineage lineage = Lineage::Any);
 
+// The processes carrying `marker` (see processes_with_env_entry) that are
+// not in group `pgid`: what escaped the group with setsid. Scans /proc: run
+// it off the lobby thread.
+std::vector<pid_t> escaped_processes(pid_t pgid, const std::string& marker, Lineage lineage);
+
+// Sends `signo` to the group (when pgid > 1) and to each of `pids`; after
+// SIGTERM also SIGCONT, because a stopped process cannot act on SIGTERM.
+void signal_tree(pid_t pgid, const std::vector<pid_t>& pids, int signo);
+
 struct StopOutcome {
     bool exited_on_term = false;  // gone within the grace after SIGTERM
     bool killed = false;          // SIGKILL was needed
@@ -85,7 +101,8 @@ struct StopOutcome {
     std::size_t escaped_killed = 0;  // processes outside the group found by marker
 };
 
-// Match-scoped stop (blocking; run it off the lobby thread): SIGTERM and
+// Match-scoped stop, blocking (the validator and restart reconciliation; the
+// running platform does the same steps asynchronously): SIGTERM and
 // SIGCONT to the group and to escaped processes carrying `marker` (our
 // descendants, or orphans when `lineage` says so), wait up to
 // `grace` for all of them to go, then SIGKILL what is left and wait up to

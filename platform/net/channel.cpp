@@ -50,13 +50,31 @@ awaitable<std::optional<protocol::FrameResult>> NdjsonChannel::read_frame() {
         if (frame.kind != protocol::FrameResult::Kind::NeedMore) {
             co_return frame;
         }
-        if (!open_) {
+        if (!open_ || peer_finished_) {
             co_return std::nullopt;
         }
         boost::system::error_code ec;
         const std::size_t n = co_await socket_.async_read_some(
             asio::buffer(read_buffer_), asio::redirect_error(asio::use_awaitable, ec));
         if (ec || n == 0) {
+            if (ec == asio::error::eof || (!ec && n == 0)) {
+                peer_finished_ = true;
+            }
+            if (peer_finished_ && accept_unterminated_) {
+                // A peer that sends one message and closes often leaves out
+                // the final "\n" (one-shot reports from other people's
+                // games). At a clean end of stream the unterminated rest is a
+                // line like any other; it is within max_line, since a longer
+                // one was reported as TooLarge already and is being skipped
+                // (take_raw() gives nothing then).
+                std::string rest = framer_.take_raw(framer_.buffered());
+                if (!rest.empty() && rest.back() == '\r') {
+                    rest.pop_back();
+                }
+                if (!rest.empty()) {
+                    co_return protocol::FrameResult{protocol::FrameResult::Kind::Line, std::move(rest)};
+                }
+            }
             co_return std::nullopt;
         }
         framer_.feed(std::string_view(read_buffer_.data(), n));
@@ -152,19 +170,23 @@ awaitable<void> NdjsonChannel::run_writer() {
         }
         Outbound item = std::move(queue_.front());
         queue_.pop_front();
+        writing_ = true;
         boost::system::error_code ec;
         co_await asio::async_write(socket_, asio::buffer(item.header),
                                    asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
+            writing_ = false;
             close();
             break;
         }
         if (item.file && !co_await write_file_range(item)) {
             // The peer was promised N bytes; a short blob cannot be repaired
             // in-band, so the connection ends and the client resumes later.
+            writing_ = false;
             close();
             break;
         }
+        writing_ = false;
     }
 }
 

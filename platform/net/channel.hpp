@@ -36,6 +36,14 @@ public:
     // was closed locally.
     awaitable<std::optional<protocol::FrameResult>> read_frame();
 
+    // With this on, when the peer ends the stream cleanly (EOF) after an
+    // unterminated last line, read_frame() returns that line as a Line before
+    // nullopt: a one-shot sender need not end its only message with "\n"
+    // (the control plane, where other people's games send one-shot reports).
+    // A reset or other read error drops such a fragment: it may be cut
+    // anywhere. Off by default: the lobby protocol's lines end with "\n".
+    void accept_unterminated_last_line(bool on) { accept_unterminated_ = on; }
+
     // Reads exactly n raw bytes and hands them to sink in pieces. False if the
     // connection ended first (the sink has seen what arrived).
     awaitable<bool> read_raw(std::uint64_t n, const std::function<void(std::string_view)>& sink);
@@ -55,7 +63,8 @@ public:
     void close_after_flush();
 
     bool is_open() const { return open_; }
-    std::size_t queued() const { return queue_.size(); }
+    // Frames not yet completely written, the one being written included.
+    std::size_t queued() const { return queue_.size() + (writing_ ? 1 : 0); }
     tcp::socket& socket() { return socket_; }
     std::string remote_endpoint_text() const { return remote_; }
     std::string local_address_text() const { return local_address_; }
@@ -79,6 +88,9 @@ private:
     std::string local_address_;
     bool open_ = true;
     bool close_when_drained_ = false;
+    bool writing_ = false;        // run_writer() is in the middle of a frame
+    bool peer_finished_ = false;  // the peer closed its side (EOF was read)
+    bool accept_unterminated_ = false;
 };
 
 // "HOST:PORT" parsing shared by every flag that takes an endpoint. IPv6 hosts

@@ -47,27 +47,31 @@ std::string lower(std::string text) {
 // log in freely). Buckets live on the lobby thread; full ones are dropped.
 class LoginLimiter {
 public:
-    // May this attempt go ahead? Attempts still being checked count as
-    // failures in waiting, so a burst sent at once cannot all slip past
-    // while the (slow) hash runs. A true answer must be paired with end().
+    // May this attempt go ahead? Attempts on the same account still being
+    // checked count as failures in waiting, so a burst of guesses sent at
+    // once cannot all slip past while the (slow) hash runs. Per address only
+    // finished failures count: many players behind one address (a NAT, a
+    // test rig) log in at the same moment. A true answer must be paired
+    // with end().
     bool begin(const std::string& account_key, const std::string& address) {
         const auto now = std::chrono::steady_clock::now();
         prune(now);
+        auto& pending = pending_[account_key];
         const bool allowed =
-            bucket(accounts_, account_key, 0.2, 5).available(now) >= 1.0 + static_cast<double>(pending_[account_key]) &&
-            bucket(addresses_, address, 1.0, 20).available(now) >= 1.0 + static_cast<double>(pending_[address]);
+            bucket(accounts_, account_key, 0.2, 5).available(now) >= 1.0 + static_cast<double>(pending) &&
+            bucket(addresses_, address, 1.0, 20).available(now) >= 1.0;
         if (allowed) {
-            ++pending_[account_key];
-            ++pending_[address];
-        } else {
-            settle(account_key);
-            settle(address);
+            ++pending;
+        } else if (pending == 0) {
+            pending_.erase(account_key);
         }
         return allowed;
     }
     void end(const std::string& account_key, const std::string& address, bool failed) {
-        settle_one(account_key);
-        settle_one(address);
+        auto it = pending_.find(account_key);
+        if (it != pending_.end() && --it->second <= 0) {
+            pending_.erase(it);
+        }
         if (failed) {
             const auto now = std::chrono::steady_clock::now();
             bucket(accounts_, account_key, 0.2, 5).try_take(now);
@@ -77,19 +81,6 @@ public:
 
 private:
     using Buckets = std::map<std::string, protocol::TokenBucket>;
-
-    void settle_one(const std::string& key) {
-        auto it = pending_.find(key);
-        if (it != pending_.end() && --it->second <= 0) {
-            pending_.erase(it);
-        }
-    }
-    void settle(const std::string& key) {
-        auto it = pending_.find(key);
-        if (it != pending_.end() && it->second <= 0) {
-            pending_.erase(it);
-        }
-    }
 
     static protocol::TokenBucket& bucket(Buckets& buckets, const std::string& key, double rate, double burst) {
         auto it = buckets.find(key);
@@ -110,7 +101,7 @@ private:
         }
     }
 
-    std::map<std::string, int> pending_;  // attempts being checked, by key
+    std::map<std::string, int> pending_;  // attempts being checked, by account
     Buckets accounts_;
     Buckets addresses_;
     std::uint64_t calls_ = 0;

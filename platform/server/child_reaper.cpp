@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+
 namespace gamestore::server {
 
 ChildReaper::ChildReaper(boost::asio::io_context& io) : signals_(io, SIGCHLD) {
@@ -21,13 +23,6 @@ void ChildReaper::arm() {
 }
 
 void ChildReaper::watch(pid_t pid, ExitHandler on_exit) {
-    const auto early = early_exits_.find(pid);
-    if (early != early_exits_.end()) {
-        const int status = early->second;
-        early_exits_.erase(early);
-        on_exit(status);
-        return;
-    }
     handlers_[pid] = std::move(on_exit);
 }
 
@@ -40,10 +35,11 @@ void ChildReaper::reap() {
         }
         const auto it = handlers_.find(pid);
         if (it == handlers_.end()) {
-            // An adopted orphan, or a child whose watch() is still on its way.
-            if (early_exits_.size() < 4096) {
-                early_exits_[pid] = status;
-            }
+            // An adopted orphan (a game's escaped grandchild): nobody waits
+            // for it, and its pid may be the next game server's.
+            ++unwatched_reaped_;
+            spdlog::debug("reaped pid {} ({}), an adopted process nobody watched", pid,
+                          describe_wait_status(status));
             continue;
         }
         auto handler = std::move(it->second);

@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <fmt/ranges.h>
-#include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include "platform/launch/healthcheck_hosts.hpp"
 #include "platform/launch/process_launcher.hpp"
 #include "platform/packages/command_template.hpp"
 #include "platform/protocol/redact.hpp"
@@ -25,9 +25,102 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using nlohmann::json;
 using protocol::ErrorCode;
+using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// Cadence of the cheap liveness checks while a process group is stopped.
+constexpr std::chrono::milliseconds kStopPoll{20};
+// Pause between two rounds of healthcheck connects, and the most one connect
+// attempt may take.
+constexpr std::chrono::milliseconds kHealthcheckRetry{100};
+constexpr std::chrono::milliseconds kHealthcheckAttempt{1000};
+
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+    std::string out;
+    for (const auto& item : items) {
+        if (!out.empty()) out += separator;
+        out += item;
+    }
+    return out;
+}
+
+// Polls (cheap checks only) until the group and `escaped` are gone; false
+// at the deadline.
+asio::awaitable<bool> wait_until_gone(asio::steady_timer& tick, pid_t pgid, const std::vector<pid_t>& escaped,
+                                      Clock::time_point deadline) {
+    for (;;) {
+        const bool left = launch::group_has_members(pgid) ||
+                          std::any_of(escaped.begin(), escaped.end(), [](pid_t pid) { return launch::process_alive(pid); });
+        if (!left) {
+            co_return true;
+        }
+        const auto now = Clock::now();
+        if (now >= deadline) {
+            co_return false;
+        }
+        tick.expires_after(std::min<Clock::duration>(kStopPoll, deadline - now));
+        boost::system::error_code ec;
+        co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+// What a /proc scan finds left of a match: live group members (zombies do
+// not count) and escaped processes.
+struct Leftovers {
+    bool group = false;
+    std::vector<pid_t> escaped;
+};
+
+// One TCP connect to host:port within `limit`: success, or why not.
+asio::awaitable<boost::system::error_code> connect_once(const std::string& host, std::uint16_t port,
+                                                        std::chrono::milliseconds limit) {
+    auto executor = co_await asio::this_coro::executor;
+    boost::system::error_code ec;
+    std::vector<tcp::endpoint> endpoints;
+    const auto address = asio::ip::make_address(host, ec);
+    if (!ec) {
+        endpoints.emplace_back(address, port);
+    } else {
+        // A host name (healthcheck.host may be one). getaddrinfo cannot be
+        // interrupted, so a slow resolver can stretch one attempt; the
+        // probe's overall deadline is checked again after it.
+        tcp::resolver resolver(executor);
+        const std::string service = std::to_string(port);  // no temporaries in co_await (GCC 12)
+        const auto results =
+            co_await resolver.async_resolve(host, service, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            co_return ec;
+        }
+        for (const auto& entry : results) {
+            endpoints.push_back(entry.endpoint());
+        }
+    }
+    for (const auto& endpoint : endpoints) {
+        auto socket = std::make_shared<tcp::socket>(executor);
+        auto expired = std::make_shared<bool>(false);
+        asio::steady_timer timer(executor, limit);
+        timer.async_wait([socket, expired](const boost::system::error_code& timer_ec) {
+            if (!timer_ec) {
+                *expired = true;
+                boost::system::error_code ignored;
+                socket->close(ignored);
+            }
+        });
+        co_await socket->async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
+        timer.cancel();
+        if (*expired) {
+            ec = asio::error::timed_out;
+        }
+        boost::system::error_code ignored;
+        socket->close(ignored);
+        if (!ec) {
+            co_return ec;
+        }
+    }
+    co_return ec;
+}
 
 std::string random_hex(std::size_t bytes) {
     std::vector<unsigned char> raw(bytes);
@@ -239,6 +332,9 @@ void RoomService::spawn_server(Room& room) {
     match.pgid = process_info.pgid;
     match.start_time = process_info.start_time;
     match.spawned = true;
+    // The startup timeout measures the game, not our queue: a launch that
+    // waited for the blocking pool must not be charged for it.
+    match.spawned_at = Clock::now();
     spdlog::info("room {}: match {}: game server pid {} spawned: {}", room.id, match.match_id, match.pid,
                  fmt::format("{}", fmt::join(spec.argv, " ")));
     if (fds[0] >= 0) {
@@ -246,7 +342,109 @@ void RoomService::spawn_server(Room& room) {
     }
     const auto room_id = room.id;
     const auto match_id = match.match_id;
+    // Right after the spawn, before this handler returns to the event loop:
+    // the reaper's contract (child_reaper.hpp).
     reaper_.watch(match.pid, [this, room_id, match_id](int status) { on_process_exit(room_id, match_id, status); });
+    start_healthcheck(room, context);
+}
+
+void RoomService::start_healthcheck(Room& room, const packages::LaunchContext& context) {
+    auto& match = *room.match;
+    packages::HealthcheckTarget target;
+    try {
+        target = packages::render_healthcheck(room.manifest, context);
+    } catch (const std::exception& e) {
+        spdlog::warn("healthcheck: room {}: match {}: not run: {}", room.id, match.match_id, e.what());
+        return;
+    }
+    // The same choice as validate_game_package: 127.0.0.1, then
+    // healthcheck.host or the host players are told (what spawn_server put
+    // in the context); never a bind-only address.
+    const auto hosts = launch::healthcheck_hosts(target.host, context.host);
+    for (const auto& skipped : hosts.skipped) {
+        spdlog::info("healthcheck: room {}: match {}: not connecting to {} (a bind-only address)", room.id,
+                     match.match_id, skipped);
+    }
+    auto probe = std::make_shared<HealthcheckProbe>();
+    for (const auto& host : hosts.connect) {
+        probe->targets.push_back(net::HostPort{host, target.port}.to_string());
+    }
+    probe->timeout = seconds_to_ms(target.timeout_sec);
+    spdlog::info("healthcheck: room {}: match {}: probing {} for up to {:g} s (diagnostic only: readiness is STARTED)",
+                 room.id, match.match_id, join(probe->targets, " then "), target.timeout_sec);
+    match.healthcheck = probe;
+    asio::co_spawn(services_.lobby.io(), run_healthcheck(room.id, match.match_id, hosts.connect, target.port, probe),
+                   asio::detached);
+}
+
+asio::awaitable<void> RoomService::run_healthcheck(std::int64_t room_id, std::string match_id,
+                                                   std::vector<std::string> hosts, std::uint16_t port,
+                                                   std::shared_ptr<HealthcheckProbe> probe) {
+    // Touches no room state: it reports through `probe`, the counters and
+    // the log, so it can neither delay nor change IN_GAME.
+    const auto began = Clock::now();
+    const auto deadline = began + probe->timeout;
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    // Bounded by the deadline; each round takes at least kHealthcheckRetry.
+    while (!probe->done && Clock::now() < deadline) {
+        for (const auto& host : hosts) {
+            const auto now = Clock::now();
+            if (probe->done || now >= deadline) {
+                break;
+            }
+            ++probe->attempts;
+            const auto limit = std::min(kHealthcheckAttempt,
+                                        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+                                            std::chrono::milliseconds(1));
+            const auto ec = co_await connect_once(host, port, limit);
+            if (probe->done) {
+                co_return;  // the match ended meanwhile; finish() has reported
+            }
+            const std::string target = net::HostPort{host, port}.to_string();
+            if (!ec) {
+                probe->done = true;
+                ++counters_.healthchecks_passed;
+                spdlog::info("healthcheck: room {}: match {}: {} accepts TCP connections ({} ms after spawn, attempt "
+                             "{}; diagnostic only)",
+                             room_id, match_id, target,
+                             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count(),
+                             probe->attempts);
+                co_return;
+            }
+            probe->last_error = target + ": " + ec.message();
+            spdlog::debug("healthcheck: room {}: match {}: attempt {} failed: {}", room_id, match_id, probe->attempts,
+                          probe->last_error);
+        }
+        const auto now = Clock::now();
+        if (probe->done || now >= deadline) {
+            break;
+        }
+        pause.expires_after(std::min<Clock::duration>(kHealthcheckRetry, deadline - now));
+        boost::system::error_code ec;
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (probe->done) {
+        co_return;
+    }
+    probe->done = true;
+    ++counters_.healthchecks_failed;
+    spdlog::warn("healthcheck: room {}: match {}: no TCP connection to {} within {:g} s ({} attempts; last error: "
+                 "{}); diagnostic only: the match goes on, readiness is STARTED",
+                 room_id, match_id, join(probe->targets, " or "), ms_to_seconds(probe->timeout), probe->attempts,
+                 probe->last_error.empty() ? std::string("none") : probe->last_error);
+}
+
+void RoomService::conclude_abandoned_healthcheck(const Room& room, ActiveMatch& match) {
+    if (!match.healthcheck || match.healthcheck->done) {
+        return;
+    }
+    auto& probe = *match.healthcheck;
+    probe.done = true;
+    ++counters_.healthchecks_abandoned;
+    spdlog::info("healthcheck: room {}: match {}: abandoned, the match ended first ({} attempts, no TCP connection "
+                 "to {}; last error: {})",
+                 room.id, match.match_id, probe.attempts, join(probe.targets, " or "),
+                 probe.last_error.empty() ? std::string("none") : probe.last_error);
 }
 
 void RoomService::pump_log(int read_fd, fs::path log_file) {
@@ -301,10 +499,48 @@ void RoomService::on_process_exit(std::int64_t room_id, const std::string& match
     if (match.terminal) {
         return;
     }
-    const std::string reason = (match.started ? "the game server exited without reporting END ("
-                                              : "the game server exited before reporting STARTED (") +
-                               describe_wait_status(wait_status) + ")";
-    finish(it->second, match_id, store::MatchStatus::Crashed, reason, nullptr);
+    match.exit_status = wait_status;
+    if (tuning_.report_grace.count() <= 0) {
+        on_report_grace_over(room_id, match_id);
+        return;
+    }
+    // A game that reports END and exits at once races its own report: the
+    // exit can be reaped before the report's connection is read. Give the
+    // reports in flight a moment; the watchdog leaves this match alone
+    // meanwhile (its verdict is pending), and an END/ERROR now still counts.
+    auto timer = std::make_shared<asio::steady_timer>(services_.lobby.io(), tuning_.report_grace);
+    timer->async_wait([this, timer, room_id, match_id](const boost::system::error_code& ec) {
+        if (!ec) {
+            on_report_grace_over(room_id, match_id);
+        }
+    });
+}
+
+void RoomService::on_report_grace_over(std::int64_t room_id, const std::string& match_id) {
+    auto it = rooms_.find(room_id);
+    if (it == rooms_.end() || !it->second.match || it->second.match->match_id != match_id ||
+        it->second.match->terminal || !it->second.match->exit_status) {
+        return;  // a report (or an abort) ended it within the grace
+    }
+    const auto& match = *it->second.match;
+    std::string reason = (match.started ? "the game server exited without reporting END ("
+                                        : "the game server exited before reporting STARTED (") +
+                         describe_wait_status(*match.exit_status) + ")";
+    finish(it->second, match_id, store::MatchStatus::Crashed, std::move(reason), nullptr);
+}
+
+asio::awaitable<void> RoomService::record_in_game(std::string match_id, std::int64_t at) {
+    try {
+        auto recorded = co_await run_blocking(services_.lobby.blocking_pool(), [&] {
+            return services_.store.record_match_in_game(match_id, at);
+        });
+        if (!recorded.ok()) {
+            // Conflict: the match ended first; its finish carried in_game_at.
+            spdlog::debug("match {}: IN_GAME not recorded: {}", match_id, recorded.error().message);
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("match {}: could not record IN_GAME: {}", match_id, e.what());
+    }
 }
 
 std::optional<std::string> RoomService::handle_report(const protocol::Report& report) {
@@ -340,6 +576,13 @@ std::optional<std::string> RoomService::handle_report(const protocol::Report& re
                 spdlog::warn("room {}: match {}: duplicate STARTED ignored", room.id, match.match_id);
                 return "STARTED was already accepted for match " + match.match_id;
             }
+            if (match.exited) {
+                // Players would be sent to a server that is gone.
+                ++counters_.rejected_reports;
+                spdlog::warn("room {}: match {}: STARTED after the game server exited; ignored", room.id,
+                             match.match_id);
+                return "the game server of match " + match.match_id + " has already exited";
+            }
             if (!report.port || *report.port != match.port) {
                 ++counters_.rejected_reports;
                 spdlog::warn("room {}: match {}: STARTED names port {} but the match was given port {}; ignored",
@@ -349,12 +592,17 @@ std::optional<std::string> RoomService::handle_report(const protocol::Report& re
             match.started = true;
             match.started_at = now;
             match.last_heartbeat = now;
+            match.in_game_at = store::unix_ms_now();
             room.state = RoomState::InGame;
             ++counters_.started;
-            spdlog::info("room {}: STARTING -> IN_GAME (match {}, port {}, ready after {} ms)", room.id,
-                         match.match_id, match.port,
-                         std::chrono::duration_cast<std::chrono::milliseconds>(now - match.launched_at).count());
+            spdlog::info("room {}: STARTING -> IN_GAME (match {}, port {}, ready {} ms after start, {} ms after spawn)",
+                         room.id, match.match_id, match.port,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(now - match.launched_at).count(),
+                         std::chrono::duration_cast<std::chrono::milliseconds>(now - match.spawned_at).count());
             publish_room(room);
+            // From here on the match counts as played (history, reviews),
+            // also for a restart after a crash.
+            asio::co_spawn(services_.lobby.io(), record_in_game(match.match_id, *match.in_game_at), asio::detached);
             return std::nullopt;
         }
         case protocol::ReportStatus::Heartbeat:
@@ -362,6 +610,29 @@ std::optional<std::string> RoomService::handle_report(const protocol::Report& re
             match.heartbeat_warned = false;
             return std::nullopt;
         case protocol::ReportStatus::End: {
+            // Every name in END must be a player of this match: in results
+            // (once each) and in winner/loser alike. A report naming anyone
+            // else is refused whole, with the reason, and changes nothing;
+            // the game may send a corrected END.
+            auto is_member = [&](const std::string& name) {
+                return std::any_of(match.players.begin(), match.players.end(),
+                                   [&](const RoomMember& m) { return m.name == name; });
+            };
+            for (const auto& [field, name] : {std::pair{"winner", &report.winner}, std::pair{"loser", &report.loser}}) {
+                if (*name && !is_member(**name)) {
+                    ++counters_.rejected_reports;
+                    const std::string why = std::string(field) + " '" + protocol::printable(**name) +
+                                            "' is not a player of this match";
+                    spdlog::warn("room {}: match {}: END refused: {}", room.id, match.match_id, why);
+                    return why;
+                }
+            }
+            if (report.winner && report.loser && *report.winner == *report.loser) {
+                ++counters_.rejected_reports;
+                const std::string why = "winner and loser are the same player '" + protocol::printable(*report.winner) + "'";
+                spdlog::warn("room {}: match {}: END refused: {}", room.id, match.match_id, why);
+                return why;
+            }
             json results = nullptr;
             if (report.results) {
                 std::set<std::string> named;
@@ -384,11 +655,21 @@ std::optional<std::string> RoomService::handle_report(const protocol::Report& re
                 if (report.winner) results.push_back({{"player", *report.winner}, {"outcome", "WIN"}});
                 if (report.loser) results.push_back({{"player", *report.loser}, {"outcome", "LOSE"}});
             }
+            if (match.exited) {
+                ++counters_.reports_after_exit;
+                spdlog::info("room {}: match {}: END arrived after the game server exited, within the report grace",
+                             room.id, match.match_id);
+            }
             finish(room, match.match_id, store::MatchStatus::End, report.reason.value_or("the game ended"),
                    std::move(results));
             return std::nullopt;
         }
         case protocol::ReportStatus::Error:
+            if (match.exited) {
+                ++counters_.reports_after_exit;
+                spdlog::info("room {}: match {}: ERROR arrived after the game server exited, within the report grace",
+                             room.id, match.match_id);
+            }
             finish(room, match.match_id, store::MatchStatus::Error,
                    "the game server reported an error: " + report.err_msg.value_or("(no message)"), nullptr);
             return std::nullopt;
@@ -403,6 +684,7 @@ bool RoomService::finish(Room& room, const std::string& match_id, store::MatchSt
     }
     auto& match = *room.match;
     match.terminal = true;
+    conclude_abandoned_healthcheck(room, match);
     const auto previous = room.state;
     room.state = RoomState::Ending;
     if (!tuning_.debug_keep_ready_after_match) {
@@ -431,41 +713,44 @@ bool RoomService::finish(Room& room, const std::string& match_id, store::MatchSt
 
 asio::awaitable<void> RoomService::cleanup(std::int64_t room_id, ActiveMatch match, store::MatchStatus status,
                                            std::string reason, std::string results_json) {
-    const auto tuning = tuning_;
     const bool graceful_end = status == store::MatchStatus::End || status == store::MatchStatus::Error;
     try {
+        const store::MatchFinish finish_record{status, results_json, store::unix_ms_now(), reason, match.in_game_at};
+        auto finished = co_await run_blocking(services_.lobby.blocking_pool(), [&] {
+            return services_.store.finish_match(match.match_id, finish_record);
+        });
+        if (!finished.ok() && finished.error().code != store::StoreError::Code::NotFound) {
+            spdlog::error("match {}: could not record the finish: {}", match.match_id, finished.error().message);
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("match {}: could not record the finish: {}", match.match_id, e.what());
+    }
+    if (match.spawned) {
+        try {
+            const auto stopped = co_await stop_processes(match.pgid, match.match_id, graceful_end);
+            if (stopped.killed) {
+                spdlog::warn("match {}: the game server ignored SIGTERM for {} ms; killed its process group{}",
+                             match.match_id, tuning_.stop_grace.count(),
+                             stopped.escaped_killed ? " and " + std::to_string(stopped.escaped_killed) +
+                                                          " escaped process(es)"
+                                                    : std::string());
+            } else {
+                spdlog::debug("match {}: process group {} is gone", match.match_id, match.pgid);
+            }
+            if (stopped.leftovers) {
+                spdlog::error("match {}: processes survived SIGKILL", match.match_id);
+            }
+        } catch (const std::exception& e) {
+            spdlog::error("match {}: stopping its processes failed: {}", match.match_id, e.what());
+        }
+    }
+    try {
         co_await run_blocking(services_.lobby.blocking_pool(), [&] {
-            store::MatchFinish finish_record{status, results_json, store::unix_ms_now(), reason};
-            auto finished = services_.store.finish_match(match.match_id, finish_record);
-            if (!finished.ok() && finished.error().code != store::StoreError::Code::NotFound) {
-                spdlog::error("match {}: could not record the finish: {}", match.match_id, finished.error().message);
-            }
-            if (match.spawned) {
-                const std::string& marker = match.match_id;
-                if (graceful_end) {
-                    // A game that reported its end usually exits by itself.
-                    const auto deadline = Clock::now() + tuning.end_grace;
-                    while (Clock::now() < deadline && launch::group_alive(match.pgid)) {
-                        ::poll(nullptr, 0, 10);
-                    }
-                }
-                const auto stopped = launch::stop_process_tree(match.pgid, marker, tuning.stop_grace);
-                if (stopped.killed) {
-                    spdlog::warn("match {}: the game server ignored SIGTERM for {} ms; killed its process group{}",
-                                 match.match_id, tuning.stop_grace.count(),
-                                 stopped.escaped_killed ? " and " + std::to_string(stopped.escaped_killed) +
-                                                              " escaped process(es)"
-                                                        : std::string());
-                }
-                if (stopped.leftovers) {
-                    spdlog::error("match {}: processes survived SIGKILL", match.match_id);
-                }
-            }
             remove_read_only_tree(match.dir);
             return true;
         });
     } catch (const std::exception& e) {
-        spdlog::error("match {}: cleanup failed: {}", match.match_id, e.what());
+        spdlog::error("match {}: removing {} failed: {}", match.match_id, match.dir.string(), e.what());
     }
     ports_.release(match.port);
     auto it = rooms_.find(room_id);
@@ -498,6 +783,55 @@ asio::awaitable<void> RoomService::cleanup(std::int64_t room_id, ActiveMatch mat
     }
 }
 
+asio::awaitable<launch::StopOutcome> RoomService::stop_processes(pid_t pgid, std::string marker, bool after_end) {
+    launch::StopOutcome outcome;
+    auto& pool = services_.lobby.blocking_pool();
+    asio::steady_timer tick(services_.lobby.io());
+    const std::vector<pid_t> none;
+    auto look = [&] {
+        return Leftovers{launch::group_alive(pgid),
+                         launch::escaped_processes(pgid, marker, launch::Lineage::Descendant)};
+    };
+    if (after_end) {
+        // A game that reported its end usually exits by itself.
+        co_await wait_until_gone(tick, pgid, none, Clock::now() + tuning_.end_grace);
+    }
+    // An empty group's number may be reused once its leader was reaped:
+    // signal it only while it has members.
+    launch::signal_tree(launch::group_has_members(pgid) ? pgid : 0, none, SIGTERM);
+    auto escaped = co_await run_blocking(pool, [&] {
+        return launch::escaped_processes(pgid, marker, launch::Lineage::Descendant);
+    });
+    launch::signal_tree(0, escaped, SIGTERM);
+    const auto term_deadline = Clock::now() + tuning_.stop_grace;
+    // The cheap polling counts zombies and only knows the escapees found so
+    // far; a /proc look decides. Escapees born meanwhile get SIGTERM and the
+    // rest of the grace (a few rounds at most).
+    for (int round = 0; round < 8; ++round) {
+        co_await wait_until_gone(tick, pgid, escaped, term_deadline);
+        const auto left = co_await run_blocking(pool, look);
+        if (!left.group && left.escaped.empty()) {
+            outcome.exited_on_term = true;
+            co_return outcome;
+        }
+        if (Clock::now() >= term_deadline) {
+            break;
+        }
+        launch::signal_tree(0, left.escaped, SIGTERM);
+        escaped = left.escaped;
+    }
+    outcome.killed = true;
+    const auto stubborn = co_await run_blocking(pool, [&] {
+        return launch::escaped_processes(pgid, marker, launch::Lineage::Descendant);
+    });
+    launch::signal_tree(launch::group_has_members(pgid) ? pgid : 0, stubborn, SIGKILL);
+    outcome.escaped_killed = stubborn.size();
+    co_await wait_until_gone(tick, pgid, stubborn, Clock::now() + tuning_.kill_wait);
+    const auto left = co_await run_blocking(pool, look);
+    outcome.leftovers = left.group || !left.escaped.empty();
+    co_return outcome;
+}
+
 void RoomService::start_watchdog() {
     watchdog_.expires_after(tuning_.watchdog_tick);
     watchdog_.async_wait([this](const boost::system::error_code& ec) {
@@ -516,8 +850,12 @@ void RoomService::watchdog_tick() {
             continue;
         }
         auto& match = *room.match;
+        if (match.exited) {
+            continue;  // the report grace decides: END/ERROR, or CRASHED
+        }
         if (!match.started) {
-            if (now - match.launched_at > match.startup_timeout) {
+            // Not spawned yet: still being prepared, the clock has not started.
+            if (match.spawned && now - match.spawned_at > match.startup_timeout) {
                 finish(room, match.match_id, store::MatchStatus::Timeout,
                        fmt::format("the game server did not report STARTED within {:g} s; it was stopped",
                                    ms_to_seconds(match.startup_timeout)),
@@ -585,9 +923,11 @@ void RoomService::reconcile_after_restart() {
                                         : std::to_string(strays.size()) + " leftover process(es) were killed";
             }
         }
+        // History follows what the previous run recorded: played only if
+        // it had reached IN_GAME (record_match_in_game).
         auto finished = services_.store.finish_match(
             match.match_id, store::MatchFinish{store::MatchStatus::Aborted, "", store::unix_ms_now(),
-                                               "the platform restarted while the match was running"});
+                                               "the platform restarted while the match was running", std::nullopt});
         spdlog::warn("startup: match {} (room {}) was left open by a previous run; closed as ABORTED, {}",
                      match.match_id, match.room_id, killed);
         (void)finished;

@@ -49,6 +49,7 @@ asio::awaitable<void> ReportEndpoint::accept_loop() {
 asio::awaitable<void> ReportEndpoint::serve(tcp::socket socket) {
     ++stats_.connections;
     auto channel = std::make_shared<net::NdjsonChannel>(std::move(socket), config_.max_line_bytes);
+    channel->accept_unterminated_last_line(true);
     open_.insert(channel);
     const std::string peer = channel->remote_endpoint_text();
     asio::co_spawn(io_, [channel]() -> asio::awaitable<void> { co_await channel->run_writer(); }, asio::detached);
@@ -77,6 +78,27 @@ asio::awaitable<void> ReportEndpoint::serve(tcp::socket socket) {
         asio::detached);
 
     protocol::AbuseTracker abuse(config_.abuse);
+    // The match this connection last spoke for, so warnings about the
+    // connection (rate limit, disconnect) can name it.
+    std::string match_id;
+    // The match a line speaks for, if it can be read (the parse is skipped
+    // for lines that are dropped without a warning).
+    auto match_of = [&](const protocol::FrameResult& line) -> std::string {
+        if (line.kind != protocol::FrameResult::Kind::Line) {
+            return {};
+        }
+        const auto parsed = protocol::parse_report(line.line);
+        if (const auto* report = std::get_if<protocol::Report>(&parsed)) {
+            return report->match_id;
+        }
+        return std::get<protocol::ReportError>(parsed).match_id;
+    };
+    auto match_text = [&](const protocol::FrameResult& line) {
+        if (match_id.empty()) {
+            match_id = match_of(line);
+        }
+        return match_id.empty() ? std::string("match unknown") : "match " + protocol::printable(match_id);
+    };
     while (channel->is_open()) {
         auto frame = co_await channel->read_frame();
         if (!frame) {
@@ -87,8 +109,8 @@ asio::awaitable<void> ReportEndpoint::serve(tcp::socket socket) {
         const auto verdict = abuse.on_message(std::chrono::steady_clock::now());
         if (verdict == protocol::AbuseVerdict::Disconnect) {
             ++stats_.disconnected_for_abuse;
-            spdlog::warn("control plane: {} keeps flooding ({} lines dropped); disconnecting", peer,
-                         abuse.dropped_total());
+            spdlog::warn("control plane: {} ({}) keeps flooding ({} lines dropped); disconnecting", peer,
+                         match_text(*frame), abuse.dropped_total());
             channel->send(protocol::encode_report_reply_error("rate limit exceeded for too long; disconnecting"));
             channel->close_after_flush();
             break;
@@ -96,8 +118,8 @@ asio::awaitable<void> ReportEndpoint::serve(tcp::socket socket) {
         if (verdict != protocol::AbuseVerdict::Accept) {
             ++stats_.rate_dropped;
             if (verdict == protocol::AbuseVerdict::DropAndWarn) {
-                spdlog::warn("control plane: {} is over the report rate limit ({}/s); dropping excess lines", peer,
-                             config_.abuse.rate_per_sec);
+                spdlog::warn("control plane: {} ({}) is over the report rate limit ({}/s); dropping excess lines",
+                             peer, match_text(*frame), config_.abuse.rate_per_sec);
             }
             channel->send(protocol::encode_report_reply_error("rate limited: report dropped"));
             continue;
@@ -115,6 +137,9 @@ asio::awaitable<void> ReportEndpoint::serve(tcp::socket socket) {
         }
         auto parsed = protocol::parse_report(frame->line);
         if (auto* error = std::get_if<protocol::ReportError>(&parsed)) {
+            if (!error->match_id.empty()) {
+                match_id = error->match_id;
+            }
             if (error->kind == protocol::ReportError::Kind::UnknownStatus) {
                 ++stats_.unknown_status;
                 spdlog::warn("control plane: {} sent an unknown status (match {}): {}; ignored", peer,
@@ -128,10 +153,13 @@ asio::awaitable<void> ReportEndpoint::serve(tcp::socket socket) {
             continue;
         }
         const auto& report = std::get<protocol::Report>(parsed);
+        match_id = report.match_id;
         const auto refusal = handler_(report);
         channel->send(refusal ? protocol::encode_report_reply_error(*refusal) : protocol::encode_report_reply_ok());
     }
     idle->cancel();
+    // queued() counts a reply being written: a one-shot sender that closed
+    // its side after the report still gets the reply to it.
     if (channel->queued() == 0) {
         channel->close();
     } else {

@@ -5,7 +5,10 @@
 // answered without dropping the connection, a token bucket per connection
 // (drop + one warning per cooldown; disconnect only on sustained abuse), and
 // an idle read timeout. Each line gets exactly one reply line. Nothing here
-// sleeps: excess is dropped at once.
+// sleeps: excess is dropped at once. Warnings about a connection name the
+// match it speaks for when known (the last report's match_id, else the
+// dropped line's). A last line without "\n" before the sender closes its
+// side counts (net::NdjsonChannel), so one-shot senders may omit it.
 
 #include <cstdint>
 #include <functional>

@@ -494,6 +494,10 @@ void RoomService::register_ops() {
                            {"stale_reports", counters_.stale_reports},
                            {"forged_reports", counters_.forged_reports},
                            {"rejected_reports", counters_.rejected_reports},
+                           {"reports_after_exit", counters_.reports_after_exit},
+                           {"healthchecks_passed", counters_.healthchecks_passed},
+                           {"healthchecks_failed", counters_.healthchecks_failed},
+                           {"healthchecks_abandoned", counters_.healthchecks_abandoned},
                            {"cleanups_in_flight", cleanups_in_flight_}}}},
                         std::nullopt};
     }, Access::Authenticated, 0});

@@ -3,10 +3,13 @@
 //
 // Everything here lives on the lobby's single I/O thread, so a snapshot is
 // always consistent without locks. Blocking work (SQLite, creating the match
-// directory, stopping a process group) goes to the blocking pool and comes
-// back; the plan's "mark intent under the lock, stop outside it" is exactly
-// that: a match is marked terminal here, the stop runs on the pool, and the
-// room returns to WAITING when the stop is done.
+// directory, scanning /proc for escaped processes) goes to the blocking pool
+// and comes back. Stopping a process group waits on timers on the I/O thread
+// (signals and kill(-pgid, 0) are cheap), so a stubborn game never ties up a
+// pool thread that launches and SQLite need. The plan's "mark intent under
+// the lock, stop outside it" is exactly that: a match is marked terminal
+// here, the stop proceeds asynchronously, and the room returns to WAITING
+// when the stop is done.
 //
 // States: WAITING -> STARTING (host started; match_id visible, port and
 // tokens hidden) -> IN_GAME (STARTED accepted; members get host, port,
@@ -28,12 +31,17 @@
 #include <nlohmann/json.hpp>
 
 #include "platform/asio/asio.hpp"
+#include "platform/launch/process_launcher.hpp"
 #include "platform/packages/manifest.hpp"
 #include "platform/protocol/report.hpp"
 #include "platform/server/child_reaper.hpp"
 #include "platform/server/platform_services.hpp"
 #include "platform/server/port_pool.hpp"
 #include "platform/store/types.hpp"
+
+namespace gamestore::packages {
+struct LaunchContext;
+}
 
 namespace gamestore::server {
 
@@ -47,6 +55,17 @@ struct RoomMember {
     std::string name;
     bool ready = false;
     bool connected = true;
+};
+
+// A match's diagnostic TCP healthcheck (match_lifecycle.cpp). Shared by the
+// match and the probing coroutine; whoever concludes it sets `done` and logs
+// the result, exactly once.
+struct HealthcheckProbe {
+    std::vector<std::string> targets;  // "host:port", in the order tried
+    std::chrono::milliseconds timeout{10'000};
+    int attempts = 0;
+    std::string last_error;
+    bool done = false;
 };
 
 struct ActiveMatch {
@@ -63,12 +82,16 @@ struct ActiveMatch {
     bool started = false;   // STARTED accepted
     bool terminal = false;  // END/ERROR/exit/timeout seen: cleanup under way
     bool exited = false;    // the game server process was reaped
-    std::chrono::steady_clock::time_point launched_at;
+    std::optional<int> exit_status;  // its wait status while the report grace runs
+    std::chrono::steady_clock::time_point launched_at;  // room.start
+    std::chrono::steady_clock::time_point spawned_at;   // the startup clock starts here
     std::chrono::steady_clock::time_point started_at;
+    std::optional<std::int64_t> in_game_at;  // Unix ms of IN_GAME: the match counts as played
     std::chrono::steady_clock::time_point last_heartbeat;
     bool heartbeat_warned = false;
     std::chrono::milliseconds startup_timeout{10'000};
     std::chrono::milliseconds heartbeat_interval{5'000};
+    std::shared_ptr<HealthcheckProbe> healthcheck;
 };
 
 struct Room {
@@ -91,6 +114,13 @@ struct Room {
 struct RoomTuning {
     std::chrono::milliseconds stop_grace{5000};
     std::chrono::milliseconds end_grace{2000};  // after END/ERROR, time to exit on its own
+    // After SIGKILL, how long the group may take to disappear before the
+    // stop is logged as having left processes behind.
+    std::chrono::milliseconds kill_wait{3000};
+    // A game server that exits while its match is live may still have its
+    // END/ERROR in flight (sent on a one-shot connection just before exit):
+    // the match waits this long for it before it is called CRASHED.
+    std::chrono::milliseconds report_grace{500};
     double heartbeat_warn_factor = 3.0;
     double heartbeat_kill_factor = 5.0;
     std::optional<std::chrono::milliseconds> startup_timeout_override;
@@ -107,6 +137,10 @@ struct MatchCounters {
     std::uint64_t stale_reports = 0;   // a match_id that is not the room's current match
     std::uint64_t forged_reports = 0;  // right match, wrong report_token
     std::uint64_t rejected_reports = 0;  // other refusals (bad port echo, bad results, after the end)
+    std::uint64_t reports_after_exit = 0;  // END/ERROR accepted within the report grace
+    std::uint64_t healthchecks_passed = 0;     // a TCP connect succeeded
+    std::uint64_t healthchecks_failed = 0;     // none within healthcheck.timeout_sec
+    std::uint64_t healthchecks_abandoned = 0;  // the match ended first
 };
 
 class RoomService {
@@ -155,6 +189,19 @@ private:
     void spawn_server(Room& room);
     void pump_log(int read_fd, std::filesystem::path log_file);
     void on_process_exit(std::int64_t room_id, const std::string& match_id, int wait_status);
+    // The report grace is over: no END/ERROR came, the match CRASHED.
+    void on_report_grace_over(std::int64_t room_id, const std::string& match_id);
+    boost::asio::awaitable<void> record_in_game(std::string match_id, std::int64_t at);
+    // Diagnostic only: never gates IN_GAME, never touches room state.
+    void start_healthcheck(Room& room, const packages::LaunchContext& context);
+    boost::asio::awaitable<void> run_healthcheck(std::int64_t room_id, std::string match_id,
+                                                 std::vector<std::string> hosts, std::uint16_t port,
+                                                 std::shared_ptr<HealthcheckProbe> probe);
+    void conclude_abandoned_healthcheck(const Room& room, ActiveMatch& match);
+    // SIGTERM (+SIGCONT) to the group and its escaped processes, the stop
+    // grace, then SIGKILL; polled on the I/O thread, /proc scans on the pool.
+    // After END/ERROR (`after_end`) the game first gets end_grace to exit.
+    boost::asio::awaitable<launch::StopOutcome> stop_processes(pid_t pgid, std::string marker, bool after_end);
     // The one reset path. False if the match was already terminal or is not current.
     bool finish(Room& room, const std::string& match_id, store::MatchStatus status, std::string reason,
                 nlohmann::json results);

@@ -124,7 +124,14 @@ CREATE TABLE reviews (
 CREATE INDEX reviews_by_game ON reviews(game_id, updated_at);
 )sql";
 
-constexpr std::array<const char*, 1> kMigrations = {kV1};
+// Version 2: when a match reached IN_GAME (its STARTED was accepted). Only
+// such matches write play history: a player whose match never got that far
+// never played it, so may not review it on that account.
+constexpr const char* kV2 = R"sql(
+ALTER TABLE matches ADD COLUMN in_game_at INTEGER;
+)sql";
+
+constexpr std::array<const char*, 2> kMigrations = {kV1, kV2};
 
 }  // namespace
 

@@ -277,7 +277,7 @@ Review read_review(const Statement& s) {
 
 constexpr const char* kMatchSelect = R"sql(
 SELECT m.id, m.match_id, m.room_id, m.game_id, m.version_id, m.started_at, m.pid, m.pgid,
-       m.process_start_time, m.status, m.ended_at, m.reason, m.results_json
+       m.process_start_time, m.status, m.ended_at, m.reason, m.results_json, m.in_game_at
 FROM matches m
 )sql";
 
@@ -301,6 +301,7 @@ Match read_match(Connection& db, const Statement& s) {
     m.ended_at = s.opt_int64(10);
     m.reason = s.text(11);
     m.results_json = s.text(12);
+    m.in_game_at = s.opt_int64(13);
     auto players = db.prepare(
         "SELECT mp.account_id, a.name FROM match_players mp "
         "JOIN accounts a ON a.id = mp.account_id WHERE mp.match_row_id = ?1 ORDER BY mp.seat");
@@ -1259,16 +1260,28 @@ Result<Match> SqliteStore::create_match(const NewMatch& match) {
     });
 }
 
+namespace {
+
+// NotFound / Conflict (with a sentence) unless `match_id` is an OPEN match.
+Result<void> require_open_match(Connection& db, std::string_view match_id) {
+    auto s = db.prepare("SELECT status FROM matches WHERE match_id = ?1");
+    s.bind(1, match_id);
+    if (!s.step()) {
+        return error(Code::NotFound, fmt::format("there is no match {}", match_id));
+    }
+    if (s.text(0) != "OPEN") {
+        return error(Code::Conflict, fmt::format("match {} already ended as {}", match_id, s.text(0)));
+    }
+    return {};
+}
+
+}  // namespace
+
 Result<void> SqliteStore::record_match_process(std::string_view match_id,
                                                const ProcessInfo& process) {
     return impl_->write("recording a game server process", [&](Connection& db) -> Result<void> {
-        auto s = db.prepare("SELECT status FROM matches WHERE match_id = ?1");
-        s.bind(1, match_id);
-        if (!s.step())
-            return error(Code::NotFound, fmt::format("there is no match {}", match_id));
-        if (s.text(0) != "OPEN") {
-            return error(Code::Conflict,
-                         fmt::format("match {} already ended as {}", match_id, s.text(0)));
+        if (auto open = require_open_match(db, match_id); !open) {
+            return open;
         }
         db.prepare(
               "UPDATE matches SET pid = ?2, pgid = ?3, process_start_time = ?4 "
@@ -1277,6 +1290,21 @@ Result<void> SqliteStore::record_match_process(std::string_view match_id,
             .bind(2, process.pid)
             .bind(3, process.pgid)
             .bind(4, process.start_time)
+            .run();
+        return {};
+    });
+}
+
+Result<void> SqliteStore::record_match_in_game(std::string_view match_id, UnixMs at) {
+    return impl_->write("recording a match in game", [&](Connection& db) -> Result<void> {
+        if (auto open = require_open_match(db, match_id); !open) {
+            return open;
+        }
+        db.prepare(
+              "UPDATE matches SET in_game_at = COALESCE(in_game_at, ?2) "
+              "WHERE match_id = ?1 AND status = 'OPEN'")
+            .bind(1, match_id)
+            .bind(2, at)
             .run();
         return {};
     });
@@ -1300,9 +1328,10 @@ Result<Match> SqliteStore::finish_match(std::string_view match_id, const MatchFi
         std::int64_t row_id = 0;
         GameId game = 0;
         VersionId version = 0;
+        bool reached_in_game = finish.in_game_at.has_value();
         {
             auto s = db.prepare(
-                "SELECT id, status, game_id, version_id FROM matches WHERE match_id = ?1");
+                "SELECT id, status, game_id, version_id, in_game_at FROM matches WHERE match_id = ?1");
             s.bind(1, match_id);
             if (!s.step()) {
                 return error(Code::NotFound, fmt::format("there is no match {}", match_id));
@@ -1314,19 +1343,26 @@ Result<Match> SqliteStore::finish_match(std::string_view match_id, const MatchFi
             row_id = s.int64(0);
             game = s.int64(2);
             version = s.int64(3);
+            reached_in_game = reached_in_game || !s.is_null(4);
         }
         db.prepare(
-              "UPDATE matches SET status = ?2, ended_at = ?3, reason = ?4, results_json = ?5 "
-              "WHERE id = ?1 AND status = 'OPEN'")
+              "UPDATE matches SET status = ?2, ended_at = ?3, reason = ?4, results_json = ?5, "
+              "in_game_at = COALESCE(in_game_at, ?6) WHERE id = ?1 AND status = 'OPEN'")
             .bind(1, row_id)
             .bind(2, to_string(finish.status))
             .bind(3, finish.ended_at)
             .bind(4, reason)
             .bind(5, finish.results_json)
+            .bind(6, finish.in_game_at)
             .run();
         auto finished = load_match(db, match_id).value();
-        // Every player of the match gets a history row, whatever the ending:
-        // they sat down to play, so they may review the game.
+        // Once the match was IN_GAME every player gets a history row, however
+        // it ended (END, ERROR, a crash, silence, an abort): they played, so
+        // they may review the game. Before that nobody played anything.
+        if (!reached_in_game) {
+            tx.commit();
+            return finished;
+        }
         for (const auto& player : finished.players) {
             std::optional<std::string> result;
             if (const auto it = outcomes.find(ascii_lower(player.name)); it != outcomes.end()) {

@@ -81,6 +81,7 @@ class SqliteStore final : public Store {
     Result<Match> create_match(const NewMatch& match) override;
     Result<void> record_match_process(std::string_view match_id,
                                       const ProcessInfo& process) override;
+    Result<void> record_match_in_game(std::string_view match_id, UnixMs at) override;
     Result<Match> finish_match(std::string_view match_id, const MatchFinish& finish) override;
     Result<Match> get_match(std::string_view match_id) override;
     Result<std::vector<Match>> list_open_matches() override;

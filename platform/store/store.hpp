@@ -78,8 +78,14 @@ class Store {
     // Recorded once the game server is spawned; Conflict after the match ended.
     virtual Result<void> record_match_process(std::string_view match_id,
                                               const ProcessInfo& process) = 0;
+    // Once the match reached IN_GAME (its STARTED was accepted); the first
+    // time is kept. Conflict after the match ended.
+    virtual Result<void> record_match_in_game(std::string_view match_id, UnixMs at) = 0;
     // Exactly once: a second finish of the same match is a Conflict and changes
-    // nothing. Writes one play-history row for every player of the match.
+    // nothing. When the match reached IN_GAME (recorded, or finish.in_game_at),
+    // writes one play-history row for every player of the match, whatever the
+    // ending; a match that never got there (LAUNCH_FAILED, a startup TIMEOUT,
+    // ABORTED while STARTING) writes none: its players never played.
     virtual Result<Match> finish_match(std::string_view match_id, const MatchFinish& finish) = 0;
     virtual Result<Match> get_match(std::string_view match_id) = 0;
     // Matches still open, oldest first: after a crash these are to be killed

@@ -194,6 +194,7 @@ struct Match {
     std::optional<UnixMs> ended_at;
     std::string reason;
     std::string results_json;
+    std::optional<UnixMs> in_game_at;  // when the match reached IN_GAME, if it did
 };
 
 struct MatchFinish {
@@ -201,6 +202,10 @@ struct MatchFinish {
     std::string results_json;               // "" or the END `results` array as JSON text
     UnixMs ended_at = 0;
     std::string reason;
+    // When the match reached IN_GAME, if it did: the running platform knows
+    // this even if its record_match_in_game() has not landed yet. Either
+    // source makes the match count as played (play history).
+    std::optional<UnixMs> in_game_at;
 };
 
 struct PlayRecord {

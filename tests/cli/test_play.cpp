@@ -30,66 +30,12 @@ std::vector<std::string> server_args() {
     return args;
 }
 
-// Waits for a lobby.updated push (the observer is a signed-in player) that
-// lists a room of `game` whose members are all ready; returns that room.
-std::optional<json> wait_for_ready_room(TestPlayer& observer, const std::string& game,
-                                        std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            return std::nullopt;
-        }
-        auto event = observer.client().next_event(left);
-        if (!event) {
-            return std::nullopt;
-        }
-        if (event->name != "lobby.updated") {
-            continue;
-        }
-        for (const auto& room : event->data.at("rooms")) {
-            bool all_ready = !room.at("members").empty();
-            for (const auto& member : room.at("members")) {
-                all_ready = all_ready && member.at("ready") == true;
-            }
-            if (room.at("game") == game && all_ready) {
-                return room;
-            }
-        }
-    }
-}
-
 bool directory_empty_or_missing(const fs::path& dir) {
     std::error_code ec;
     return !fs::exists(dir, ec) || fs::is_empty(dir, ec);
 }
 
 // The compiler as execve needs it: the first g++ in PATH.
-// The first lobby.updated push listing a room of `game`.
-std::optional<json> wait_for_room(TestPlayer& observer, const std::string& game, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            return std::nullopt;
-        }
-        auto event = observer.client().next_event(left);
-        if (!event) {
-            return std::nullopt;
-        }
-        if (event->name != "lobby.updated") {
-            continue;
-        }
-        for (const auto& room : event->data.at("rooms")) {
-            if (room.at("game") == game) {
-                return room;
-            }
-        }
-    }
-}
-
 fs::path find_compiler() {
     const char* path = std::getenv("PATH");
     std::string dirs = path ? path : "/usr/bin:/bin";
@@ -120,7 +66,7 @@ TEST_CASE("play: two players run a match to END; rooms and players show the lobb
     TestPlayer observer(server, "watcher");
 
     auto host = cli.start_player({"--user", "ann", "play", game, "--start-at", "2", "--json", "--timeout", "120"});
-    const auto room = wait_for_ready_room(observer, game, 60s);
+    const auto room = observer.wait_lobby_room(game, true, 60s);
     REQUIRE(room);
     CHECK(room->at("host") == "ann");
     CHECK(room->at("state") == "WAITING");
@@ -206,7 +152,7 @@ TEST_CASE("play: a game server that crashes after STARTED makes play exit 1 with
     TestPlayer idle(server, "idle");
 
     auto host = cli.start_player({"--user", "cat", "play", game, "--start-at", "2", "--timeout", "90"});
-    const auto room = wait_for_ready_room(idle, game, 60s);
+    const auto room = idle.wait_lobby_room(game, true, 60s);
     REQUIRE(room);
     idle.require("room.join", {{"room_id", room->at("room_id")}});
     idle.require("room.ready", {{"ready", true}});
@@ -299,7 +245,7 @@ TEST_CASE("the room screen launches the client on IN_GAME and comes back to the 
     auto menu = cli.start_player({"--user", "gil"}, {}, fifo);
     // Rooms, create, the game: the room screen.
     type("3\n2\n1\n");
-    const auto room = wait_for_room(mate, game, 60s);
+    const auto room = mate.wait_lobby_room(game, false, 60s);
     REQUIRE(room);
     mate.require("room.join", {{"room_id", room->at("room_id")}});
     mate.require("room.ready", {{"ready", true}});
@@ -356,7 +302,8 @@ TEST_CASE("gamestore-dev validate runs the validator and returns its verdict", "
     CHECK(missing.code == 2);
 }
 
-TEST_CASE("gamestore-dev init --template cpp builds with g++ and passes the validator", "[cli][validate][integration]") {
+TEST_CASE("gamestore-dev init --template cpp builds with g++ and passes the validator with its clients",
+          "[cli][validate][integration]") {
     ServerFixture server({"--fast-password-hash"});
     CliHarness cli(server);
     const auto dir = cli.work() / "cpp-game";
@@ -388,7 +335,20 @@ TEST_CASE("gamestore-dev init --template cpp builds with g++ and passes the vali
         INFO(file_text(cli.work() / ("gxx-" + role + ".log")));
         REQUIRE(code == 0);
     }
-    const auto built = cli.dev({"validate", dir.string()});
+    // A whole match: the scaffolded client never reads the keyboard (it
+    // plays a random number), so it runs headless as the validator starts it.
+    // Heartbeats every 5 s: one interval keeps the run short.
+    const auto built = cli.dev({"validate", dir.string(), "--players", "2", "--heartbeat-cycles", "1", "--json"});
     INFO(built.text());
     CHECK(built.code == 0);
+    const auto report = json::parse(built.out);
+    for (const auto& check : report.at("checks")) {
+        INFO(check.dump());
+        CHECK(check.at("status") != "fail");
+        CHECK(check.at("status") != "warn");
+        const std::string name = check.at("name");
+        if (name == "client_handshake" || name == "match_plays_to_end" || name == "end_results_schema") {
+            CHECK(check.at("status") == "pass");
+        }
+    }
 }

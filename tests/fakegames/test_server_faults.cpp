@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
+#include <set>
 
+#include "gamestore/sdk/handshake.hpp"
 #include "gamestore/sdk/net.hpp"
 #include "tests/fakegames/fakegame_run.hpp"
 
@@ -32,8 +35,9 @@ std::size_t count_status(const FakegameRun& run, Status status) {
 }
 
 // Plays one client to the end and checks it finished.
-void play_one(FakegameRun& run, const std::string& player) {
-    auto c = run.client(player, {"--move", "4"});
+void play_one(FakegameRun& run, const std::string& player, std::vector<std::string> args = {}) {
+    args.insert(args.begin(), {"--move", "4"});
+    auto c = run.client(player, args);
     const auto status = c->wait(30s);
     REQUIRE_LOGGED(run, status.has_value());
     INFO("client stderr: " << c->stderr_text());
@@ -113,14 +117,23 @@ TEST_CASE("fakegame --exit-before-started exits with the code and reports nothin
     CHECK(run.endpoint.lines().empty());
 }
 
-TEST_CASE("fakegame --exit-after-started-ms dies after STARTED without END",
+TEST_CASE("fakegame --exit-after-started-ms dies N ms after STARTED, without END",
           "[fakegame][integration]") {
-    FakegameRun run({"alice"}, {"--exit-after-started-ms", "300"});
+    FakegameRun run({"alice"}, {"--exit-after-started-ms", "1000"}, "0.2");
     REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::Started, 1, 15s));
+    const auto started_at = run.endpoint.reports_with(Status::Started)[0].at;
+    // wait() returns as soon as the process is gone (a pidfd event), so a
+    // server that died right after STARTED would be seen well before 1 s.
     const auto exit = run.server->wait(15s);
+    const auto exit_seen_at = std::chrono::steady_clock::now();
     REQUIRE_LOGGED(run, exit.has_value());
+    CHECK(exit->exited);
     CHECK(exit->code == 1);
+    CHECK(exit_seen_at - started_at >= 1000ms);
+    // It was a live server in between: heartbeats (every 0.2 s) came.
+    CHECK(count_status(run, Status::Heartbeat) >= 1);
     CHECK(count_status(run, Status::End) == 0);
+    CHECK(count_status(run, Status::Error) == 0);
 }
 
 TEST_CASE("fakegame --never-started serves players but never reports STARTED",
@@ -146,29 +159,87 @@ TEST_CASE("fakegame --stop-heartbeats-after sends that many heartbeats, then non
 
 TEST_CASE("fakegame --heartbeat-interval-ms overrides the declared cadence",
           "[fakegame][integration]") {
-    // Declared 5 s; at that cadence three heartbeats would take 15 s.
-    FakegameRun run({"alice"}, {"--heartbeat-interval-ms", "100"}, "5");
-    REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::Heartbeat, 3, 10s));
+    // Declared 5 s; the fault makes it 300 ms.
+    FakegameRun run({"alice"}, {"--heartbeat-interval-ms", "300"}, "5");
+    REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::Heartbeat, 5, 15s));
     const auto beats = run.endpoint.reports_with(Status::Heartbeat);
-    CHECK(beats[2].at - beats[0].at < 4s);
+    // The mean of four gaps, with a loose band around 300 ms: this shows the
+    // configured cadence (not the declared 5 s, not a burst), not the
+    // scheduler's precision.
+    const auto mean =
+        std::chrono::duration_cast<std::chrono::milliseconds>(beats[4].at - beats[0].at) / 4;
+    INFO("mean heartbeat gap " << mean.count() << " ms");
+    CHECK(mean >= 150ms);
+    CHECK(mean <= 900ms);
 }
+
+namespace {
+
+std::set<Status> statuses_of(const std::vector<gamestore::sdk_test::ReceivedLine>& reports) {
+    std::set<Status> out;
+    for (const auto& r : reports) {
+        out.insert(r.report->status);
+    }
+    return out;
+}
+
+}  // namespace
 
 TEST_CASE("fakegame --stale-match-id and --wrong-report-token show in every report",
           "[fakegame][integration]") {
+    // A whole match (STARTED, heartbeats every 0.2 s, END): the faulty field
+    // must be in every report, not only in the first one.
     SECTION("stale match id") {
-        FakegameRun run({"alice"}, {"--stale-match-id"});
-        REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::Started, 1, 15s));
-        const auto r = *run.endpoint.reports_with(Status::Started)[0].report;
-        CHECK(r.match_id == run.match.match_id + "-stale");
-        CHECK(r.report_token == run.match.report_token);
+        FakegameRun run({"alice"}, {"--stale-match-id"}, "0.2");
+        REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::Heartbeat, 1, 15s));
+        play_one(run, "alice");
+        REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::End, 1, 15s));
+        REQUIRE(run.server->wait(15s));
+        const auto reports = run.endpoint.reports();
+        CHECK(statuses_of(reports) ==
+              std::set<Status>{Status::Started, Status::Heartbeat, Status::End});
+        for (const auto& r : reports) {
+            INFO(r.line);
+            CHECK(r.report->match_id == run.match.match_id + "-stale");
+            CHECK(r.report->report_token == run.match.report_token);
+        }
     }
     SECTION("wrong report token") {
-        FakegameRun run({"alice"}, {"--wrong-report-token"});
-        REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::Started, 1, 15s));
-        const auto r = *run.endpoint.reports_with(Status::Started)[0].report;
-        CHECK(r.report_token == "fakegame-wrong-report-token");
-        CHECK(r.report_token != run.match.report_token);
-        CHECK(r.match_id == run.match.match_id);
+        FakegameRun run({"alice"}, {"--wrong-report-token"}, "0.2");
+        REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::Heartbeat, 1, 15s));
+        play_one(run, "alice");
+        REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::End, 1, 15s));
+        REQUIRE(run.server->wait(15s));
+        const auto reports = run.endpoint.reports();
+        CHECK(statuses_of(reports) ==
+              std::set<Status>{Status::Started, Status::Heartbeat, Status::End});
+        for (const auto& r : reports) {
+            INFO(r.line);
+            CHECK(r.report->report_token == "fakegame-wrong-report-token");
+            CHECK(r.report->match_id == run.match.match_id);
+        }
+    }
+}
+
+TEST_CASE("Two fakegame faults combine: --stale-match-id with --end-then-error",
+          "[fakegame][integration]") {
+    FakegameRun run({"alice"}, {"--stale-match-id", "--end-then-error"}, "0.2");
+    REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::Heartbeat, 1, 15s));
+    play_one(run, "alice");
+    REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::Error, 1, 15s));
+    const auto exit = run.server->wait(15s);
+    REQUIRE_LOGGED(run, exit.has_value());
+    CHECK(exit->code == 0);
+    // The lifecycle fault shapes the sequence...
+    const auto s = run.statuses();
+    REQUIRE(s.size() >= 3);
+    CHECK(s.front() == Status::Started);
+    CHECK(std::vector<Status>(s.end() - 2, s.end()) ==
+          std::vector<Status>{Status::End, Status::Error});
+    // ...and the identity fault is in every report of it, the last two included.
+    for (const auto& r : run.endpoint.reports()) {
+        INFO(r.line);
+        CHECK(r.report->match_id == run.match.match_id + "-stale");
     }
 }
 
@@ -215,26 +286,38 @@ TEST_CASE("fakegame lifecycle faults produce the report sequences they name",
     }
 }
 
-TEST_CASE("fakegame --flood-rate sends the announced number of lines", "[fakegame][integration]") {
+TEST_CASE("fakegame --flood-rate sends the announced number of lines at that rate",
+          "[fakegame][integration]") {
     FakegameRun run({"alice"}, {"--flood-rate", "500", "--flood-seconds", "1"});
-    const auto flood_lines = [](const ReportEndpoint::Lines& lines) {
-        return std::count_if(lines.begin(), lines.end(), [](const auto& l) {
-            return l.line.find("\"flood_seq\"") != std::string::npos;
-        });
+    const auto is_flood = [](const auto& l) {
+        return l.line.find("\"flood_seq\"") != std::string::npos;
     };
     REQUIRE_LOGGED(run, run.endpoint.wait_until(
-                            [&](const auto& lines) { return flood_lines(lines) >= 500; }, 20s));
+                            [&](const ReportEndpoint::Lines& lines) {
+                                return std::count_if(lines.begin(), lines.end(), is_flood) >= 500;
+                            },
+                            20s));
     const auto lines = run.endpoint.lines();
-    CHECK(flood_lines(lines) == 500);
+    std::vector<gamestore::sdk_test::ReceivedLine> flood;
+    std::copy_if(lines.begin(), lines.end(), std::back_inserter(flood), is_flood);
+    CHECK(flood.size() == 500);
+    // 500 lines at 500 msg/s take about 1 s. A loose band: at least half of
+    // that (not a burst, so a rate limiter has something to measure) and at
+    // most several times it (the pacing does not stall).
+    const auto span =
+        std::chrono::duration_cast<std::chrono::milliseconds>(flood.back().at - flood.front().at);
+    INFO("500 flood lines arrived over " << span.count() << " ms");
+    CHECK(span >= 500ms);
+    CHECK(span <= 5000ms);
     // The flood has its own connection; the game's reports keep theirs.
     const auto started = run.endpoint.reports_with(Status::Started);
     REQUIRE(started.size() == 1);
-    for (const auto& l : lines) {
-        if (l.line.find("\"flood_seq\"") != std::string::npos) {
-            CHECK(l.connection != started[0].connection);
-            REQUIRE(l.report);
-            CHECK(l.report->status == Status::Heartbeat);
-        }
+    for (std::size_t i = 0; i < flood.size(); ++i) {
+        CHECK(flood[i].connection != started[0].connection);
+        REQUIRE(flood[i].report);
+        CHECK(flood[i].report->status == Status::Heartbeat);
+        // In order, none lost or repeated.
+        CHECK(nlohmann::json::parse(flood[i].line)["flood_seq"] == i);
     }
 }
 
@@ -377,6 +460,119 @@ TEST_CASE(
     int wstatus = 0;
     CHECK(::waitpid(grandchild, &wstatus, 0) == grandchild);
     CHECK(WIFSIGNALED(wstatus));
+}
+
+TEST_CASE("fakegame --token-in-argv runs a child whose argv carries REPORT_TOKEN",
+          "[fakegame][integration]") {
+    FakegameRun run({"alice"}, {"--token-in-argv"}, "0.2");
+    // The child has exec'ed before the server reports STARTED.
+    REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::Started, 1, 15s));
+    // What ps shows any local user: exactly one process with the token.
+    const auto leaking = gamestore::sdk_test::pids_with_argv_containing(run.match.report_token);
+    REQUIRE_LOGGED(run, leaking.size() == 1);
+    const pid_t child = leaking[0];
+    CHECK(child != run.server->pid());
+    // It stays in the server's process group (the server leads its own), so
+    // the platform's stop reaches it; only the argv is wrong.
+    const auto ids = gamestore::sdk_test::session_and_group(child);
+    REQUIRE(ids);
+    CHECK(ids->second == run.server->pid());
+    CHECK(gamestore::sdk_test::pids_with_argv_containing(run.match.client_token).empty());
+
+    // Otherwise a working game; the child dies with the server.
+    play_one(run, "alice");
+    REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::End, 1, 15s));
+    const auto exit = run.server->wait(15s);
+    REQUIRE_LOGGED(run, exit.has_value());
+    CHECK(exit->code == 0);
+    CHECK(gamestore::sdk_test::wait_process_gone(child, 10s));
+}
+
+TEST_CASE("fakegame --accept-stale-match-id seats a client of another match",
+          "[fakegame][integration]") {
+    FakegameRun run({"alice", "bob"}, {"--accept-stale-match-id"});
+    REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::Started, 1, 15s));
+    sdk::HandshakeRequest stale;
+    stale.room_id = run.match.room_id;
+    stale.match_id = "an-older-match";
+    stale.player_name = "bob";
+    stale.client_token = run.match.client_token;
+    auto intruder = sdk::connect_and_handshake("127.0.0.1", run.port, stale, 5s);
+    CHECK(intruder.response.ok);
+    CHECK(intruder.response.assigned_player_index == 1);
+    // Only the match_id check is gone: a wrong token is still refused.
+    sdk::HandshakeRequest forged = stale;
+    forged.match_id = run.match.match_id;
+    forged.player_name = "alice";
+    forged.client_token = "not-the-client-token";
+    CHECK_FALSE(sdk::connect_and_handshake("127.0.0.1", run.port, forged, 5s).response.ok);
+
+    // The stale client plays bob's part to the end.
+    intruder.connection.send_line(R"({"move":9})");
+    play_one(run, "alice");
+    REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::End, 1, 15s));
+    const auto results = *run.endpoint.reports_with(Status::End)[0].report->results;
+    REQUIRE(results.size() == 2);
+    CHECK(results[1].player == "bob");
+    CHECK(results[1].score == 9.0);
+}
+
+TEST_CASE("fakegame --started-before-bind-ms reports STARTED while its port refuses connections",
+          "[fakegame][integration]") {
+    FakegameRun run({"alice"}, {"--started-before-bind-ms", "3000"});
+    REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::Started, 1, 15s));
+    // STARTED names the port...
+    CHECK(run.endpoint.reports_with(Status::Started)[0].report->port == run.port);
+    // ...which is not open yet: a client acting on STARTED is refused.
+    CHECK_FALSE(can_connect(run.port));
+    // The bind comes later; a client that keeps retrying gets in and plays.
+    play_one(run, "alice", {"--connect-timeout-ms", "20000"});
+    REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::End, 1, 15s));
+}
+
+TEST_CASE("fakegame --started-before-accept-ms listens at STARTED but answers no handshake yet",
+          "[fakegame][integration]") {
+    FakegameRun run({"alice"}, {"--started-before-accept-ms", "3000"});
+    REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::Started, 1, 15s));
+    CHECK(can_connect(run.port));  // the port is open...
+    // ...but a handshake sent right after STARTED gets no answer. A wrong
+    // token, so that when the server gets to it, it takes no seat.
+    sdk::HandshakeRequest probe;
+    probe.room_id = run.match.room_id;
+    probe.match_id = run.match.match_id;
+    probe.player_name = "alice";
+    probe.client_token = "not-the-client-token";
+    CHECK_THROWS_WITH(sdk::connect_and_handshake("127.0.0.1", run.port, probe, 500ms),
+                      Catch::Contains("no handshake reply"));
+    // Later it answers: a patient client plays to END.
+    play_one(run, "alice", {"--connect-timeout-ms", "20000"});
+    REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::End, 1, 15s));
+}
+
+TEST_CASE("fakegame --result-missing-player and --result-duplicate-player break END's results",
+          "[fakegame][integration]") {
+    SECTION("missing: the last player has no result") {
+        FakegameRun run({"alice", "bob"}, {"--result-missing-player"});
+        auto alice = run.client("alice", {"--move", "3"});
+        auto bob = run.client("bob", {"--move", "5"});
+        REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::End, 1, 30s));
+        const auto results = *run.endpoint.reports_with(Status::End)[0].report->results;
+        REQUIRE(results.size() == 1);
+        CHECK(results[0].player == "alice");
+        // The players themselves still got the full scoreboard.
+        REQUIRE(bob->wait(15s));
+        CHECK(client_result(*bob)["outcome"] == "WIN");
+    }
+    SECTION("duplicate: the first player is named twice") {
+        FakegameRun run({"alice"}, {"--result-duplicate-player"});
+        play_one(run, "alice");
+        REQUIRE_LOGGED(run, run.endpoint.wait_for_status(Status::End, 1, 15s));
+        const auto results = *run.endpoint.reports_with(Status::End)[0].report->results;
+        REQUIRE(results.size() == 2);
+        CHECK(results[0].player == "alice");
+        CHECK(results[1].player == "alice");
+        CHECK(results[1].outcome == results[0].outcome);
+    }
 }
 
 TEST_CASE("fakegame server without a launch environment names what is missing",

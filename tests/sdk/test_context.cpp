@@ -114,7 +114,7 @@ TEST_CASE("Malformed values are reported as invalid with the offending text", "[
     auto vars = full_server_env();
     vars["PORT"] = "seventy";
     vars["PLAYER_COUNT"] = "3";
-    vars["PLATFORM_PROTOCOL_VERSION"] = "2";
+    vars["PLATFORM_PROTOCOL_VERSION"] = "0";
     vars["HEARTBEAT_INTERVAL_SEC"] = "-1";
     try {
         sdk::ServerContext::from_env({}, env_of(vars));
@@ -125,10 +125,31 @@ TEST_CASE("Malformed values are reported as invalid with the offending text", "[
         REQUIRE(e.invalid().size() == 4);
         CHECK_THAT(message, Catch::Contains("PORT (\"seventy\" is not an integer in 0..65535)"));
         CHECK_THAT(message, Catch::Contains("PLAYER_COUNT (3, but the player list names 2)"));
-        CHECK_THAT(message,
-                   Catch::Contains("PLATFORM_PROTOCOL_VERSION (2; this SDK speaks protocol 1)"));
+        CHECK_THAT(message, Catch::Contains("PLATFORM_PROTOCOL_VERSION (\"0\" is not an integer in 1.."));
         CHECK_THAT(message, Catch::Contains("HEARTBEAT_INTERVAL_SEC"));
     }
+}
+
+TEST_CASE("An unknown PLATFORM_PROTOCOL_VERSION is a warning, not an error", "[sdk][context]") {
+    auto vars = full_server_env();
+    vars["PLATFORM_PROTOCOL_VERSION"] = "2";
+    const auto ctx = sdk::ServerContext::from_env({}, env_of(vars));
+    CHECK(ctx.platform_protocol_version() == 2);
+    REQUIRE(ctx.warnings().size() == 1);
+    CHECK(ctx.warnings()[0] ==
+          "PLATFORM_PROTOCOL_VERSION=2 but this SDK speaks protocol 1; messages are sent as "
+          "version 1");
+
+    std::map<std::string, std::string> client{
+        {"ROOM_ID", "7"},       {"MATCH_ID", "m-1"},         {"HOST", "127.0.0.1"},
+        {"PORT", "7001"},       {"PLAYER_NAME", "alice"},    {"CLIENT_TOKEN", "client-secret"},
+        {"PLATFORM_PROTOCOL_VERSION", "3"}};
+    const auto client_ctx = sdk::ClientContext::from_env({}, env_of(client));
+    CHECK(client_ctx.platform_protocol_version() == 3);
+    CHECK(client_ctx.warnings().size() == 1);
+
+    // The version this SDK speaks raises nothing.
+    CHECK(sdk::ServerContext::from_env({}, env_of(full_server_env())).warnings().empty());
 }
 
 TEST_CASE("Tokens prefer the env variable and fall back to the trimmed token file",
@@ -153,6 +174,24 @@ TEST_CASE("Tokens prefer the env variable and fall back to the trimmed token fil
         CHECK(ctx.report_token() == "env-report-token");
         CHECK(ctx.client_token() == "file-client-token");
     }
+    SECTION("a whitespace-only env variable counts as unset: the file is used") {
+        vars["REPORT_TOKEN"] = " \t ";
+        vars["CLIENT_TOKEN"] = "";
+        const auto ctx = sdk::ServerContext::from_env({}, env_of(vars));
+        CHECK(ctx.report_token() == "file-report-token");
+        CHECK(ctx.client_token() == "file-client-token");
+    }
+    SECTION("a whitespace-only env variable without a file is missing") {
+        vars.erase("REPORT_TOKEN_PATH");
+        vars["REPORT_TOKEN"] = "   ";
+        try {
+            sdk::ServerContext::from_env({}, env_of(vars));
+            FAIL("from_env accepted a blank REPORT_TOKEN");
+        } catch (const sdk::ContextError& e) {
+            CHECK(e.missing() == std::vector<std::string>{"REPORT_TOKEN (or REPORT_TOKEN_PATH)"});
+            CHECK(e.invalid().empty());
+        }
+    }
     SECTION("an unreadable token file is named") {
         vars["REPORT_TOKEN_PATH"] = (dir.path() / "absent").string();
         try {
@@ -168,6 +207,32 @@ TEST_CASE("Tokens prefer the env variable and fall back to the trimmed token fil
         CHECK_THROWS_WITH(sdk::ServerContext::from_env({}, env_of(vars)),
                           Catch::Contains("CLIENT_TOKEN_PATH (") && Catch::Contains("is empty)"));
     }
+}
+
+TEST_CASE("PLAYERS_JSON_PATH is preferred over PLAYERS_JSON, as the plan tells games",
+          "[sdk][context]") {
+    TempDir dir;
+    write_file(dir.path() / "players.json", R"(["carol","dave","erin"])");
+    auto vars = full_server_env();
+    vars.erase("PLAYER_COUNT");
+    vars["PLAYERS_JSON"] = R"(["alice","bob"])";
+    vars["PLAYERS_CSV"] = "frank,gina";
+    vars["PLAYERS_JSON_PATH"] = (dir.path() / "players.json").string();
+    CHECK(sdk::ServerContext::from_env({}, env_of(vars)).players() ==
+          std::vector<std::string>{"carol", "dave", "erin"});
+    // Without the file, PLAYERS_JSON comes next, then PLAYERS_CSV.
+    vars.erase("PLAYERS_JSON_PATH");
+    CHECK(sdk::ServerContext::from_env({}, env_of(vars)).players() ==
+          std::vector<std::string>{"alice", "bob"});
+    vars.erase("PLAYERS_JSON");
+    CHECK(sdk::ServerContext::from_env({}, env_of(vars)).players() ==
+          std::vector<std::string>{"frank", "gina"});
+    // A file that cannot be read is an error, not a silent fall-back to
+    // another (possibly stale) list.
+    vars["PLAYERS_JSON"] = R"(["alice","bob"])";
+    vars["PLAYERS_JSON_PATH"] = (dir.path() / "absent.json").string();
+    CHECK_THROWS_WITH(sdk::ServerContext::from_env({}, env_of(vars)),
+                      Catch::Contains("PLAYERS_JSON_PATH (cannot open "));
 }
 
 TEST_CASE("The player list comes from PLAYERS_JSON, its file, or PLAYERS_CSV", "[sdk][context]") {

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <future>
@@ -192,6 +193,69 @@ TEST_CASE("accept_players admits valid clients over loopback and refuses the res
     auto got = bob.connection.read_line(5s);
     REQUIRE(got.ok());
     CHECK(got.line == R"({"hello":"bob"})");
+}
+
+TEST_CASE("A player whose accepted handshake cannot be answered gets the seat back",
+          "[sdk][handshake][integration]") {
+    sdk::GameServerSocket listener("127.0.0.1", 0);
+    sdk::HandshakeValidator validator(5, "m-5", "client-secret", {"alice"});
+    // alice's first client sends a valid handshake and is gone with a reset
+    // (SO_LINGER 0) before the server even accepts the connection: the
+    // server reads the handshake, admits alice, and cannot send {"ok":true}.
+    {
+        sdk::LineConnection gone(sdk::connect_tcp("127.0.0.1", listener.port(), 5s));
+        gone.send_line(request(5, "m-5", "alice", "client-secret"));
+        const linger reset{1, 0};
+        REQUIRE(::setsockopt(gone.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0);
+    }
+    std::vector<std::string> decisions;
+    sdk::AcceptOptions options;
+    options.timeout = 20s;
+    options.on_decision = [&](const std::string&, const sdk::HandshakeDecision& d) {
+        decisions.push_back(d.ok ? "ok " + d.player_name : "refused " + d.reason);
+    };
+    auto server = std::async(std::launch::async,
+                             [&] { return sdk::accept_players(listener, validator, options); });
+
+    // She reconnects: without the release she would be "already joined" for good.
+    auto alice =
+        sdk::connect_and_handshake(client_context("alice", "client-secret", listener.port()), 5s);
+    CHECK(alice.response.ok);
+    CHECK(alice.response.reason.empty());
+    REQUIRE(server.wait_for(20s) == std::future_status::ready);
+    const auto result = server.get();
+    CHECK(result.status == sdk::AcceptStatus::AllJoined);
+    REQUIRE(result.players.size() == 1);
+    CHECK(result.players[0].name == "alice");
+    CHECK(result.unanswered == 1);
+    CHECK(result.rejected == 0);
+    CHECK(decisions == std::vector<std::string>{"ok alice", "ok alice"});
+    CHECK(validator.joined_count() == 1);
+
+    // The same holds for a custom admission function with its own release.
+    sdk::HandshakeValidator own(5, "m-5", "client-secret", {"alice"});
+    std::vector<std::string> released;
+    {
+        sdk::LineConnection gone(sdk::connect_tcp("127.0.0.1", listener.port(), 5s));
+        gone.send_line(request(5, "m-5", "alice", "client-secret"));
+        const linger reset{1, 0};
+        REQUIRE(::setsockopt(gone.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0);
+    }
+    auto custom = std::async(std::launch::async, [&] {
+        return sdk::accept_players(
+            listener, 1, [&](std::string_view line) { return own.validate(line); },
+            [&](const std::string& player) {
+                released.push_back(player);
+                own.release(player);
+            },
+            options);
+    });
+    auto again =
+        sdk::connect_and_handshake(client_context("alice", "client-secret", listener.port()), 5s);
+    CHECK(again.response.ok);
+    REQUIRE(custom.wait_for(20s) == std::future_status::ready);
+    CHECK(custom.get().unanswered == 1);
+    CHECK(released == std::vector<std::string>{"alice"});
 }
 
 TEST_CASE("accept_players stops when the interrupt fd fires or the timeout passes",

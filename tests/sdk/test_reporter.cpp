@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <mutex>
 
 #include "gamestore/sdk/reporter.hpp"
 #include "tests/sdk/support/child_process.hpp"
@@ -189,6 +190,68 @@ TEST_CASE("After the platform drops the connection, reports continue on a new on
     CHECK(stats.reconnects == 1);
     CHECK(stats.acknowledged == 3);
     CHECK(stats.dropped == 0);
+}
+
+TEST_CASE("A report the platform does not answer in time is sent again on a new connection",
+          "[sdk][reporter][integration]") {
+    EndpointOptions endpoint_options;
+    endpoint_options.ignore_first_line = true;
+    ReportEndpoint endpoint(endpoint_options);
+    std::vector<std::string> logged;
+    std::mutex logged_mutex;
+    auto options = quiet_options();
+    options.reply_timeout = 200ms;
+    options.log = [&](std::string_view line) {
+        std::lock_guard lock(logged_mutex);
+        logged.emplace_back(line);
+    };
+    sdk::Reporter reporter(target_for(endpoint.port()), options);
+    reporter.started(7000);
+    REQUIRE(reporter.flush(10s));
+
+    // Same bytes twice: the unanswered STARTED on the stuck connection, then
+    // the resend on a fresh one, which the platform answers.
+    const auto lines = endpoint.lines();
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0].connection == 1);
+    CHECK(lines[1].connection == 2);
+    CHECK(lines[1].line == lines[0].line);
+    REQUIRE(lines[1].report);
+    CHECK(lines[1].report->status == protocol::ReportStatus::Started);
+    const auto stats = reporter.stats();
+    CHECK(stats.unanswered == 1);
+    CHECK(stats.acknowledged == 1);
+    CHECK(stats.reconnects == 1);
+    CHECK(stats.dropped == 0);
+    CHECK_THAT(stats.last_error, Catch::Contains("STARTED report got no reply within 200 ms"));
+    std::lock_guard lock(logged_mutex);
+    REQUIRE_FALSE(logged.empty());
+    CHECK_THAT(logged.front(), Catch::Contains("no reply within 200 ms; resending"));
+}
+
+TEST_CASE("started() after end() or error() is refused and brings no heartbeat back",
+          "[sdk][reporter][integration]") {
+    ReportEndpoint endpoint;
+    sdk::Reporter reporter(target_for(endpoint.port(), 50ms), quiet_options());
+    reporter.started(7000);
+    REQUIRE(endpoint.wait_for_status(protocol::ReportStatus::Heartbeat, 1, 10s));
+    SECTION("after end()") {
+        reporter.end({});
+    }
+    SECTION("after error()") {
+        reporter.error("the table collapsed");
+    }
+    CHECK_THROWS_AS(reporter.started(7000), std::logic_error);
+    REQUIRE(reporter.flush(10s));
+    const auto before = endpoint.lines().size();
+    // Twenty heartbeat intervals of silence: a revived heartbeat timer would
+    // have sent one by then.
+    CHECK_FALSE(endpoint.wait_until([&](const auto& lines) { return lines.size() > before; },
+                                    1000ms));
+    const auto lines = endpoint.lines();
+    REQUIRE(lines.back().report);
+    CHECK(lines.back().report->status != protocol::ReportStatus::Heartbeat);
+    CHECK(endpoint.reports_with(protocol::ReportStatus::Started).size() == 1);
 }
 
 TEST_CASE("Reports queued while the platform is down are delivered once it is up",

@@ -34,7 +34,7 @@ TEST_CASE_METHOD(MatchFixture, "matches are created open and listed for reconcil
 
     must(store->record_match_process("m-1", ProcessInfo{4242, 4242, 987654}));
     must(store->create_match(new_match("m-2", {carol.id})));
-    must(store->finish_match("m-2", MatchFinish{MatchStatus::Crashed, "", kT0 + 1, "exit 1"}));
+    must(store->finish_match("m-2", MatchFinish{MatchStatus::Crashed, "", kT0 + 1, "exit 1", {}}));
 
     const auto open = must(store->list_open_matches());
     REQUIRE(open.size() == 1);
@@ -74,8 +74,9 @@ TEST_CASE_METHOD(MatchFixture, "a match finishes exactly once and records every 
     must(store->create_match(new_match("m-end", {alice.id, bob.id, carol.id})));
     const std::string results = R"([{"player":"alice","outcome":"WIN","rank":1,"score":10},)"
                                 R"({"player":"bob","outcome":"LOSE","rank":2,"score":3}])";
-    const auto finished = must(
-        store->finish_match("m-end", MatchFinish{MatchStatus::End, results, kT0 + 100, "done"}));
+    const auto finished = must(store->finish_match(
+        "m-end", MatchFinish{MatchStatus::End, results, kT0 + 100, "done", kT0 + 5}));
+    CHECK(finished.in_game_at == std::optional<UnixMs>(kT0 + 5));
     CHECK(finished.status == MatchStatus::End);
     CHECK(finished.ended_at == std::optional<UnixMs>(kT0 + 100));
     CHECK(finished.results_json == results);
@@ -99,7 +100,7 @@ TEST_CASE_METHOD(MatchFixture, "a match finishes exactly once and records every 
 
     // A second finish (any status) is refused and changes nothing.
     const auto e = must_fail(
-        store->finish_match("m-end", MatchFinish{MatchStatus::Aborted, "", kT0 + 200, "restart"}),
+        store->finish_match("m-end", MatchFinish{MatchStatus::Aborted, "", kT0 + 200, "restart", {}}),
         StoreError::Code::Conflict);
     CHECK(e.message == "match m-end already ended as END");
     const auto again = must(store->get_match("m-end"));
@@ -110,34 +111,70 @@ TEST_CASE_METHOD(MatchFixture, "a match finishes exactly once and records every 
     CHECK(must(store->list_open_matches()).empty());
 }
 
-TEST_CASE_METHOD(MatchFixture, "any terminal status writes play history", "[store][matches]") {
+TEST_CASE_METHOD(MatchFixture, "any ending after IN_GAME writes play history",
+                 "[store][matches]") {
+    int n = 0;
     for (const auto status : {MatchStatus::Error, MatchStatus::Aborted, MatchStatus::Timeout,
-                              MatchStatus::Crashed, MatchStatus::LaunchFailed}) {
+                              MatchStatus::Crashed}) {
         const std::string id = "m-" + std::string(to_string(status));
         must(store->create_match(new_match(id, {alice.id})));
+        // Either the platform recorded IN_GAME (what a restart relies on) or
+        // it says so when finishing (its record may still be on the way).
+        std::optional<UnixMs> in_game;
+        if (++n % 2 == 0) {
+            must(store->record_match_in_game(id, kT0 + 1));
+            must(store->record_match_in_game(id, kT0 + 9));  // the first time is kept
+        } else {
+            in_game = kT0 + 1;
+        }
         // Results only count for END; a stray list is stored but not applied.
-        must(store->finish_match(
-            id, MatchFinish{status, R"([{"player":"alice","outcome":"WIN"}])", kT0 + 1, "why"}));
+        const auto finished = must(store->finish_match(
+            id, MatchFinish{status, R"([{"player":"alice","outcome":"WIN"}])", kT0 + 2, "why", in_game}));
+        CHECK(finished.in_game_at == std::optional<UnixMs>(kT0 + 1));
     }
     const auto history = must(store->play_history(alice.id, 10));
-    REQUIRE(history.size() == 5);
+    REQUIRE(history.size() == 4);
     for (const auto& record : history) {
         CHECK_FALSE(record.result.has_value());
         CHECK(record.match_status != MatchStatus::End);
     }
     CHECK(
-        must(store->upsert_review(alice.id, published.game.id, 3, "it crashed", kT0 + 2)).rating ==
+        must(store->upsert_review(alice.id, published.game.id, 3, "it crashed", kT0 + 3)).rating ==
         3);
+}
+
+TEST_CASE_METHOD(MatchFixture, "a match that never reached IN_GAME writes no play history",
+                 "[store][matches]") {
+    for (const auto status : {MatchStatus::LaunchFailed, MatchStatus::Timeout,
+                              MatchStatus::Aborted, MatchStatus::Crashed, MatchStatus::Error}) {
+        const std::string id = "never-" + std::string(to_string(status));
+        must(store->create_match(new_match(id, {alice.id, bob.id})));
+        must(store->record_match_process(id, ProcessInfo{4242, 4242, 1}));
+        const auto finished =
+            must(store->finish_match(id, MatchFinish{status, "", kT0 + 1, "never started", {}}));
+        CHECK(finished.status == status);
+        CHECK_FALSE(finished.in_game_at.has_value());
+    }
+    for (const auto& who : {alice, bob}) {
+        INFO(who.name);
+        CHECK(must(store->play_history(who.id, 10)).empty());
+        CHECK_FALSE(must(store->has_played(who.id, published.game.id)));
+    }
+    must_fail(store->upsert_review(alice.id, published.game.id, 1, "never ran", kT0 + 2),
+              StoreError::Code::Forbidden);
+    // After the end, IN_GAME can no longer be recorded.
+    must_fail(store->record_match_in_game("never-TIMEOUT", kT0 + 3), StoreError::Code::Conflict);
+    must_fail(store->record_match_in_game("nope", kT0 + 3), StoreError::Code::NotFound);
 }
 
 TEST_CASE_METHOD(MatchFixture, "finish_match rejects bad input and leaves the match open",
                  "[store][matches]") {
     must(store->create_match(new_match("m-1", {alice.id})));
-    must_fail(store->finish_match("m-1", MatchFinish{MatchStatus::Open, "", kT0, ""}),
+    must_fail(store->finish_match("m-1", MatchFinish{MatchStatus::Open, "", kT0, "", kT0}),
               StoreError::Code::Invalid);
-    must_fail(store->finish_match("m-1", MatchFinish{MatchStatus::End, "[{", kT0, ""}),
+    must_fail(store->finish_match("m-1", MatchFinish{MatchStatus::End, "[{", kT0, "", kT0}),
               StoreError::Code::Invalid);
-    must_fail(store->finish_match("nope", MatchFinish{MatchStatus::End, "", kT0, ""}),
+    must_fail(store->finish_match("nope", MatchFinish{MatchStatus::End, "", kT0, "", kT0}),
               StoreError::Code::NotFound);
     CHECK(must(store->get_match("m-1")).status == MatchStatus::Open);
     CHECK_FALSE(must(store->has_played(alice.id, published.game.id)));
@@ -145,7 +182,7 @@ TEST_CASE_METHOD(MatchFixture, "finish_match rejects bad input and leaves the ma
     // An oversized reason (a game's err_msg) is cut, never refused.
     const std::string reason(5000, 'r');
     const auto finished =
-        must(store->finish_match("m-1", MatchFinish{MatchStatus::Error, "", kT0, reason}));
+        must(store->finish_match("m-1", MatchFinish{MatchStatus::Error, "", kT0, reason, {}}));
     CHECK(finished.reason.size() == 1024);
 }
 
@@ -160,7 +197,8 @@ TEST_CASE_METHOD(MatchFixture, "concurrent finishes of one match: exactly one wi
         threads.emplace_back([&, i] {
             const auto r = store->finish_match(
                 "race",
-                MatchFinish{i % 2 == 0 ? MatchStatus::End : MatchStatus::Aborted, "", kT0 + i, ""});
+                MatchFinish{i % 2 == 0 ? MatchStatus::End : MatchStatus::Aborted, "", kT0 + i, "",
+                            kT0});
             if (r.ok()) {
                 ++ok;
             } else if (r.error().code == StoreError::Code::Conflict) {

@@ -56,8 +56,8 @@ json TestPlayer::require(const std::string& op, json args) {
     return response.data;
 }
 
-std::optional<json> TestPlayer::wait_room(const std::function<bool(const json&)>& accept,
-                                          std::chrono::milliseconds timeout) {
+std::optional<json> TestPlayer::wait_for(const std::string& name, const std::function<bool(const json&)>& accept,
+                                         std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -69,10 +69,37 @@ std::optional<json> TestPlayer::wait_room(const std::function<bool(const json&)>
             return std::nullopt;
         }
         events_.push_back(*event);
-        if (event->name == "room.updated" && accept(event->data)) {
+        if (event->name == name && accept(event->data)) {
             return event->data;
         }
     }
+}
+
+std::optional<json> TestPlayer::wait_room(const std::function<bool(const json&)>& accept,
+                                          std::chrono::milliseconds timeout) {
+    return wait_for("room.updated", accept, timeout);
+}
+
+std::optional<json> TestPlayer::wait_lobby_room(const std::string& game, bool all_ready,
+                                                std::chrono::milliseconds timeout) {
+    std::optional<json> found;
+    const auto pushed = wait_for(
+        "lobby.updated",
+        [&](const json& lobby) {
+            for (const auto& room : lobby.value("rooms", json::array())) {
+                bool ready = !room.at("members").empty();
+                for (const auto& member : room.at("members")) {
+                    ready = ready && member.value("ready", false);
+                }
+                if (room.value("game", "") == game && (ready || !all_ready)) {
+                    found = room;
+                    return true;
+                }
+            }
+            return false;
+        },
+        timeout);
+    return pushed ? found : std::nullopt;
 }
 
 std::optional<json> TestPlayer::wait_event(const std::string& name, std::chrono::milliseconds timeout) {

@@ -34,6 +34,14 @@ public:
     // returns it, or nullopt at the deadline. Every event is kept in events().
     std::optional<nlohmann::json> wait_room(const std::function<bool(const nlohmann::json&)>& accept,
                                             std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    // Consumes events until one called `name` satisfies `accept`.
+    std::optional<nlohmann::json> wait_for(const std::string& name,
+                                           const std::function<bool(const nlohmann::json&)>& accept,
+                                           std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    // The first room of `game` a lobby.updated push lists (with every member
+    // ready when `all_ready`).
+    std::optional<nlohmann::json> wait_lobby_room(const std::string& game, bool all_ready,
+                                                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
     std::optional<nlohmann::json> wait_event(const std::string& name,
                                              std::chrono::milliseconds timeout = std::chrono::seconds(30));
     const std::vector<protocol::Event>& events() const { return events_; }

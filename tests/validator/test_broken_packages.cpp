@@ -1,13 +1,17 @@
-// Hand-made broken packages (manifests and zips), the package-level exit
-// codes, and the output formats of validate_game_package.
+// Hand-made broken packages (manifests, directories and zips, one row each in
+// tests/validator/broken_packages.tsv), the package-level exit codes, and the
+// output formats of validate_game_package.
 #include <catch2/catch.hpp>
 
-#include <fstream>
+#include <algorithm>
+#include <optional>
+#include <span>
 
 #include "platform/packages/zip.hpp"
 #include "tests/packages/zip_fixture.hpp"
 #include "tests/support/process.hpp"
 #include "tests/validator/validator_runner.hpp"
+#include "validator/check_names.hpp"
 
 namespace gamestore::testing {
 namespace {
@@ -41,110 +45,224 @@ std::string message_of(const ValidatorRun& run, const std::string& check) {
     return "";
 }
 
+std::string names(const std::set<std::string>& set) {
+    std::string out;
+    for (const auto& name : set) out += (out.empty() ? "" : ",") + name;
+    return out.empty() ? "-" : out;
+}
+
+// --- tests/validator/broken_packages.tsv (its header documents the columns) --
+
+struct BrokenCase {
+    int line = 0;
+    std::string name;
+    std::vector<std::string> steps;
+    std::vector<std::string> options;
+    int exit_code = 0;
+    std::set<std::string> fail;
+    std::set<std::string> warn;
+    std::string mentions;
+};
+
+bool is_check_name(const std::string& name) {
+    for (const auto group : {std::span<const std::string_view>(validator::checks::kStaticChecks),
+                             std::span<const std::string_view>(validator::checks::kDynamicChecks)}) {
+        for (const auto check : group) {
+            if (check == name) return true;
+        }
+    }
+    return false;
+}
+
+std::vector<std::string> split_on(const std::string& text, const std::string& separator) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+        const auto at = text.find(separator, start);
+        parts.push_back(text.substr(start, at == std::string::npos ? std::string::npos : at - start));
+        if (at == std::string::npos) break;
+        start = at + separator.size();
+    }
+    return parts;
+}
+
+std::vector<BrokenCase> read_cases() {
+    const auto file = source_dir() / "tests" / "validator" / "broken_packages.tsv";
+    std::vector<BrokenCase> cases;
+    std::set<std::string> seen;
+    for (const auto& row : read_table(file)) {
+        INFO(file.string() << ":" << row.line);
+        REQUIRE(row.columns.size() == 7);
+        BrokenCase broken;
+        broken.line = row.line;
+        broken.name = row.columns[0];
+        REQUIRE(seen.insert(broken.name).second);  // names are directory names
+        if (row.columns[1] != "-") broken.steps = split_on(row.columns[1], " ; ");
+        if (row.columns[2] != "-") broken.options = split_on(row.columns[2], " ");
+        broken.exit_code = std::stoi(row.columns[3]);
+        REQUIRE((broken.exit_code >= 0 && broken.exit_code <= 2));
+        broken.fail = split_names(row.columns[4]);
+        broken.warn = split_names(row.columns[5]);
+        broken.mentions = row.columns[6] == "-" ? "" : row.columns[6];
+        for (const auto& check : broken.fail) CHECK(is_check_name(check));
+        for (const auto& check : broken.warn) CHECK(is_check_name(check));
+        // The columns agree with each other: exit 1 iff something fails, and
+        // a checkable row names the check its `mentions` belongs to.
+        REQUIRE((broken.exit_code == 1) == !broken.fail.empty());
+        REQUIRE((broken.exit_code == 2 || !broken.fail.empty() || !broken.warn.empty()));
+        cases.push_back(std::move(broken));
+    }
+    return cases;
+}
+
+nlohmann::json base_manifest() {
+    return nlohmann::json::parse(manifest_with("bin/fakegame server"));
+}
+
+// The files of a package directory as zip entries, manifest.json first (so
+// it is among the entries inspected even when there are too many).
+std::vector<packages::testing::RawEntry> entries_of(const fs::path& dir) {
+    std::vector<packages::testing::RawEntry> entries;
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+        if (entry.is_regular_file() && !entry.is_symlink()) files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+        const auto name = fs::relative(file, dir).generic_string();
+        const auto mode = 0100000u | static_cast<std::uint32_t>(fs::status(file).permissions() & fs::perms::mask);
+        packages::testing::RawEntry raw{name, read_file(file), mode};
+        if (name == "manifest.json") {
+            entries.insert(entries.begin(), std::move(raw));
+        } else {
+            entries.push_back(std::move(raw));
+        }
+    }
+    return entries;
+}
+
+// Builds the row's package under `parent`; returns what to validate (the
+// directory, or the zip once a `zip` step came).
+fs::path build_case(const BrokenCase& broken, const fs::path& parent) {
+    const auto dir = parent / broken.name;
+    auto manifest = base_manifest();
+    make_package(dir, manifest.dump(2));
+    std::optional<std::vector<packages::testing::RawEntry>> zip_entries;
+    for (const auto& step : broken.steps) {
+        INFO("step '" << step << "'");
+        const auto space = step.find(' ');
+        const auto verb = step.substr(0, space);
+        const auto rest = space == std::string::npos ? std::string() : step.substr(space + 1);
+        const auto args = split_on(rest, " ");
+        if (zip_entries) {
+            if (verb == "entry") {
+                zip_entries->push_back({rest, "outside the package", 0100644u});
+            } else if (verb == "link" && args.size() == 2) {
+                zip_entries->push_back({args[0], args[1], 0120777u});
+            } else if (verb == "zeros" && args.size() == 2) {
+                zip_entries->push_back({args[0], std::string(std::stoul(args[1]), '\0'), 0100644u});
+            } else if (verb == "files" && args.size() == 1) {
+                for (int i = 0; i < std::stoi(args[0]); ++i) {
+                    zip_entries->push_back({"data/file" + std::to_string(i) + ".txt", "x", 0100644u});
+                }
+            } else {
+                FAIL("unknown zip step (see the header of broken_packages.tsv)");
+            }
+            continue;
+        }
+        if (verb == "set") {
+            const auto equals = rest.find('=');
+            REQUIRE(equals != std::string::npos);
+            manifest[nlohmann::json::json_pointer(rest.substr(0, equals))] =
+                nlohmann::json::parse(rest.substr(equals + 1));
+            write_file(dir / "manifest.json", manifest.dump(2));
+        } else if (verb == "drop") {
+            const nlohmann::json::json_pointer pointer(rest);
+            manifest[pointer.parent_pointer()].erase(pointer.back());
+            write_file(dir / "manifest.json", manifest.dump(2));
+        } else if (verb == "manifest") {
+            write_file(dir / "manifest.json", rest);
+        } else if (verb == "rm" && args.size() == 1) {
+            REQUIRE(fs::remove(dir / args[0]));
+        } else if (verb == "chmod" && args.size() == 2) {
+            fs::permissions(dir / args[1], static_cast<fs::perms>(std::stoul(args[0], nullptr, 8)));
+        } else if (verb == "symlink" && args.size() == 2) {
+            fs::create_symlink(args[1], dir / args[0]);
+        } else if (verb == "zip" && rest.empty()) {
+            zip_entries = entries_of(dir);
+        } else {
+            FAIL("unknown step (see the header of broken_packages.tsv)");
+        }
+    }
+    if (!zip_entries) {
+        return dir;
+    }
+    const auto zip = parent / (broken.name + ".zip");
+    packages::testing::write_zip(zip, *zip_entries);
+    return zip;
+}
+
 }  // namespace
 
-TEST_CASE("broken packages fail the check that names their problem", "[validator][packages]") {
+TEST_CASE("every broken package in tests/validator/broken_packages.tsv fails its check", "[validator][packages]") {
+    const auto cases = read_cases();
+    REQUIRE(!cases.empty());
     TempDir temp("validator-broken");
-    const auto& t = temp.path();
+    std::vector<std::vector<std::string>> runs;
+    for (const auto& broken : cases) {
+        INFO("broken_packages.tsv line " << broken.line << ": " << broken.name);
+        std::vector<std::string> args{build_case(broken, temp.path()).string(), "--json"};
+        args.insert(args.end(), broken.options.begin(), broken.options.end());
+        runs.push_back(std::move(args));
+    }
+    // One run per row, a few at once; judged in turn below.
+    const auto results = run_validators(runs, 3);
 
-    const auto token = make_package(t / "token-in-argv", manifest_with("bin/fakegame server --secret {client_token}"));
-    const auto placeholder = make_package(t / "unknown-placeholder", manifest_with("bin/fakegame server --x {bogus}"));
-    const auto missing = make_package(t / "missing-file", manifest_with("bin/not-there server"));
-    const auto semver = make_package(t / "bad-semver", manifest_with("bin/fakegame server", "1.0"));
-    const auto warnings = make_package(t / "no-healthcheck", manifest_with("bin/fakegame server", "1.0.0",
-                                                                            R"("extra_field": 1)"));
-    const auto schema = make_package(t / "bad-type", R"({"game_name": "broken", "version": "1.0.0", "type": "VR",
-      "max_players": 2, "server": {"command": "bin/fakegame server"}, "client": {"command": "bin/fakegame client"}})");
-
-    // A zip with a '..' entry (and a valid manifest, so it is checkable).
-    const auto dotdot = t / "dotdot.zip";
-    packages::testing::write_zip(dotdot, {{"manifest.json", manifest_with("bin/fakegame server"), 0100644},
-                                          {"../escape.txt", "gotcha", 0100644}});
-    // The well-behaved package, zipped the way gamestore-dev publish packs it.
-    const auto good_zip = t / "ok.zip";
-    packages::create_zip(fakegame_packages_dir() / "ok", good_zip);
-
-    const auto results = run_validators(
-        {
-            {token.string(), "--json"},
-            {placeholder.string(), "--json"},
-            {missing.string(), "--json"},
-            {semver.string(), "--json"},
-            {warnings.string(), "--json", "--static-only"},
-            {schema.string(), "--json"},
-            {dotdot.string(), "--json"},
-            {good_zip.string(), "--json", "--grace", "1"},
-        },
-        3);
-    // One run per package, judged in turn (SECTIONs would re-run them all).
-
-    {  // token in a command line
-        const auto& run = results[0];
-        INFO(run.describe());
-        CHECK(run.exit_code == 1);
-        CHECK(run.checks_with("fail") == std::set<std::string>{"no_tokens_in_commands"});
-        CHECK(message_of(run, "no_tokens_in_commands").find("server.command[3]") != std::string::npos);
-        // Nothing was launched.
-        CHECK(run.status_of("started_within_timeout") == "skipped");
-        CHECK(message_of(run, "started_within_timeout").find("cannot be launched") != std::string::npos);
-    }
-    {  // unknown placeholder
-        const auto& run = results[1];
-        INFO(run.describe());
-        CHECK(run.exit_code == 1);
-        CHECK(run.checks_with("fail") == std::set<std::string>{"manifest_placeholders"});
-        CHECK(message_of(run, "manifest_placeholders").find("{bogus}") != std::string::npos);
-    }
-    {  // missing program
-        const auto& run = results[2];
-        INFO(run.describe());
-        CHECK(run.exit_code == 1);
-        CHECK(run.checks_with("fail") == std::set<std::string>{"referenced_files"});
-        CHECK(message_of(run, "referenced_files").find("bin/not-there") != std::string::npos);
-    }
-    {  // bad semver
-        const auto& run = results[3];
-        INFO(run.describe());
-        CHECK(run.exit_code == 1);
-        CHECK(run.checks_with("fail") == std::set<std::string>{"manifest_semver"});
-        CHECK(message_of(run, "manifest_semver").find("version:") != std::string::npos);
-    }
-    {  // manifest warnings are warnings
-        const auto& run = results[4];
-        INFO(run.describe());
-        CHECK(run.exit_code == 0);
-        CHECK(run.checks_with("fail").empty());
-        CHECK(run.checks_with("warn") == std::set<std::string>{"manifest_warnings"});
-        CHECK(message_of(run, "manifest_warnings").find("extra_field") != std::string::npos);
-        CHECK(run.status_of("started_within_timeout") == "skipped");
-    }
-    {  // schema errors name their field
-        const auto& run = results[5];
-        INFO(run.describe());
-        CHECK(run.exit_code == 1);
-        CHECK(run.checks_with("fail") == std::set<std::string>{"manifest_schema"});
-        CHECK(message_of(run, "manifest_schema").find("\ntype:") != std::string::npos);
-    }
-    {  // zip with a '..' entry
-        const auto& run = results[6];
-        INFO(run.describe());
-        CHECK(run.exit_code == 1);
-        CHECK(run.checks_with("fail") == std::set<std::string>{"zip_safety"});
-        CHECK(message_of(run, "zip_safety").find("dot_dot") != std::string::npos);
-        // The manifest is still checked; nothing is unpacked or launched.
-        CHECK(run.status_of("manifest_schema") == "pass");
-        CHECK(run.status_of("referenced_files") == "skipped");
-        CHECK(run.status_of("started_within_timeout") == "skipped");
-    }
-    {  // a good zip is unpacked and passes
-        const auto& run = results[7];
-        INFO(run.describe());
-        CHECK(run.exit_code == 0);
-        CHECK(run.checks_with("fail").empty());
-        CHECK(run.status_of("zip_safety") == "pass");
-        CHECK(run.status_of("sigterm_stops_group") == "pass");
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        const auto& broken = cases[i];
+        const auto& run = results[i];
+        INFO("broken_packages.tsv line " << broken.line << ": " << broken.name << "\n" << run.describe());
+        CHECK(run.exit_code == broken.exit_code);
+        REQUIRE(run.json.is_object());
+        CHECK(run.json["summary"]["exit_code"] == broken.exit_code);
         CHECK_FALSE(run.temp_left_behind);
+        if (broken.exit_code == 2) {
+            CHECK(run.json["checkable"] == false);
+            CHECK(run.json.value("error", "").find(broken.mentions) != std::string::npos);
+            continue;
+        }
+        CHECK(run.json["checkable"] == true);
+        CHECK(names(run.checks_with("fail")) == names(broken.fail));
+        CHECK(names(run.checks_with("warn")) == names(broken.warn));
+        const auto& first = broken.fail.empty() ? *broken.warn.begin() : *broken.fail.begin();
+        CHECK(message_of(run, first).find(broken.mentions) != std::string::npos);
+        for (const auto& check : run.json["checks"]) {
+            CHECK(!check.value("message", "").empty());
+        }
+        // A package with a static problem is not launched. Only being over
+        // the size limits does not stop a directory: it runs as it is (the
+        // store would refuse the upload, package_size says so).
+        const bool only_size = broken.fail == std::set<std::string>{"package_size"};
+        if (!broken.fail.empty() && !only_size) {
+            CHECK(run.status_of("started_within_timeout") == "skipped");
+            CHECK(message_of(run, "started_within_timeout").find("cannot be launched") != std::string::npos);
+        }
     }
+}
+
+TEST_CASE("a good zip is unpacked, passes and leaves nothing behind", "[validator][packages]") {
+    TempDir temp("validator-good-zip");
+    // The well-behaved package, zipped the way gamestore-dev publish packs it.
+    const auto good_zip = temp.path() / "ok.zip";
+    packages::create_zip(fakegame_packages_dir() / "ok", good_zip);
+    const auto run = run_validator({good_zip.string(), "--json", "--grace", "1"});
+    INFO(run.describe());
+    CHECK(run.exit_code == 0);
+    CHECK(run.checks_with("fail").empty());
+    CHECK(run.status_of("zip_safety") == "pass");
+    CHECK(run.status_of("package_size") == "pass");
+    CHECK(run.status_of("sigterm_stops_group") == "pass");
+    CHECK_FALSE(run.temp_left_behind);
 }
 
 TEST_CASE("packages that cannot be checked exit 2", "[validator][packages]") {

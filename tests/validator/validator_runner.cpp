@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <deque>
+#include <fstream>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 
 #include "tests/support/process.hpp"
 
@@ -138,6 +140,31 @@ std::set<std::string> split_names(const std::string& text) {
         start = comma + 1;
     }
     return names;
+}
+
+std::vector<TableRow> read_table(const fs::path& file) {
+    std::ifstream in(file);
+    if (!in) {
+        throw std::runtime_error("cannot read " + file.string());
+    }
+    std::vector<TableRow> rows;
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        if (line.empty() || line[0] == '#') continue;
+        TableRow row;
+        row.line = number;
+        std::size_t start = 0;
+        for (;;) {
+            const auto tab = line.find('\t', start);
+            row.columns.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
+            if (tab == std::string::npos) break;
+            start = tab + 1;
+        }
+        rows.push_back(std::move(row));
+    }
+    return rows;
 }
 
 }  // namespace gamestore::testing

@@ -37,4 +37,12 @@ ValidatorRun run_validator(const std::vector<std::string>& args);
 // "a,b" -> {a, b}; "-" -> {}.
 std::set<std::string> split_names(const std::string& text);
 
+// The rows of a tab-separated table: blank lines and '#' comments skipped,
+// each row with its 1-based line number for failure messages.
+struct TableRow {
+    int line = 0;
+    std::vector<std::string> columns;
+};
+std::vector<TableRow> read_table(const std::filesystem::path& file);
+
 }  // namespace gamestore::testing

@@ -3,8 +3,8 @@
 The fake speaks the platform's side of the control plane (DESIGN.md 4.2):
 one JSON object per line in, one reply line out. It records every message
 with the id of the connection it came on, so tests can see reconnects, and
-it can misbehave on purpose (drop the first message without replying, close
-after every reply).
+it can misbehave on purpose (drop the first message without replying, leave
+the first message unanswered on an open connection, close after every reply).
 """
 
 from __future__ import annotations
@@ -56,9 +56,12 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.wfile.write(b'{"ok":false,"error":"bad JSON"}\n')
                 continue
             drop = fake._should_drop()
+            ignore = fake._should_ignore()
             fake.received.put(Received(conn_id, message, time.monotonic()))
             if drop:
                 return  # close without replying: the reporter must resend
+            if ignore:
+                continue  # no reply, connection kept: a stuck platform
             self.wfile.write((json.dumps(fake.reply_for(message)) + "\n").encode())
             self.wfile.flush()
             if fake.close_after_reply:
@@ -82,6 +85,7 @@ class FakeControlPlane:
         match_id: str = MATCH_ID,
         report_token: str = REPORT_TOKEN,
         drop_first_message: bool = False,
+        ignore_first_message: bool = False,
         close_after_reply: bool = False,
     ) -> None:
         self.room_id = room_id
@@ -90,6 +94,7 @@ class FakeControlPlane:
         self.close_after_reply = close_after_reply
         self.received: "queue.Queue[Received]" = queue.Queue()
         self._drops_left = 1 if drop_first_message else 0
+        self._ignores_left = 1 if ignore_first_message else 0
         self._lock = threading.Lock()
         self._connections = 0
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -115,6 +120,13 @@ class FakeControlPlane:
         with self._lock:
             if self._drops_left > 0:
                 self._drops_left -= 1
+                return True
+            return False
+
+    def _should_ignore(self) -> bool:
+        with self._lock:
+            if self._ignores_left > 0:
+                self._ignores_left -= 1
                 return True
             return False
 

@@ -149,6 +149,29 @@ class ServerContextTest(unittest.TestCase):
         env["REPORT_TOKEN_PATH"] = write_secret(self.dir, "report_token", "from-the-file-123456")
         self.assertEqual(sdk.ServerContext.from_env(env).report_token, REPORT_TOKEN)
 
+    def test_whitespace_only_token_variable_falls_back_to_the_file(self) -> None:
+        # As in the C++ SDK: a blank variable counts as unset.
+        env = full_server_env(self.dir)
+        env["REPORT_TOKEN"] = " \t "
+        env["REPORT_TOKEN_PATH"] = write_secret(self.dir, "report_token", "from-the-file-123456\n")
+        self.assertEqual(sdk.ServerContext.from_env(env).report_token, "from-the-file-123456")
+        del env["REPORT_TOKEN_PATH"]
+        with self.assertRaises(sdk.LaunchContextError) as caught:
+            sdk.ServerContext.from_env(env)
+        self.assertEqual(caught.exception.missing, ["REPORT_TOKEN (or REPORT_TOKEN_PATH)"])
+
+    def test_unknown_platform_protocol_version_is_a_warning(self) -> None:
+        env = full_server_env(self.dir)
+        env["PLATFORM_PROTOCOL_VERSION"] = "2"
+        with self.assertLogs("gamestore_sdk", "WARNING") as logs:
+            ctx = sdk.ServerContext.from_env(env)
+        self.assertEqual(ctx.platform_protocol_version, 2)
+        self.assertIn("PLATFORM_PROTOCOL_VERSION=2 but this SDK speaks version 1", logs.output[0])
+        env["PLATFORM_PROTOCOL_VERSION"] = "0"
+        with self.assertRaises(sdk.LaunchContextError) as caught:
+            sdk.ServerContext.from_env(env)
+        self.assertIn("PLATFORM_PROTOCOL_VERSION", " | ".join(caught.exception.invalid))
+
     def test_unreadable_or_empty_token_file_is_named(self) -> None:
         env = full_server_env(self.dir)
         del env["REPORT_TOKEN"]

@@ -206,6 +206,22 @@ class HandshakeOverTcpTest(unittest.TestCase):
         self.assertEqual(reply, {"ok": False, "reason": "no handshake received within 0.1 s"})
         self.assertFalse(self.results.get(timeout=5.0).ok)
 
+    def test_seat_is_released_when_the_ok_reply_cannot_be_sent(self) -> None:
+        # As in the C++ SDK's accept_players: a player admitted on a
+        # connection that died before the reply may handshake again.
+        ours, theirs = socket.socketpair()
+        theirs.sendall(handshake_line(player_name="bob") + b"\n")
+        theirs.close()  # gone: sending the reply fails with EPIPE
+        with sdk.LineConnection(ours) as conn:
+            result = sdk.accept_handshake(conn, self.validator, 5.0)
+        self.assertFalse(result.ok)
+        self.assertIn("could not send the handshake response", result.reason or "")
+        self.assertEqual(self.validator.joined, frozenset())
+        self.serve(1)
+        conn, response = sdk.connect_and_handshake(client_context(self.port, player_name="bob"), timeout=5.0)
+        conn.close()
+        self.assertTrue(response["ok"])
+
     def test_client_that_hangs_up_is_refused_quietly(self) -> None:
         self.serve(1)
         socket.create_connection(("127.0.0.1", self.port), timeout=5.0).close()  # a TCP healthcheck

@@ -196,6 +196,34 @@ class ReporterTest(unittest.TestCase):
         self.assertTrue(reporter.flush(5.0))
         self.assertEqual(reporter.rejections, [])
 
+    def test_resends_a_message_the_platform_does_not_answer_in_time(self) -> None:
+        # Same rule as the C++ SDK: no reply within reply_timeout means the
+        # connection is replaced and the message sent again.
+        fake = FakeControlPlane(ignore_first_message=True)
+        self.addCleanup(fake.close)
+        reporter = self.reporter(fake, reply_timeout=0.2, initial_backoff=0.05, max_backoff=0.2)
+        with self.assertLogs("gamestore_sdk", "WARNING") as logs:
+            reporter.started()
+            ignored = fake.next()
+            resent = fake.next()
+            self.assertTrue(reporter.flush(5.0))
+        self.assertIn("STARTED failed (no complete line within 0.2 s); retry 1", logs.output[0])
+        self.assertEqual(ignored.message["status"], "STARTED")
+        self.assertEqual(resent.message, ignored.message)  # the same bytes, timestamp included
+        self.assertNotEqual(resent.conn_id, ignored.conn_id)
+        self.assertEqual(reporter.rejections, [])
+
+    def test_started_after_end_is_refused_and_brings_no_heartbeat_back(self) -> None:
+        reporter = self.reporter(interval=HEARTBEAT)
+        reporter.started()
+        self.fake.wait_for("HEARTBEAT")
+        reporter.end([])
+        with self.assertRaises(RuntimeError):
+            reporter.started()
+        self.fake.wait_for("END")
+        with self.assertRaises(queue.Empty):
+            self.fake.received.get(timeout=HEARTBEAT * 5)
+
     def test_works_with_one_connection_per_message(self) -> None:
         fake = FakeControlPlane(close_after_reply=True)
         self.addCleanup(fake.close)

@@ -195,6 +195,25 @@ std::vector<pid_t> pids_with_env_entry(const std::string& entry) {
     return pids;
 }
 
+std::vector<pid_t> pids_with_argv_containing(const std::string& text) {
+    std::vector<pid_t> pids;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+        const auto name = e.path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        std::ifstream in(e.path() / "cmdline", std::ios::binary);
+        std::string arg;
+        while (std::getline(in, arg, '\0')) {
+            if (arg.find(text) != std::string::npos) {
+                pids.push_back(std::stoi(name));
+                break;
+            }
+        }
+    }
+    return pids;
+}
+
 std::optional<std::pair<pid_t, pid_t>> session_and_group(pid_t pid) {
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
     std::string text;

@@ -59,6 +59,9 @@ bool wait_process_gone(pid_t pid, std::chrono::milliseconds timeout);
 bool process_alive(pid_t pid);
 // Pids whose initial environment contains the exact entry `entry` ("K=V").
 std::vector<pid_t> pids_with_env_entry(const std::string& entry);
+// Pids whose argv (/proc/<pid>/cmdline) has an argument containing `text`:
+// what any local user can see with ps.
+std::vector<pid_t> pids_with_argv_containing(const std::string& text);
 // Session id and process group id of `pid` from /proc/<pid>/stat.
 std::optional<std::pair<pid_t, pid_t>> session_and_group(pid_t pid);
 

@@ -126,8 +126,9 @@ void ReportEndpoint::run() {
                         }
                     }
                     ++c.lines;
-                    const bool drop = options_.close_first_connection_after_first_line &&
-                                      c.id == 1 && c.lines == 1;
+                    const bool first = c.id == 1 && c.lines == 1;
+                    const bool drop = options_.close_first_connection_after_first_line && first;
+                    const bool ignore = options_.ignore_first_line && first;
                     // Record before replying: a game that saw the reply may
                     // already be asking what arrived.
                     {
@@ -135,7 +136,7 @@ void ReportEndpoint::run() {
                         lines_.push_back(std::move(rec));
                     }
                     changed_.notify_all();
-                    if (!drop || options_.reply_before_close) {
+                    if (!ignore && (!drop || options_.reply_before_close)) {
                         send_reply(c.fd, reply);
                     }
                     if (drop) {

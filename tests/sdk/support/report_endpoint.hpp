@@ -35,6 +35,9 @@ struct EndpointOptions {
     // reply_before_close the line is answered first, else it is not.
     bool close_first_connection_after_first_line = false;
     bool reply_before_close = true;
+    // The first line of the first connection gets no reply at all and the
+    // connection stays open: a platform that is stuck, not gone.
+    bool ignore_first_line = false;
     // Answer every well-formed report with {"ok":false,"error":reject_reason}.
     std::optional<std::string> reject_reason;
     // Listen on this port instead of an ephemeral one.

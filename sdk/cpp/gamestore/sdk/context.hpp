@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -166,13 +167,19 @@ class EnvReader {
   public:
     explicit EnvReader(const EnvLookup& lookup) : lookup_(lookup) {}
 
-    // Empty values count as unset: `PORT=` is a launcher bug, not a port.
+    // The value without surrounding whitespace. Empty and whitespace-only
+    // values count as unset: `PORT=` is a launcher bug, not a port, and a
+    // blank REPORT_TOKEN must not hide REPORT_TOKEN_PATH (as in the Python SDK).
     std::optional<std::string> get(const std::string& name) const {
         auto value = lookup_(name);
-        if (value && value->empty()) {
+        if (!value) {
             return std::nullopt;
         }
-        return value;
+        auto trimmed = trim(*value);
+        if (trimmed.empty()) {
+            return std::nullopt;
+        }
+        return trimmed;
     }
 
     std::optional<std::string> required_string(const std::string& name) {
@@ -216,16 +223,12 @@ class EnvReader {
     }
 
     // A secret: NAME wins, else the file named by NAME_PATH. Surrounding
-    // whitespace (the newline an editor or `echo` adds) is not part of it.
+    // whitespace (the newline an editor or `echo` adds) is not part of it,
+    // and a NAME of only whitespace counts as unset, so the file is used.
     std::optional<std::string> token(const std::string& name) {
         const std::string path_name = name + "_PATH";
         if (auto value = get(name)) {
-            auto token = trim(*value);
-            if (token.empty()) {
-                invalid_.push_back(name + " (only whitespace)");
-                return std::nullopt;
-            }
-            return token;
+            return value;  // already trimmed and non-empty
         }
         if (auto path = get(path_name)) {
             std::string why;
@@ -245,15 +248,14 @@ class EnvReader {
         return std::nullopt;
     }
 
-    // The player list: PLAYERS_JSON, else the file PLAYERS_JSON_PATH, else
-    // PLAYERS_CSV. The platform sets all three with the same content.
+    // The player list: the file PLAYERS_JSON_PATH, else PLAYERS_JSON, else
+    // PLAYERS_CSV. The plan's guidance for games: the file comes first
+    // because it avoids every quoting problem. The platform sets all three
+    // with the same content.
     std::optional<std::vector<std::string>> players() {
         std::string source;
         std::optional<std::string> json_text;
-        if (auto value = get("PLAYERS_JSON")) {
-            source = "PLAYERS_JSON";
-            json_text = value;
-        } else if (auto path = get("PLAYERS_JSON_PATH")) {
+        if (auto path = get("PLAYERS_JSON_PATH")) {
             source = "PLAYERS_JSON_PATH";
             std::string why;
             json_text = read_small_file(*path, why);
@@ -261,10 +263,13 @@ class EnvReader {
                 invalid_.push_back("PLAYERS_JSON_PATH (" + why + ")");
                 return std::nullopt;
             }
+        } else if (auto value = get("PLAYERS_JSON")) {
+            source = "PLAYERS_JSON";
+            json_text = value;
         } else if (auto csv = get("PLAYERS_CSV")) {
             return check_players("PLAYERS_CSV", split_csv(*csv));
         } else {
-            missing_.push_back("PLAYERS_JSON (or PLAYERS_JSON_PATH)");
+            missing_.push_back("PLAYERS_JSON_PATH (or PLAYERS_JSON)");
             return std::nullopt;
         }
         const auto parsed = nlohmann::json::parse(*json_text, nullptr, false);
@@ -284,6 +289,8 @@ class EnvReader {
     }
 
     void fail_invalid(std::string text) { invalid_.push_back(std::move(text)); }
+    void warn(std::string text) { warnings_.push_back(std::move(text)); }
+    const std::vector<std::string>& warnings() const noexcept { return warnings_; }
 
     void throw_if_failed() const {
         if (!missing_.empty() || !invalid_.empty()) {
@@ -325,16 +332,30 @@ class EnvReader {
     const EnvLookup& lookup_;
     std::vector<std::string> missing_;
     std::vector<std::string> invalid_;
+    std::vector<std::string> warnings_;
 };
 
+// Tolerant on purpose (as the Python SDK): a platform that announces a newer
+// protocol still accepts v1 messages from older games, so refusing to start
+// would only break games that work. The mismatch becomes a warning.
 inline void check_protocol_version(EnvReader& env, int& out) {
-    if (auto version = env.integer<int>("PLATFORM_PROTOCOL_VERSION", 1, 1000, false)) {
+    if (auto version = env.integer<int>("PLATFORM_PROTOCOL_VERSION", 1,
+                                        std::numeric_limits<int>::max(), false)) {
         if (*version != kProtocolVersion) {
-            env.fail_invalid("PLATFORM_PROTOCOL_VERSION (" + std::to_string(*version) +
-                             "; this SDK speaks protocol " + std::to_string(kProtocolVersion) +
-                             ")");
+            env.warn("PLATFORM_PROTOCOL_VERSION=" + std::to_string(*version) +
+                     " but this SDK speaks protocol " + std::to_string(kProtocolVersion) +
+                     "; messages are sent as version " + std::to_string(kProtocolVersion));
         }
         out = *version;
+    }
+}
+
+// Hands the reader's warnings to the context and to stderr, where the
+// Python SDK's logging puts them too. Never contains a token.
+inline void emit_warnings(const EnvReader& env, std::vector<std::string>& out) {
+    for (const auto& warning : env.warnings()) {
+        std::cerr << "gamestore-sdk: warning: " << warning << '\n';
+        out.push_back(warning);
     }
 }
 
@@ -351,6 +372,9 @@ class LaunchContext {
     int platform_protocol_version() const noexcept { return platform_protocol_version_; }
     // Per-match scratch directory (0700), empty when the launcher set none.
     const std::string& match_dir() const noexcept { return match_dir_; }
+    // What from_env() found odd but usable (also written to stderr), e.g. a
+    // PLATFORM_PROTOCOL_VERSION other than the one this SDK speaks.
+    const std::vector<std::string>& warnings() const noexcept { return warnings_; }
 
     void set_port(int port) { port_ = port; }
 
@@ -361,6 +385,7 @@ class LaunchContext {
     int port_ = 0;
     int platform_protocol_version_ = kProtocolVersion;
     std::string match_dir_;
+    std::vector<std::string> warnings_;
 };
 
 // Values from the command line that take precedence over the environment. A
@@ -377,7 +402,7 @@ struct ServerOverrides {
 class ServerContext : public LaunchContext {
   public:
     // Reads ROOM_ID, MATCH_ID, PORT, BIND_HOST, REPORT_HOST, REPORT_PORT,
-    // REPORT_TOKEN[_PATH], CLIENT_TOKEN[_PATH], PLAYERS_JSON[_PATH]/PLAYERS_CSV,
+    // REPORT_TOKEN[_PATH], CLIENT_TOKEN[_PATH], PLAYERS_JSON_PATH/PLAYERS_JSON/PLAYERS_CSV,
     // PLAYER_COUNT, PLATFORM_PROTOCOL_VERSION, HEARTBEAT_INTERVAL_SEC, MATCH_DIR.
     // Throws ContextError naming every missing or invalid variable.
     static ServerContext from_env(const ServerOverrides& overrides = {},
@@ -431,6 +456,7 @@ class ServerContext : public LaunchContext {
         }
         ctx.match_dir_ = env.get("MATCH_DIR").value_or("");
         env.throw_if_failed();
+        detail::emit_warnings(env, ctx.warnings_);
         return ctx;
     }
 
@@ -508,6 +534,7 @@ class ClientContext : public LaunchContext {
         detail::check_protocol_version(env, ctx.platform_protocol_version_);
         ctx.match_dir_ = env.get("MATCH_DIR").value_or("");
         env.throw_if_failed();
+        detail::emit_warnings(env, ctx.warnings_);
         return ctx;
     }
 

@@ -330,6 +330,7 @@ struct AcceptResult {
     AcceptStatus status = AcceptStatus::TimedOut;
     std::vector<PlayerConnection> players;  // sorted by index
     std::size_t rejected = 0;               // handshakes answered with ok:false
+    std::size_t unanswered = 0;             // accepted, but the reply could not be sent
 };
 
 struct AcceptOptions {
@@ -348,12 +349,20 @@ struct AcceptOptions {
 
 // Decides on one handshake line. The default is HandshakeValidator::validate.
 using AdmitFunction = std::function<HandshakeDecision(std::string_view request_line)>;
+// Gives back the seat of a player whom `admit` accepted but who never got the
+// {"ok":true} reply (the connection failed while it was sent). The default is
+// HandshakeValidator::release. Without it the player could never reconnect:
+// every later handshake would be refused as "already joined".
+using ReleaseFunction = std::function<void(const std::string& player_name)>;
 
 // Accepts connections and answers handshakes, several at a time, until
 // `expected` players were admitted, the timeout passes, or interrupt_fd fires.
-// Rejected connections get their {"ok":false,...} reply and are closed.
+// Rejected connections get their {"ok":false,...} reply and are closed. An
+// accepted player whose reply cannot be sent is handed to `release` (may be
+// empty when `admit` keeps no seats) and the connection is closed.
 inline AcceptResult accept_players(GameServerSocket& listener, std::size_t expected,
-                                   const AdmitFunction& admit, const AcceptOptions& options = {}) {
+                                   const AdmitFunction& admit, const ReleaseFunction& release,
+                                   const AcceptOptions& options = {}) {
     using detail::Clock;
     struct Pending {
         LineConnection connection;
@@ -374,6 +383,11 @@ inline AcceptResult accept_players(GameServerSocket& listener, std::size_t expec
         } else {
             if (!d.ok) {
                 ++result.rejected;
+            } else {
+                ++result.unanswered;
+                if (release) {
+                    release(d.player_name);
+                }
             }
             p.connection.close();
         }
@@ -464,7 +478,8 @@ inline AcceptResult accept_players(GameServerSocket& listener, HandshakeValidato
                                    const AcceptOptions& options = {}) {
     return accept_players(
         listener, validator.players().size(),
-        [&validator](std::string_view line) { return validator.validate(line); }, options);
+        [&validator](std::string_view line) { return validator.validate(line); },
+        [&validator](const std::string& player) { validator.release(player); }, options);
 }
 
 }  // namespace gamestore::sdk

@@ -5,8 +5,9 @@
 // The Reporter never blocks the game: calls only queue a line. A background
 // thread owns the socket, sends one message at a time and waits for its
 // one-line reply ({"ok":true} / {"ok":false,"error":...}). If the platform
-// drops the connection before replying, the thread reconnects with
-// exponential backoff and sends the same message again.
+// drops the connection or does not reply in time, the thread reconnects with
+// exponential backoff and sends the same message again (at-least-once, in
+// order, like the Python SDK).
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -121,15 +122,19 @@ struct ReportTarget {
 struct ReporterOptions {
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(2)};
     // How long the platform may take to answer one message. On expiry the
-    // message counts as unanswered (it may have been processed, so it is not
-    // resent) and the connection is replaced.
+    // message counts as unanswered, the connection is replaced (a late reply
+    // would be taken for the next message's) and the message is sent again.
+    // A resend the platform had in fact processed is harmless: it refuses the
+    // duplicate with {"ok":false}, while a report lost for good (STARTED,
+    // END) would kill or misjudge the match.
     std::chrono::milliseconds reply_timeout{std::chrono::seconds(5)};
     // Reconnect backoff: doubles from initial to max after each failed connect.
     std::chrono::milliseconds backoff_initial{50};
     std::chrono::milliseconds backoff_max{2000};
     // How long the destructor waits for queued reports before dropping them.
     std::chrono::milliseconds shutdown_flush_timeout{std::chrono::seconds(2)};
-    // Times one message is sent on fresh connections before it is given up.
+    // Times one message is sent (a lost connection or a missing reply each
+    // count as one failed send) before it is given up.
     int max_attempts = 5;
     // Start the heartbeat timer in started(); turn off to send heartbeat() yourself.
     bool auto_heartbeat = true;
@@ -200,21 +205,25 @@ class Reporter {
     }
 
     // Send once the listen socket is bound and handshakes can be answered.
-    // Starts the heartbeat timer (unless auto_heartbeat is off).
+    // Starts the heartbeat timer (unless auto_heartbeat is off). Throws
+    // std::logic_error after end() or error(): the match is over, and a
+    // STARTED with fresh heartbeats would tell the platform it is not.
     void started(int port, int protocol_version = kProtocolVersion) {
+        std::lock_guard lock(control_mutex_);
+        if (finished_) {
+            throw std::logic_error(
+                "Reporter::started() after end() or error(): the match is already over");
+        }
         auto j = target_.make_report("STARTED");
         j["port"] = port;
         j["protocol_version"] = protocol_version;
         enqueue(j.dump(), "STARTED", false);
-        if (options_.auto_heartbeat) {
-            std::lock_guard lock(control_mutex_);
-            if (!heartbeat_thread_.joinable()) {
-                {
-                    std::lock_guard hb(heartbeat_mutex_);
-                    heartbeat_stop_ = false;
-                }
-                heartbeat_thread_ = std::thread([this] { heartbeat_loop(); });
+        if (options_.auto_heartbeat && !heartbeat_thread_.joinable()) {
+            {
+                std::lock_guard hb(heartbeat_mutex_);
+                heartbeat_stop_ = false;
             }
+            heartbeat_thread_ = std::thread([this] { heartbeat_loop(); });
         }
     }
 
@@ -228,19 +237,13 @@ class Reporter {
 
     void stop_heartbeats() {
         std::lock_guard lock(control_mutex_);
-        if (!heartbeat_thread_.joinable()) {
-            return;
-        }
-        {
-            std::lock_guard hb(heartbeat_mutex_);
-            heartbeat_stop_ = true;
-        }
-        heartbeat_cv_.notify_all();
-        heartbeat_thread_.join();
+        stop_heartbeats_locked();
     }
 
     // The match is over. `extra` may add winner, loser, reason, stats...
-    // Stops heartbeats first so none follows END.
+    // Stops heartbeats first so none follows END; started() is refused from
+    // now on. A second END or an ERROR after END is still sent (the platform
+    // refuses it): fakegame relies on that to produce those faults.
     void end(const std::vector<PlayerResult>& results,
              const nlohmann::json& extra = nlohmann::json::object()) {
         auto j = target_.make_report("END");
@@ -250,16 +253,15 @@ class Reporter {
             array.push_back(r.to_json());
         }
         j["results"] = std::move(array);
-        stop_heartbeats();
-        enqueue(j.dump(), "END", false);
+        finish_and_enqueue(j.dump(), "END");
     }
 
-    // The match failed; `message` is shown to players and admins.
+    // The match failed; `message` is shown to players and admins. Like end(),
+    // stops heartbeats for good.
     void error(std::string_view message) {
         auto j = target_.make_report("ERROR");
         j["err_msg"] = message;
-        stop_heartbeats();
-        enqueue(j.dump(), "ERROR", false);
+        finish_and_enqueue(j.dump(), "ERROR");
     }
 
     // Waits until every queued report got its reply (or was given up).
@@ -299,6 +301,29 @@ class Reporter {
             }
             report[key] = value;
         }
+    }
+
+    // Callers hold control_mutex_ (the heartbeat thread never takes it, so
+    // joining it here cannot deadlock).
+    void stop_heartbeats_locked() {
+        if (!heartbeat_thread_.joinable()) {
+            return;
+        }
+        {
+            std::lock_guard hb(heartbeat_mutex_);
+            heartbeat_stop_ = true;
+        }
+        heartbeat_cv_.notify_all();
+        heartbeat_thread_.join();
+    }
+
+    // END and ERROR: heartbeats stop before the line is queued, and the
+    // reporter remembers the match is over so started() cannot revive them.
+    void finish_and_enqueue(std::string line, const char* status) {
+        std::lock_guard lock(control_mutex_);
+        finished_ = true;
+        stop_heartbeats_locked();
+        enqueue(std::move(line), status, false);
     }
 
     void enqueue(std::string line, const char* status, bool heartbeat) {
@@ -410,6 +435,17 @@ class Reporter {
             }
 
             bool done = true;
+            // A failed send is retried on a new connection until max_attempts.
+            const auto retry_or_give_up = [&](const std::string& what) {
+                if (attempts < options_.max_attempts) {
+                    options_.log(what + "; resending on a new connection");
+                    done = false;
+                } else {
+                    count(&ReporterStats::dropped);
+                    options_.log(what + "; giving up on the " + message.status +
+                                 " report after " + std::to_string(attempts) + " attempts");
+                }
+            };
             switch (reply.status) {
                 case ReadStatus::Line:
                     handle_reply(message, reply.line);
@@ -420,26 +456,20 @@ class Reporter {
                 case ReadStatus::Timeout:
                 case ReadStatus::TooLong:
                     count(&ReporterStats::unanswered);
-                    options_.log(message.status + " report got no reply within " +
-                                 std::to_string(options_.reply_timeout.count()) +
-                                 " ms; reconnecting");
+                    record_error(message.status + " report got no reply within " +
+                                 std::to_string(options_.reply_timeout.count()) + " ms");
                     // The stream is out of step now; a late reply would be
                     // taken for the next message's.
                     conn.close();
+                    retry_or_give_up(message.status + " report got no reply within " +
+                                     std::to_string(options_.reply_timeout.count()) + " ms");
                     break;
                 case ReadStatus::Closed:
                 case ReadStatus::Error:
                     conn.close();
                     record_error("control connection lost: " + reply.error);
-                    if (attempts < options_.max_attempts) {
-                        options_.log("control connection lost before the reply to " +
-                                     message.status + " (" + reply.error + "); resending");
-                        done = false;
-                    } else {
-                        count(&ReporterStats::dropped);
-                        options_.log("giving up on " + message.status + " report after " +
-                                     std::to_string(attempts) + " attempts");
-                    }
+                    retry_or_give_up("control connection lost before the reply to " +
+                                     message.status + " (" + reply.error + ")");
                     break;
             }
 
@@ -492,6 +522,7 @@ class Reporter {
     ReporterStats stats_;
 
     std::mutex control_mutex_;  // serialises starting/stopping the heartbeat thread
+    bool finished_ = false;     // END or ERROR queued; guarded by control_mutex_
     std::mutex heartbeat_mutex_;
     std::condition_variable heartbeat_cv_;
     bool heartbeat_stop_ = false;
