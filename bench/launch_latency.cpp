@@ -1,18 +1,20 @@
 // Launch latency: from the host's room.start to the moment every member holds
 // IN_GAME with launch info, over N matches (default 200) of the instant
-// STARTED fakegame ("ok" profile, one player), printed next to the floor of
-// posix_spawn + waitpid of /bin/true measured in the same run.
+// STARTED fakegame ("ok" profile) in rooms of M members (default 2), printed
+// next to the floor of posix_spawn + waitpid of /bin/true measured in the
+// same run.
 //
 // --stubborn K adds load that used to starve launches: K other players keep
 // starting and abandoning matches of a game server that ignores SIGTERM, so
 // K process-group stops (each lasting the stop grace, 2 s here) are under way
 // at almost any moment while the measured launches run. A stop must not hold
 // up a launch (its preparation, its spawn or its startup clock).
-// Usage: bench_launch_latency [--matches N] [--stubborn K]
+// Usage: bench_launch_latency [--matches N] [--members M] [--stubborn K]
 
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -117,6 +119,19 @@ asio::awaitable<StartOutcome> start_and_wait(LobbyClient& player, RoomWatcher& w
     co_return outcome;
 }
 
+// Waits until `watcher` holds IN_GAME for `match_id` (true), or the match
+// ended first or `deadline` passed (false).
+asio::awaitable<bool> wait_in_game(RoomWatcher& watcher, const std::string& match_id, Clock::time_point deadline) {
+    for (int i = 0; i < 100; ++i) {  // every wake-up is an event; bounded anyway
+        if (watcher.last.value("match_id", "") == match_id) co_return true;
+        if (watcher.ended_match == match_id || Clock::now() >= deadline) co_return false;
+        watcher.signal->expires_at(deadline);
+        boost::system::error_code ec;
+        co_await watcher.signal->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_return false;
+}
+
 // Leaves the room (the last member leaving aborts its match) and opens a new one.
 asio::awaitable<void> abandon_and_reopen(LobbyClient& player, const std::string& game) {
     co_await player.call("room.leave");
@@ -129,9 +144,11 @@ asio::awaitable<void> abandon_and_reopen(LobbyClient& player, const std::string&
 
 int main(int argc, char** argv) {
     int matches = 200;
+    int members = 2;
     int stubborn = 0;
     for (int i = 1; i + 1 < argc; ++i) {
         if (std::string(argv[i]) == "--matches") matches = std::stoi(argv[i + 1]);
+        if (std::string(argv[i]) == "--members") members = std::clamp(std::stoi(argv[i + 1]), 1, 8);
         if (std::string(argv[i]) == "--stubborn") stubborn = std::stoi(argv[i + 1]);
     }
     const fs::path exe_dir = fs::canonical("/proc/self/exe").parent_path();
@@ -173,26 +190,60 @@ int main(int argc, char** argv) {
                     if (e) std::rethrow_exception(e);
                 });
             }
-            auto player = co_await gamestore::bench::signed_in(server, "player", "benchplayer");
-            RoomWatcher watcher;
-            watcher.signal = std::make_unique<asio::steady_timer>(io);
-            watcher.attach(*player);
-            json args6 = {{"game", "Launch Bench"}};
-            auto created = co_await player->call("room.create", std::move(args6));
-            if (!created.ok) throw std::runtime_error("room.create: " + created.message);
+            // The measured room: a host and members - 1 guests, each
+            // following its own room.updated pushes.
+            std::vector<std::shared_ptr<LobbyClient>> seats;
+            std::vector<std::unique_ptr<RoomWatcher>> watchers;
+            for (int m = 0; m < members; ++m) {
+                seats.push_back(co_await gamestore::bench::signed_in(server, "player", "benchplayer" + std::to_string(m)));
+                watchers.push_back(std::make_unique<RoomWatcher>());
+                watchers.back()->signal = std::make_unique<asio::steady_timer>(io);
+                watchers.back()->attach(*seats.back());
+            }
+            auto open_room = [&]() -> asio::awaitable<void> {
+                json create = {{"game", "Launch Bench"}};
+                auto created = co_await seats[0]->call("room.create", std::move(create));
+                if (!created.ok) throw std::runtime_error("room.create: " + created.message);
+                const auto room_id = created.data["room"].value("room_id", 0);
+                for (int m = 1; m < members; ++m) {
+                    json join = {{"room_id", room_id}};
+                    auto joined = co_await seats[m]->call("room.join", std::move(join));
+                    if (!joined.ok) throw std::runtime_error("room.join: " + joined.message);
+                }
+            };
+            co_await open_room();
             for (int i = 0; i < matches; ++i) {
-                const auto outcome = co_await start_and_wait(*player, watcher);
-                if (outcome.in_game) {
-                    latencies.push_back(outcome.ms);
+                for (int m = 0; m < members; ++m) {
+                    json ready = {{"ready", true}};
+                    co_await seats[m]->call("room.ready", std::move(ready));
+                    watchers[m]->wanted = "IN_GAME";
+                    watchers[m]->last = json::object();
+                }
+                const auto start = Clock::now();
+                auto started = co_await seats[0]->call("room.start");
+                if (!started.ok) throw std::runtime_error("room.start: " + started.message);
+                const std::string match_id = started.data["room"].value("match_id", "");
+                bool everyone = true;
+                for (auto& watcher : watchers) {
+                    everyone = co_await wait_in_game(*watcher, match_id, start + std::chrono::seconds(30)) && everyone;
+                    watcher->wanted.clear();
+                }
+                if (everyone) {
+                    latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
                 } else {
                     ++failed;
                 }
-                // End the match (the one player leaves the match by stopping
-                // it: leave and rejoin a fresh room).
-                co_await abandon_and_reopen(*player, "Launch Bench");
+                // No client ever connects: end the match by everyone leaving
+                // (ABORTED), then gather again in a fresh room.
+                for (auto& seat : seats) {
+                    co_await seat->call("room.leave");
+                }
+                co_await open_room();
             }
             measuring_done = true;
-            player->close();
+            for (auto& seat : seats) {
+                seat->close();
+            }
             dev->close();
             if (stubborn == 0) io.stop();
         }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
@@ -200,7 +251,9 @@ int main(int argc, char** argv) {
         io.run();
 
         auto floor = spawn_floor(matches);
-        std::printf("launch latency over %d matches (room.start -> IN_GAME with launch info, 1 member)", matches);
+        std::printf("launch latency over %d matches (room.start -> every one of %d members holds IN_GAME with "
+                    "launch info)",
+                    matches, members);
         if (stubborn > 0) {
             std::printf(", %d stubborn players abandoning SIGTERM-ignoring matches (%d stops)", stubborn,
                         stubborn_aborted);

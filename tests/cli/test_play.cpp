@@ -184,6 +184,61 @@ TEST_CASE("play: a match that fails before IN_GAME never launches the client", "
     CHECK(r.err.find("STARTING") != std::string::npos);
 }
 
+TEST_CASE("play: a client that cannot start or cannot get in is explained, and the player is back in the room",
+          "[cli][play][integration]") {
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    CliHarness cli(server);
+    REQUIRE(cli.player({"--user", "gus", "account", "register"}).code == 0);
+
+    // A one-player fakegame whose server gives up on missing players after
+    // 2 s, with the client command (and server flags) of each case.
+    auto publish_variant = [&](const std::string& profile, const std::string& title, const json& client_command) {
+        const auto dir = cli.work() / title;
+        fs::copy(fakegame_package(profile), dir, fs::copy_options::recursive);
+        auto manifest = json::parse(file_text(dir / "manifest.json"));
+        manifest["game_name"] = title;
+        manifest["min_players"] = 1;
+        manifest["server"]["command"] = manifest["server"]["command"].get<std::string>() + " --player-timeout-ms 2000";
+        manifest["client"]["command"] = client_command;
+        gamestore::testing::write_file(dir / "manifest.json", manifest.dump(2));
+        const auto published = dev.publish_zip(gamestore::testing::zip_package_dir(dir, cli.work()));
+        INFO(published.message << " " << published.details.dump());
+        REQUIRE(published.ok);
+        return title;
+    };
+
+    SECTION("the client program does not exist") {
+        const auto game = publish_variant("ok", "No Client", "no-such-gamestore-client --name {player_name}");
+        const auto r = cli.player({"--user", "gus", "play", game, "--json", "--timeout", "90"});
+        INFO(r.text());
+        CHECK(r.code == 1);
+        const auto result = json::parse(r.out);
+        CHECK(result.at("client").at("launched") == false);
+        const auto problem = result.at("client").at("problem").get<std::string>();
+        CHECK(problem.find("could not start") != std::string::npos);
+        CHECK(problem.find("no-such-gamestore-client") != std::string::npos);
+        CHECK(r.err.find("You stay in room") != std::string::npos);
+        CHECK(r.err.find("Back in room") != std::string::npos);
+    }
+
+    SECTION("the game server turns the client away") {
+        const auto game = publish_variant("reject-all-clients", "Closed Door", "bin/fakegame client");
+        const auto r = cli.player({"--user", "gus", "play", game, "--json", "--timeout", "90"});
+        INFO(r.text());
+        CHECK(r.code == 1);
+        const auto result = json::parse(r.out);
+        CHECK(result.at("client").at("launched") == true);
+        CHECK(result.at("client").at("exit_code") != 0);
+        const auto problem = result.at("client").at("problem").get<std::string>();
+        CHECK(problem.find("Your game client") != std::string::npos);
+        CHECK(r.err.find("You stay in room") != std::string::npos);
+        CHECK(r.err.find("Back in room") != std::string::npos);
+    }
+    // Either way nothing of the match is left on the player's machine.
+    CHECK(directory_empty_or_missing(cli.player_dir("gus") / "matches"));
+}
+
 TEST_CASE("play: bad usage and an unknown game are sentences with exit codes", "[cli][play][integration]") {
     ServerFixture server(server_args());
     CliHarness cli(server);
