@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import queue
+import random
 import select
 import signal
 import socket
@@ -767,6 +768,28 @@ def connect(description: str, argv: Optional[Sequence[str]], add_options: Option
         print(f"Cannot reach the game server at {ctx.host}:{ctx.port}: {exc}", file=sys.stderr)
         return EXIT_LOST
     return args, ctx, ServerLink(conn), response
+
+
+def client_main(description: str, argv: Optional[Sequence[str]],
+                make_game: Callable[[Terminal, ServerLink, str, Optional[random.Random]], ClientGame]) -> int:
+    """A whole game client: join the match (``connect``), build the game with
+    ``make_game(terminal, link, player_name, rng)`` (rng only for a bot),
+    play it (``run_client``; the keyboard only for a human) and close."""
+    joined = connect(description, argv)
+    if isinstance(joined, int):
+        return joined
+    args, ctx, link, _ = joined
+    terminal = Terminal()
+    rng = random.Random(args.seed) if args.bot else None
+    game = make_game(terminal, link, ctx.player_name, rng)
+    reader = None if args.bot else LineReader(0)
+    try:
+        return run_client(link, game, terminal, reader)
+    except KeyboardInterrupt:
+        terminal.say("\nYou left the match.")
+        return EXIT_OK
+    finally:
+        link.close()
 
 
 def waiting_lines(terminal: Terminal, title: str, message: JsonObject) -> List[str]:

@@ -198,21 +198,7 @@ class ConnectFourClient(gamekit.ClientGame):
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    joined = gamekit.connect("Connect Four client", argv)
-    if isinstance(joined, int):
-        return joined
-    args, ctx, link, _ = joined
-    terminal = gamekit.Terminal()
-    rng = random.Random(args.seed) if args.bot else None
-    game = ConnectFourClient(terminal, link, ctx.player_name, rng)
-    reader = None if args.bot else gamekit.LineReader(0)
-    try:
-        return gamekit.run_client(link, game, terminal, reader)
-    except KeyboardInterrupt:
-        terminal.say("\nYou left the match.")
-        return gamekit.EXIT_OK
-    finally:
-        link.close()
+    return gamekit.client_main("Connect Four client", argv, ConnectFourClient)
 
 
 if __name__ == "__main__":

@@ -306,21 +306,7 @@ class LiarsDiceClient(gamekit.ClientGame):
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    joined = gamekit.connect("Liar's Dice client", argv)
-    if isinstance(joined, int):
-        return joined
-    args, ctx, link, _ = joined
-    terminal = gamekit.Terminal()
-    rng = random.Random(args.seed) if args.bot else None
-    game = LiarsDiceClient(terminal, link, ctx.player_name, rng)
-    reader = None if args.bot else gamekit.LineReader(0)
-    try:
-        return gamekit.run_client(link, game, terminal, reader)
-    except KeyboardInterrupt:
-        terminal.say("\nYou left the match.")
-        return gamekit.EXIT_OK
-    finally:
-        link.close()
+    return gamekit.client_main("Liar's Dice client", argv, LiarsDiceClient)
 
 
 if __name__ == "__main__":
