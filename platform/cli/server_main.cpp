@@ -186,6 +186,7 @@ int main(int argc, char** argv) {
             throw std::runtime_error(opened.error().message);
         }
         auto store = std::move(opened).value();
+        gamestore::server::sweep_unreferenced_packages(*store, config.data_dir);
         if (!config.seed_games_dir.empty()) {
             const int seeded = gamestore::server::seed_games(*store, config.data_dir, config.seed_games_dir,
                                                              config.zip_limits);

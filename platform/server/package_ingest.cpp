@@ -238,6 +238,29 @@ void sweep_upload_leftovers(const fs::path& data_dir) {
     }
 }
 
+void sweep_unreferenced_packages(store::Store& store, const fs::path& data_dir) {
+    const auto listed = store.package_files();
+    if (!listed) {
+        spdlog::warn("startup: package sweep skipped: {}", listed.error().message);
+        return;
+    }
+    std::set<std::string> keep(listed->begin(), listed->end());
+    std::size_t removed = 0;
+    for (const char* folder : {"packages", "games"}) {
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(data_dir / folder, ec)) {
+            const auto relative = (fs::path(folder) / entry.path().filename()).string();
+            if (keep.count(relative) == 0) {
+                remove_read_only_tree(entry.path());
+                ++removed;
+            }
+        }
+    }
+    if (removed > 0) {
+        spdlog::info("startup: removed {} package file(s) no version names (a publish cut short)", removed);
+    }
+}
+
 store::PublishResult ingest_package(store::Store& store, const fs::path& data_dir,
                                     const packages::ZipLimits& limits, const IngestRequest& request) {
     Cleanup cleanup;

@@ -34,6 +34,11 @@ store::PublishResult ingest_package(store::Store& store, const std::filesystem::
 // before the lobby accepts connections.
 void sweep_upload_leftovers(const std::filesystem::path& data_dir);
 
+// Removes packages/<sha>.zip and games/<sha>/ that no version names: what a
+// crash between a publish's move into place and its commit left. Run at
+// startup, before the lobby accepts connections (no publish is in flight).
+void sweep_unreferenced_packages(store::Store& store, const std::filesystem::path& data_dir);
+
 // Deletes a tree that ingest made read-only.
 void remove_read_only_tree(const std::filesystem::path& root);
 

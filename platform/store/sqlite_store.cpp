@@ -1155,6 +1155,17 @@ Result<std::vector<Version>> SqliteStore::list_versions(GameId game, bool includ
     });
 }
 
+Result<std::vector<std::string>> SqliteStore::package_files() {
+    return impl_->read("listing package files", [&](Connection& db) -> Result<std::vector<std::string>> {
+        auto s = db.prepare("SELECT package_path FROM versions UNION SELECT extracted_path FROM versions");
+        std::vector<std::string> paths;
+        while (s.step()) {
+            paths.push_back(s.text(0));
+        }
+        return paths;
+    });
+}
+
 Result<Version> SqliteStore::get_version(GameId game, std::string_view version) {
     const auto key = version_key(version);
     if (!key)

@@ -77,6 +77,7 @@ class SqliteStore final : public Store {
     Result<std::vector<Version>> list_versions(GameId game, bool include_hidden) override;
     Result<Version> get_version(GameId game, std::string_view version) override;
     Result<Version> get_version_by_id(VersionId version) override;
+    Result<std::vector<std::string>> package_files() override;
 
     Result<Match> create_match(const NewMatch& match) override;
     Result<void> record_match_process(std::string_view match_id,

@@ -72,6 +72,9 @@ class Store {
     virtual Result<std::vector<Version>> list_versions(GameId game, bool include_hidden) = 0;
     virtual Result<Version> get_version(GameId game, std::string_view version) = 0;
     virtual Result<Version> get_version_by_id(VersionId version) = 0;
+    // Every package_path and extracted_path any version names (relative to
+    // the data dir): what a startup sweep must keep.
+    virtual Result<std::vector<std::string>> package_files() = 0;
 
     // ---- matches and play history -----------------------------------------
     virtual Result<Match> create_match(const NewMatch& match) = 0;

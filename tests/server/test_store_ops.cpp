@@ -199,7 +199,16 @@ TEST_CASE("kill -9 of the server and a restart lose nothing acknowledged", "[ser
         // Every request above was acknowledged; now the server dies hard.
         server.kill_hard();
     }
+    // What a kill between a publish's move into place and its commit leaves:
+    // content-addressed files no version names.
+    const std::string orphan(64, 'e');
+    gamestore::testing::write_file(data / "packages" / (orphan + ".zip"), "half a publish");
+    gamestore::testing::write_file(data / "games" / orphan / "manifest.json", "{}");
+    const auto kept_before = std::distance(fs::directory_iterator(data / "packages"), fs::directory_iterator());
     ServerFixture restarted({"--fast-password-hash"}, data);
+    CHECK_FALSE(fs::exists(data / "packages" / (orphan + ".zip")));
+    CHECK_FALSE(fs::exists(data / "games" / orphan));
+    CHECK(std::distance(fs::directory_iterator(data / "packages"), fs::directory_iterator()) == kept_before - 1);
     SyncLobbyClient player;
     player.connect(restarted.endpoints().lobby_host, restarted.endpoints().lobby_port);
     auto resumed = player.call("auth.resume", {{"token", player_token}});
