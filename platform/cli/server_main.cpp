@@ -75,6 +75,8 @@ int main(int argc, char** argv) {
     double report_grace_sec = tuning.report_grace.count() / 1000.0;
     double startup_timeout_sec = 0;
     double report_rate = 20.0;
+    double idle_timeout_sec = config.idle_timeout.count() / 1000.0;
+    double report_idle_timeout_sec = 60.0;
 
     app.add_option("--listen", listen, "lobby address HOST:PORT (port 0: any free port)")
         ->envname("GAMESTORE_LISTEN")->capture_default_str();
@@ -136,6 +138,15 @@ int main(int argc, char** argv) {
         ->envname("GAMESTORE_MATCH_LOG_CAP")->capture_default_str();
     app.add_option("--report-rate", report_rate, "control-plane messages per second allowed per connection")
         ->envname("GAMESTORE_REPORT_RATE")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--idle-timeout", idle_timeout_sec,
+                   "seconds a signed-in lobby connection may stay silent before it is closed")
+        ->envname("GAMESTORE_IDLE_TIMEOUT")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--report-idle-timeout", report_idle_timeout_sec,
+                   "seconds a control-plane connection may stay silent before it is closed")
+        ->envname("GAMESTORE_REPORT_IDLE_TIMEOUT")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--max-line-bytes", config.max_line_bytes,
+                   "longest NDJSON line accepted on the lobby and control-plane ports")
+        ->envname("GAMESTORE_MAX_LINE_BYTES")->capture_default_str()->check(CLI::Range(1024, 16 * 1024 * 1024));
     app.add_flag("--debug-keep-ready-after-match", tuning.debug_keep_ready_after_match,
                  "TEST ONLY: break the reset path (ready is not cleared) to prove the sim's checkers fail")
         ->envname("GAMESTORE_DEBUG_KEEP_READY_AFTER_MATCH");
@@ -157,6 +168,7 @@ int main(int argc, char** argv) {
         config.ready_file = ready_file;
         config.seed_games_dir = seed_games;
         config.auth_deadline = std::chrono::milliseconds(static_cast<long>(auth_deadline_sec * 1000));
+        config.idle_timeout = std::chrono::milliseconds(static_cast<long>(idle_timeout_sec * 1000));
         tuning.stop_grace = std::chrono::milliseconds(static_cast<long>(stop_grace_sec * 1000));
         tuning.end_grace = std::chrono::milliseconds(static_cast<long>(end_grace_sec * 1000));
         tuning.report_grace = std::chrono::milliseconds(static_cast<long>(report_grace_sec * 1000));
@@ -213,6 +225,7 @@ int main(int argc, char** argv) {
         gamestore::server::ReportEndpointConfig report_config;
         report_config.listen = config.report_listen;
         report_config.max_line_bytes = config.max_line_bytes;
+        report_config.idle_timeout = std::chrono::milliseconds(static_cast<long>(report_idle_timeout_sec * 1000));
         report_config.abuse.rate_per_sec = report_rate;
         report_config.abuse.burst = std::max(10.0, report_rate * 2.5);
         std::unique_ptr<gamestore::server::RoomService> rooms;

@@ -26,7 +26,8 @@ struct ServerConfig {
 
     std::size_t max_line_bytes = 64 * 1024;
     std::chrono::milliseconds auth_deadline{10'000};
-    // Lobby connections that stay silent this long (authenticated or not) are closed.
+    // Signed-in lobby connections that stay silent this long are closed
+    // (before sign-in the auth deadline applies).
     std::chrono::milliseconds idle_timeout{30 * 60 * 1000};
     int blocking_threads = 2;
 

@@ -124,6 +124,45 @@ TEST_CASE("SIGINT right after the ready file is a clean stop too", "[server][int
     }
 }
 
+TEST_CASE("line limit and idle timeouts are set by flags on both ports", "[server][integration]") {
+    ServerFixture server({"--fast-password-hash", "--max-line-bytes", "2048", "--idle-timeout", "0.5",
+                          "--report-idle-timeout", "0.5"});
+    {
+        // The lobby: a line over the configured limit ends the connection.
+        RawConnection conn(server.endpoints().lobby_host, server.endpoints().lobby_port);
+        REQUIRE(conn.send(R"({"id":1,"op":"ping","echo":")" + std::string(3000, 'x') + "\"}\n"));
+        auto line = conn.read_line(5s);
+        REQUIRE(line);
+        CHECK(json::parse(*line).at("error").at("code") == "TOO_LARGE");
+        CHECK(conn.wait_closed(5s));
+    }
+    {
+        // The lobby: a signed-in connection that falls silent is closed.
+        RawConnection conn(server.endpoints().lobby_host, server.endpoints().lobby_port);
+        REQUIRE(conn.send(R"({"id":1,"op":"auth.register","role":"player","name":"quiet","password":"correct horse"})"
+                          "\n"
+                          R"({"id":2,"op":"auth.login","role":"player","name":"quiet","password":"correct horse"})"
+                          "\n"));
+        for (int i = 0; i < 2; ++i) {
+            auto line = conn.read_line(5s);
+            REQUIRE(line);
+            CHECK(json::parse(*line).at("ok") == true);
+        }
+        CHECK(conn.wait_closed(5s));
+    }
+    {
+        // The control plane: an oversized line is answered (connection kept),
+        // then silence ends the connection.
+        RawConnection conn(server.endpoints().report_host, server.endpoints().report_port);
+        REQUIRE(conn.send(std::string(3000, 'y') + "\n"));
+        auto line = conn.read_line(5s);
+        REQUIRE(line);
+        CHECK(json::parse(*line).at("ok") == false);
+        CHECK(json::parse(*line).at("error").get<std::string>().find("2048") != std::string::npos);
+        CHECK(conn.wait_closed(5s));
+    }
+}
+
 TEST_CASE("gamestore-player ping reaches the server; exit 3 when it cannot", "[server][cli][integration]") {
     using gamestore::testing::ChildProcess;
     using gamestore::testing::SpawnOptions;
