@@ -20,7 +20,8 @@ namespace gamestore::bench {
 
 namespace fs = std::filesystem;
 
-BenchServer start_server(const fs::path& exe_dir, const fs::path& work_dir, const std::vector<std::string>& extra) {
+BenchServer start_server(const fs::path& exe_dir, const fs::path& work_dir, const std::vector<std::string>& extra,
+                         bool real_password_hash) {
     BenchServer server;
     server.data_dir = work_dir / "var";
     const auto ready = work_dir / "ready.json";
@@ -28,7 +29,8 @@ BenchServer start_server(const fs::path& exe_dir, const fs::path& work_dir, cons
     const auto binary = (exe_dir / ".." / "platform" / "cli" / "gamestore-server").lexically_normal();
     std::vector<std::string> args = {binary.string(), "--listen", "127.0.0.1:0", "--report-listen", "127.0.0.1:0",
                                      "--data-dir", server.data_dir.string(), "--ready-file", ready.string(),
-                                     "--log-level", "warn", "--fast-password-hash"};
+                                     "--log-level", "warn"};
+    if (!real_password_hash) args.push_back("--fast-password-hash");
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

@@ -21,9 +21,10 @@ struct BenchServer {
 };
 
 // Starts gamestore-server (found next to this build: ../platform/cli/) and
-// waits for its ready file. Throws with a sentence on failure.
+// waits for its ready file. Throws with a sentence on failure. Passwords are
+// hashed cheaply (--fast-password-hash) unless `real_password_hash`.
 BenchServer start_server(const std::filesystem::path& exe_dir, const std::filesystem::path& work_dir,
-                         const std::vector<std::string>& extra_args);
+                         const std::vector<std::string>& extra_args, bool real_password_hash = false);
 void stop_server(BenchServer& server);
 
 // VmRSS of a process in KiB, 0 if unknown.

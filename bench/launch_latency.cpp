@@ -9,7 +9,12 @@
 // K process-group stops (each lasting the stop grace, 2 s here) are under way
 // at almost any moment while the measured launches run. A stop must not hold
 // up a launch (its preparation, its spawn or its startup clock).
-// Usage: bench_launch_latency [--matches N] [--members M] [--stubborn K]
+//
+// --register-flood K adds the other load that used to starve launches: K
+// connections keep registering new accounts, each one a real argon2id hash
+// (the server runs without --fast-password-hash then), reconnecting when the
+// auth deadline closes them.
+// Usage: bench_launch_latency [--matches N] [--members M] [--stubborn K] [--register-flood K]
 
 #include <spawn.h>
 #include <sys/wait.h>
@@ -146,20 +151,24 @@ int main(int argc, char** argv) {
     int matches = 200;
     int members = 2;
     int stubborn = 0;
+    int register_flood = 0;
     for (int i = 1; i + 1 < argc; ++i) {
         if (std::string(argv[i]) == "--matches") matches = std::stoi(argv[i + 1]);
         if (std::string(argv[i]) == "--members") members = std::clamp(std::stoi(argv[i + 1]), 1, 8);
         if (std::string(argv[i]) == "--stubborn") stubborn = std::stoi(argv[i + 1]);
+        if (std::string(argv[i]) == "--register-flood") register_flood = std::stoi(argv[i + 1]);
     }
     const fs::path exe_dir = fs::canonical("/proc/self/exe").parent_path();
     const fs::path packages = (exe_dir / ".." / "fakegames" / "packages").lexically_normal();
     const fs::path work = fs::temp_directory_path() / ("gamestore-launch-bench-" + std::to_string(::getpid()));
     fs::create_directories(work);
-    auto server = gamestore::bench::start_server(exe_dir, work, {"--end-grace", "0.2", "--stop-grace", "2"});
+    auto server = gamestore::bench::start_server(exe_dir, work, {"--end-grace", "0.2", "--stop-grace", "2"},
+                                                 register_flood > 0);
     int status = 0;
     std::vector<double> latencies;
     int failed = 0;
     int stubborn_aborted = 0;
+    int registered = 0;
     try {
         const auto zip = one_player_copy(packages / "ok", work, "Launch Bench", "pkg");
         const auto stubborn_zip = one_player_copy(packages / "ignore-sigterm", work, "Launch Bench Stubborn", "stubborn");
@@ -181,10 +190,31 @@ int main(int argc, char** argv) {
             }
             player->close();
         };
+        // Keeps registering fresh accounts until the measurement is done.
+        auto flooder = [&](int index) -> asio::awaitable<void> {
+            for (int connection = 0; connection < 100000 && !measuring_done; ++connection) {
+                auto client = co_await LobbyClient::connect(server.lobby_host, server.lobby_port);
+                for (int n = 0; n < 100000 && !measuring_done; ++n) {
+                    json credentials = {{"role", "player"},
+                                        {"name", "flood" + std::to_string(index) + "x" + std::to_string(connection) +
+                                                     "x" + std::to_string(n)},
+                                        {"password", "flood-password"}};
+                    auto reply = co_await client->call("auth.register", std::move(credentials));
+                    if (!reply.ok) break;  // the auth deadline closed it: connect again
+                    ++registered;
+                }
+                client->close();
+            }
+        };
         asio::co_spawn(io, [&]() -> asio::awaitable<void> {
             auto dev = co_await gamestore::bench::signed_in(server, "developer", "benchdev");
             co_await gamestore::bench::publish_zip(*dev, zip);
             co_await gamestore::bench::publish_zip(*dev, stubborn_zip);
+            for (int k = 0; k < register_flood; ++k) {
+                asio::co_spawn(io, flooder(k), [](std::exception_ptr e) {
+                    if (e) std::rethrow_exception(e);
+                });
+            }
             for (int k = 0; k < stubborn; ++k) {
                 asio::co_spawn(io, stubborn_player(k), [](std::exception_ptr e) {
                     if (e) std::rethrow_exception(e);
@@ -245,9 +275,9 @@ int main(int argc, char** argv) {
                 seat->close();
             }
             dev->close();
-            if (stubborn == 0) io.stop();
+            if (stubborn == 0 && register_flood == 0) io.stop();
         }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
-        // With stubborn players, run() returns once each finished its round.
+        // With stubborn players or flooders, run() returns once each finished its round.
         io.run();
 
         auto floor = spawn_floor(matches);
@@ -257,6 +287,10 @@ int main(int argc, char** argv) {
         if (stubborn > 0) {
             std::printf(", %d stubborn players abandoning SIGTERM-ignoring matches (%d stops)", stubborn,
                         stubborn_aborted);
+        }
+        if (register_flood > 0) {
+            std::printf(", %d connections registering accounts with real argon2id (%d registered)", register_flood,
+                        registered);
         }
         std::printf("\n%-34s %10s %10s %10s %8s\n", "", "p50 ms", "p99 ms", "max ms", "failed");
         auto copy_latencies = latencies;

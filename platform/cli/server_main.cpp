@@ -114,8 +114,11 @@ int main(int argc, char** argv) {
     app.add_option("--max-package-uncompressed", config.zip_limits.max_total_uncompressed,
                    "largest total unpacked size of one package")
         ->envname("GAMESTORE_MAX_PACKAGE_UNCOMPRESSED")->capture_default_str();
-    app.add_option("--blocking-threads", config.blocking_threads, "threads for database, hashing and zip work")
+    app.add_option("--blocking-threads", config.blocking_threads, "threads for database, zip and process work")
         ->envname("GAMESTORE_BLOCKING_THREADS")->capture_default_str()->check(CLI::Range(1, 64));
+    app.add_option("--auth-threads", config.auth_threads,
+                   "threads for password hashing (register, login), apart from the blocking threads")
+        ->envname("GAMESTORE_AUTH_THREADS")->capture_default_str()->check(CLI::Range(1, 64));
 
     app.add_option("--stop-grace", stop_grace_sec, "seconds between SIGTERM and SIGKILL when stopping a game server")
         ->envname("GAMESTORE_STOP_GRACE")->capture_default_str()->check(CLI::NonNegativeNumber);

@@ -21,6 +21,18 @@ using protocol::ErrorCode;
 
 namespace {
 
+// Counts one sign-up or login in LobbyServer::auth_in_flight() while it lives.
+class AuthInFlight {
+public:
+    explicit AuthInFlight(LobbyServer& lobby) : count_(lobby.auth_in_flight()) { ++count_; }
+    ~AuthInFlight() { --count_; }
+    AuthInFlight(const AuthInFlight&) = delete;
+    AuthInFlight& operator=(const AuthInFlight&) = delete;
+
+private:
+    std::size_t& count_;
+};
+
 store::Role require_role(const json& args) {
     const auto text = require_string(args, "role", 32);
     const auto role = store::parse_role(text);
@@ -138,7 +150,8 @@ void register_account_ops(PlatformServices& services) {
         const auto role = require_role(ctx.request.args);
         const auto name = require_string(ctx.request.args, "name", 256);
         const auto password = require_string(ctx.request.args, "password", 1024);
-        auto account = unwrap(co_await run_blocking(lobby.blocking_pool(), [&] {
+        AuthInFlight counted(lobby);
+        auto account = unwrap(co_await run_blocking(lobby.auth_pool(), [&] {
             return store.create_account(role, name, password, store::unix_ms_now());
         }));
         spdlog::info("auth: registered {} '{}'", store::to_string(role), account.name);
@@ -160,7 +173,8 @@ void register_account_ops(PlatformServices& services) {
             store::Account account;
             store::NewSession session;
         };
-        auto result = co_await run_blocking(lobby.blocking_pool(), [&]() -> store::Result<LoginResult> {
+        AuthInFlight counted(lobby);
+        auto result = co_await run_blocking(lobby.auth_pool(), [&]() -> store::Result<LoginResult> {
             auto account = store.verify_login(role, name, password);
             if (!account) {
                 return account.error();

@@ -14,11 +14,13 @@ LobbyServer::LobbyServer(asio::io_context& io, ServerConfig config)
     : io_(io),
       config_(std::move(config)),
       pool_(static_cast<std::size_t>(std::max(1, config_.blocking_threads))),
+      auth_pool_(static_cast<std::size_t>(std::max(1, config_.auth_threads))),
       acceptor_(io) {
     register_builtin_ops();
 }
 
 LobbyServer::~LobbyServer() {
+    auth_pool_.join();
     pool_.join();
 }
 

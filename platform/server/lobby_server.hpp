@@ -35,6 +35,12 @@ public:
     const ServerConfig& config() const { return config_; }
     OpRegistry& ops() { return ops_; }
     boost::asio::thread_pool& blocking_pool() { return pool_; }
+    // Only for the deliberately slow password hashing of auth.register and
+    // auth.login; everything else uses blocking_pool().
+    boost::asio::thread_pool& auth_pool() { return auth_pool_; }
+    // Sign-ups and logins handed to auth_pool() and not yet answered (I/O
+    // thread only; shown by server.stats).
+    std::size_t& auth_in_flight() { return auth_in_flight_; }
     boost::asio::io_context& io() { return io_; }
 
     void for_each_session(const std::function<void(LobbySession&)>& fn);
@@ -56,6 +62,8 @@ private:
     boost::asio::io_context& io_;
     ServerConfig config_;
     boost::asio::thread_pool pool_;
+    boost::asio::thread_pool auth_pool_;
+    std::size_t auth_in_flight_ = 0;
     boost::asio::ip::tcp::acceptor acceptor_;
     OpRegistry ops_;
     std::map<std::uint64_t, std::weak_ptr<LobbySession>> sessions_;

@@ -486,6 +486,7 @@ void RoomService::register_ops() {
     ops.add("server.stats", OpSpec{[this](RequestContext&) -> asio::awaitable<Reply> {
         co_return Reply{{{"rooms", rooms_.size()},
                          {"sessions", services_.lobby.session_count()},
+                         {"auth_in_flight", services_.lobby.auth_in_flight()},
                          {"ports_in_use", ports_.in_use()},
                          {"matches",
                           {{"launched", counters_.launched},

@@ -30,6 +30,9 @@ struct ServerConfig {
     // (before sign-in the auth deadline applies).
     std::chrono::milliseconds idle_timeout{30 * 60 * 1000};
     int blocking_threads = 2;
+    // Password hashing (argon2id on register and login) has its own pool, so
+    // a flood of sign-ups cannot queue launches and SQLite writes behind it.
+    int auth_threads = 1;
 
     // argon2id at libsodium's INTERACTIVE cost unless a test asks for speed.
     bool fast_password_hash = false;

@@ -4,12 +4,14 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <thread>
 
 #include "platform/client/sync_client.hpp"
 #include "platform/packages/sha256.hpp"
 #include "platform/packages/zip.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/raw_connection.hpp"
 #include "tests/support/server_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -324,6 +326,56 @@ TEST_CASE("failed logins are limited per account and per address", "[server][sto
     }
     INFO(attempts << " attempts");
     CHECK(address_limited);
+}
+
+TEST_CASE("password hashing has its own threads: a sign-up flood does not hold up other work",
+          "[server][store][integration]") {
+    // Real argon2id, one hashing thread and one blocking thread: ten
+    // sign-ups queue on the hashing thread for about a second, and a
+    // store.list sent once all of them are in flight (a SQLite read on the
+    // blocking pool) is answered while most are still waiting. With hashing
+    // on the blocking pool it would be answered only after every one of them.
+    ServerFixture server({"--auth-threads", "1", "--blocking-threads", "1"});
+    SyncLobbyClient player;
+    sign_in(player, server, "player", "reader");
+
+    std::vector<std::unique_ptr<gamestore::testing::RawConnection>> floods;
+    for (int i = 0; i < 10; ++i) {
+        floods.push_back(std::make_unique<gamestore::testing::RawConnection>(server.endpoints().lobby_host,
+                                                                            server.endpoints().lobby_port));
+        const json request = {{"id", 1}, {"op", "auth.register"}, {"role", "player"},
+                              {"name", "flood" + std::to_string(i)}, {"password", "correct horse"}};
+        REQUIRE(floods.back()->send(request.dump() + "\n"));
+    }
+    // server.stats is answered on the lobby thread: poll it until the
+    // server holds all ten (or, on a very slow machine, the first ones
+    // already finished: each connection gets nothing but its reply).
+    std::vector<std::optional<std::string>> replies(floods.size());
+    auto answered = [&] {
+        for (std::size_t i = 0; i < floods.size(); ++i) {
+            if (!replies[i]) replies[i] = floods[i]->read_line(1ms);
+        }
+        return static_cast<std::size_t>(std::count_if(replies.begin(), replies.end(), [](const auto& r) { return r.has_value(); }));
+    };
+    std::size_t in_flight = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (in_flight < 10 && std::chrono::steady_clock::now() < deadline) {
+        auto stats = player.call("server.stats");
+        REQUIRE(stats.ok);
+        in_flight = stats.data.at("auth_in_flight").get<std::size_t>();
+        if (in_flight < 10 && in_flight + answered() >= 10) break;
+    }
+    CHECK(player.call("store.list").ok);
+    // Which sign-ups had answered by then.
+    const auto finished_before = answered();
+    INFO(finished_before << " of 10 sign-ups had finished when store.list was answered");
+    CHECK(finished_before < 10);
+    // And every sign-up still completes.
+    for (std::size_t i = 0; i < floods.size(); ++i) {
+        if (!replies[i]) replies[i] = floods[i]->read_line(30s);
+        REQUIRE(replies[i]);
+        CHECK(json::parse(*replies[i]).at("ok") == true);
+    }
 }
 
 TEST_CASE("an upload over the package limit is TOO_LARGE and stores nothing", "[server][store][integration]") {

@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
@@ -54,7 +56,7 @@ bool RawConnection::send(const std::string& bytes) {
 
 std::optional<std::string> RawConnection::read_line(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
+    for (bool first = true;; first = false) {
         const auto newline = buffer_.find('\n');
         if (newline != std::string::npos) {
             std::string line = buffer_.substr(0, newline);
@@ -63,11 +65,12 @@ std::optional<std::string> RawConnection::read_line(std::chrono::milliseconds ti
         }
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
+        // Even a timeout of 0 looks once at what has already arrived.
+        if (left.count() <= 0 && !first) {
             return std::nullopt;
         }
         pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+        if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count()))) <= 0) {
             continue;
         }
         char chunk[65536];
