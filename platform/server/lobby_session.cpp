@@ -3,12 +3,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "platform/protocol/error_code.hpp"
 #include "platform/protocol/lobby.hpp"
 #include "platform/server/lobby_error.hpp"
+#include "platform/server/blocking.hpp"
 #include "platform/server/lobby_server.hpp"
 
 namespace gamestore::server {
@@ -115,6 +119,25 @@ asio::awaitable<void> LobbySession::run() {
     spdlog::debug("lobby: session {} ended", id_);
 }
 
+namespace {
+
+// Writes all of `bytes` to `fd`; false on any error (EINTR is retried).
+bool write_all(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+}  // namespace
+
 asio::awaitable<std::optional<std::filesystem::path>> LobbySession::receive_blob(std::uint64_t bytes) {
     static std::uint64_t counter = 0;
     const auto dir = server_.config().data_dir / "tmp";
@@ -126,18 +149,28 @@ asio::awaitable<std::optional<std::filesystem::path>> LobbySession::receive_blob
     if (fd < 0) {
         throw LobbyError(ErrorCode::Internal, "the server could not store the upload");
     }
+    // The bytes are gathered a slice at a time on this (I/O) thread and
+    // written on the blocking pool: a disk that stalls (dirty-page
+    // throttling, a full device) then holds a pool thread, never the lobby.
+    // Meanwhile the kernel keeps filling the socket buffer, so reading and
+    // writing still overlap.
+    constexpr std::uint64_t kSlice = 1024 * 1024;
+    std::string slice;
+    slice.reserve(static_cast<std::size_t>(std::min(bytes, kSlice)));
+    bool complete = true;
     bool write_failed = false;
-    const bool complete = co_await channel_.read_raw(bytes, [&](std::string_view piece) {
-        while (!write_failed && !piece.empty()) {
-            const ssize_t n = ::write(fd, piece.data(), piece.size());
-            if (n <= 0) {
-                write_failed = true;
-                break;
-            }
-            piece.remove_prefix(static_cast<std::size_t>(n));
+    for (std::uint64_t left = bytes; left > 0 && complete && !write_failed;) {
+        const std::uint64_t want = std::min(left, kSlice);
+        slice.clear();
+        complete = co_await channel_.read_raw(want, [&](std::string_view piece) {
+            slice.append(piece);
+            last_activity_ = std::chrono::steady_clock::now();
+        });
+        left -= want;
+        if (complete) {
+            write_failed = !co_await run_blocking(server_.blocking_pool(), [&] { return write_all(fd, slice); });
         }
-        last_activity_ = std::chrono::steady_clock::now();
-    });
+    }
     ::close(fd);
     if (!complete || write_failed) {
         std::filesystem::remove(path, ec);
