@@ -539,8 +539,10 @@ TEST_CASE("silent heartbeats are killed at 5x; SIGTERM-ignoring servers and sets
         REQUIRE(cleaned >= 0);
         CHECK(warned < killed);
         CHECK(killed < cleaned);
-        CHECK(seconds_after(lines[static_cast<std::size_t>(warned)], "no heartbeat for ") > 3.0);
-        CHECK(seconds_after(lines[static_cast<std::size_t>(killed)], "TIMEOUT: no heartbeat for ") > 5.0);
+        // The platform compares the exact silence (> 3 s, > 5 s); the log
+        // prints it to 0.1 s, so 5.02 s reads "5.0".
+        CHECK(seconds_after(lines[static_cast<std::size_t>(warned)], "no heartbeat for ") >= 3.0);
+        CHECK(seconds_after(lines[static_cast<std::size_t>(killed)], "TIMEOUT: no heartbeat for ") >= 5.0);
         CHECK(lines[static_cast<std::size_t>(killed)].find("the limit is 5 x the 1 s interval") != std::string::npos);
     }
     for (const auto& profile : {std::string("ignore-sigterm"), std::string("grandchild")}) {
