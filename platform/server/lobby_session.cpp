@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -159,13 +160,15 @@ asio::awaitable<std::optional<std::filesystem::path>> LobbySession::receive_blob
     slice.reserve(static_cast<std::size_t>(std::min(bytes, kSlice)));
     bool complete = true;
     bool write_failed = false;
+    // Named, not a temporary of the co_await (GCC 12: docs/ARCHITECTURE.md).
+    const std::function<void(std::string_view)> gather = [&](std::string_view piece) {
+        slice.append(piece);
+        last_activity_ = std::chrono::steady_clock::now();
+    };
     for (std::uint64_t left = bytes; left > 0 && complete && !write_failed;) {
         const std::uint64_t want = std::min(left, kSlice);
         slice.clear();
-        complete = co_await channel_.read_raw(want, [&](std::string_view piece) {
-            slice.append(piece);
-            last_activity_ = std::chrono::steady_clock::now();
-        });
+        complete = co_await channel_.read_raw(want, gather);
         left -= want;
         if (complete) {
             write_failed = !co_await run_blocking(server_.blocking_pool(), [&] { return write_all(fd, slice); });
