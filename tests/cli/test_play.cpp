@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "platform/packages/command_template.hpp"
 #include "tests/cli/cli_harness.hpp"
 #include "tests/support/platform_harness.hpp"
 
@@ -35,19 +36,13 @@ bool directory_empty_or_missing(const fs::path& dir) {
     return !fs::exists(dir, ec) || fs::is_empty(dir, ec);
 }
 
-// The compiler as execve needs it: the first g++ in PATH.
+// The compiler as execve needs it: the first g++ in PATH, found the way the
+// platform's launcher finds a manifest's program.
 fs::path find_compiler() {
     const char* path = std::getenv("PATH");
-    std::string dirs = path ? path : "/usr/bin:/bin";
-    for (std::size_t start = 0; start <= dirs.size();) {
-        const auto end = std::min(dirs.find(':', start), dirs.size());
-        const fs::path candidate = fs::path(dirs.substr(start, end - start)) / "g++";
-        if (::access(candidate.c_str(), X_OK) == 0) {
-            return candidate;
-        }
-        start = end + 1;
-    }
-    return {};
+    const auto found = gamestore::packages::resolve_program(gamestore::packages::LaunchSpec{{"g++"}, {}, {}},
+                                                            path ? path : "/usr/bin:/bin");
+    return found ? *found : fs::path();
 }
 
 fs::path fakegame_package(const std::string& profile) {

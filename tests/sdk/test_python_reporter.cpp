@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "platform/packages/command_template.hpp"
 #include "tests/sdk/support/child_process.hpp"
 #include "tests/sdk/support/report_endpoint.hpp"
 
@@ -23,18 +24,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The first python3 in PATH, found the way the platform's launcher finds a
+// manifest's program.
 fs::path python3() {
     const char* path = std::getenv("PATH");
-    std::string dirs = path ? path : "/usr/bin:/bin";
-    for (std::size_t start = 0; start <= dirs.size();) {
-        const auto end = std::min(dirs.find(':', start), dirs.size());
-        const fs::path candidate = fs::path(dirs.substr(start, end - start)) / "python3";
-        if (::access(candidate.c_str(), X_OK) == 0) {
-            return candidate;
-        }
-        start = end + 1;
-    }
-    return "/usr/bin/python3";
+    const auto found = gamestore::packages::resolve_program(gamestore::packages::LaunchSpec{{"python3"}, {}, {}},
+                                                            path ? path : "/usr/bin:/bin");
+    return found ? *found : fs::path("/usr/bin/python3");
 }
 
 fs::path source_dir() {
