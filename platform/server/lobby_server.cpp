@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "platform/server/accept_loop.hpp"
 #include "platform/server/lobby_error.hpp"
 #include "platform/server/lobby_session.hpp"
 
@@ -49,24 +50,14 @@ void LobbyServer::start() {
 }
 
 asio::awaitable<void> LobbyServer::accept_loop() {
-    while (!stopping_) {
-        boost::system::error_code ec;
-        tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-            if (stopping_ || ec == asio::error::operation_aborted) {
-                break;
-            }
-            // EMFILE and friends: log and keep serving the connections we have.
-            spdlog::warn("lobby: accept failed: {}", ec.message());
-            asio::steady_timer backoff(io_, std::chrono::milliseconds(50));
-            co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            continue;
-        }
+    // Named, not a temporary of the co_await (GCC 12: docs/ARCHITECTURE.md).
+    std::function<void(tcp::socket)> open_session = [this](tcp::socket socket) {
         const std::uint64_t id = next_session_id_++;
         auto session = std::make_shared<LobbySession>(*this, std::move(socket), id);
         sessions_[id] = session;
         asio::co_spawn(io_, [session]() { return session->run(); }, asio::detached);
-    }
+    };
+    co_await accept_connections(acceptor_, stopping_, "lobby", std::move(open_session));
 }
 
 void LobbyServer::for_each_session(const std::function<void(LobbySession&)>& fn) {

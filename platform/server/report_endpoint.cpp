@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "platform/protocol/redact.hpp"
+#include "platform/server/accept_loop.hpp"
 
 namespace gamestore::server {
 
@@ -30,20 +31,11 @@ void ReportEndpoint::stop() {
 }
 
 asio::awaitable<void> ReportEndpoint::accept_loop() {
-    while (!stopping_) {
-        boost::system::error_code ec;
-        tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-            if (stopping_ || ec == asio::error::operation_aborted) {
-                break;
-            }
-            spdlog::warn("control plane: accept failed: {}", ec.message());
-            asio::steady_timer backoff(io_, std::chrono::milliseconds(50));
-            co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            continue;
-        }
+    // Named, not a temporary of the co_await (GCC 12: docs/ARCHITECTURE.md).
+    std::function<void(tcp::socket)> serve_connection = [this](tcp::socket socket) {
         asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
-    }
+    };
+    co_await accept_connections(acceptor_, stopping_, "control plane", std::move(serve_connection));
 }
 
 asio::awaitable<void> ReportEndpoint::serve(tcp::socket socket) {
