@@ -234,6 +234,55 @@ TEST_CASE("play: a client that cannot start or cannot get in is explained, and t
     CHECK(directory_empty_or_missing(cli.player_dir("gus") / "matches"));
 }
 
+TEST_CASE("play: a GUI game's client gets its own log, not the terminal; a failing one is explained from it",
+          "[cli][play][integration]") {
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    CliHarness cli(server);
+    REQUIRE(cli.player({"--user", "gia", "account", "register"}).code == 0);
+    auto publish_gui = [&](const std::string& profile, const std::string& title) {
+        const auto dir = cli.work() / title;
+        fs::copy(fakegame_package(profile), dir, fs::copy_options::recursive);
+        auto manifest = json::parse(file_text(dir / "manifest.json"));
+        manifest["game_name"] = title;
+        manifest["type"] = "GUI";
+        manifest["min_players"] = 1;
+        gamestore::testing::write_file(dir / "manifest.json", manifest.dump(2));
+        const auto published = dev.publish_zip(gamestore::testing::zip_package_dir(dir, cli.work()));
+        INFO(published.message << " " << published.details.dump());
+        REQUIRE(published.ok);
+        return title;
+    };
+
+    SECTION("a well-behaved GUI client plays to END") {
+        const auto game = publish_gui("ok", "Fake Window");
+        const auto r = cli.player({"--user", "gia", "play", game, "--timeout", "90"});
+        INFO(r.text());
+        CHECK(r.code == 0);
+        CHECK(r.out.find("is IN_GAME: starting the Fake Window 1.0.0 client") != std::string::npos);
+        CHECK(r.out.find("ended: END.") != std::string::npos);
+        // The fakegame client prints its result line; a GUI client's output
+        // goes to its log in the match directory, never to our terminal.
+        CHECK(r.text().find("\"result\":\"finished\"") == std::string::npos);
+    }
+
+    SECTION("a GUI client the server turns away: the reason quotes its log") {
+        const auto game = publish_gui("reject-all-clients", "Closed Window");
+        const auto r = cli.player({"--user", "gia", "play", game, "--json", "--timeout", "90"});
+        INFO(r.text());
+        CHECK(r.code == 1);
+        const auto result = json::parse(r.out);
+        CHECK(result.at("client").at("launched") == true);
+        const auto problem = result.at("client").at("problem").get<std::string>();
+        CHECK(problem.find("Your game client exited with code") != std::string::npos);
+        CHECK(problem.find("Its last output:") != std::string::npos);
+        CHECK(problem.find("  | fakegame client: the server refused the handshake") != std::string::npos);
+        CHECK(r.err.find("Back in room") != std::string::npos);
+    }
+    // The log went with the match directory.
+    CHECK(directory_empty_or_missing(cli.player_dir("gia") / "matches"));
+}
+
 TEST_CASE("play: bad usage and an unknown game are sentences with exit codes", "[cli][play][integration]") {
     ServerFixture server(server_args());
     CliHarness cli(server);
