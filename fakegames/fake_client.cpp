@@ -152,6 +152,8 @@ int run_client(const ClientOptions& o) {
     }
 
     if (o.think.count() > 0) {
+        log("in the game as player " + std::to_string(base["player_index"].get<int>()) + "; thinking for " +
+            std::to_string(o.think.count()) + " ms before moving");
         pollfd p{stop.fd(), POLLIN, 0};
         if (::poll(&p, 1, static_cast<int>(o.think.count())) != 0) {
             base["result"] = "stopped";

@@ -72,13 +72,15 @@ CliResult CliHarness::run(const fs::path& binary, const std::vector<std::string>
 }
 
 RunningCli CliHarness::start_player(const std::vector<std::string>& args,
-                                    const std::map<std::string, std::string>& env, const fs::path& stdin_path) {
+                                    const std::map<std::string, std::string>& env, const fs::path& stdin_path,
+                                    bool own_session) {
     RunningCli running;
     auto options =
         spawn_options(testing::binary("platform/cli/gamestore-player"), args, "", env, running.out_file, running.err_file);
     if (!stdin_path.empty()) {
         options.stdin_file = stdin_path;
     }
+    options.new_session = own_session;
     running.process = std::make_unique<testing::ChildProcess>(options);
     return running;
 }

@@ -57,9 +57,12 @@ public:
     CliResult run(const fs::path& binary, const std::vector<std::string>& args, const std::string& input,
                   const std::map<std::string, std::string>& env);
     // gamestore-player started without waiting for it; stdin is empty, or
-    // `stdin_path` (e.g. a FIFO the test keeps writing to).
+    // `stdin_path` (e.g. a FIFO the test keeps writing to). `own_session`:
+    // it leads a session and process group of its own (as a shell's
+    // foreground job would), so the test can signal the whole group the way
+    // a terminal's Ctrl-C does.
     RunningCli start_player(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
-                            const fs::path& stdin_path = {});
+                            const fs::path& stdin_path = {}, bool own_session = false);
 
     // <home>/player/<user>
     fs::path player_dir(const std::string& user) const { return home_ / "player" / user; }

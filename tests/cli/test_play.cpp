@@ -4,6 +4,7 @@
 // deadline.
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -281,6 +282,46 @@ TEST_CASE("play: a GUI game's client gets its own log, not the terminal; a faili
     }
     // The log went with the match directory.
     CHECK(directory_empty_or_missing(cli.player_dir("gia") / "matches"));
+}
+
+TEST_CASE("play: Ctrl-C during a terminal game ends the client, not the launcher; the player is back in the room",
+          "[cli][play][integration]") {
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    CliHarness cli(server);
+    REQUIRE(cli.player({"--user", "ivy", "account", "register"}).code == 0);
+    // A one-player fakegame whose client thinks for a minute after its
+    // handshake, and whose server gives a silent player 3 s.
+    const auto dir = cli.work() / "Slow Thinker";
+    fs::copy(fakegame_package("ok"), dir, fs::copy_options::recursive);
+    auto manifest = json::parse(file_text(dir / "manifest.json"));
+    manifest["game_name"] = "Slow Thinker";
+    manifest["min_players"] = 1;
+    manifest["server"]["command"] = manifest["server"]["command"].get<std::string>() + " --move-timeout-ms 3000";
+    manifest["client"]["command"] = "bin/fakegame client --think-ms 60000";
+    gamestore::testing::write_file(dir / "manifest.json", manifest.dump(2));
+    REQUIRE(dev.publish_zip(gamestore::testing::zip_package_dir(dir, cli.work())).ok);
+
+    // As from a shell: the launcher leads its own process group and the
+    // terminal game runs in that same group, so Ctrl-C reaches both.
+    auto play = cli.start_player({"--user", "ivy", "play", "Slow Thinker", "--json", "--timeout", "90"}, {}, {},
+                                 /*own_session=*/true);
+    REQUIRE(gamestore::testing::wait_for_text(play.err_file, "thinking for 60000 ms", 60s));
+    ::kill(-play.process->pid(), SIGINT);
+    const auto r = play.finish(60s);
+    INFO(r.text());
+    // The launcher was not killed by the signal: it explains and returns.
+    REQUIRE(r.code >= 0);
+    const auto result = json::parse(r.out);
+    CHECK(result.at("client").at("launched") == true);
+    CHECK(result.at("client").at("exit_code") != 0);
+    // The client stopped at the Ctrl-C, while the match still ran (it was
+    // not stopped by the launcher after the match ended).
+    CHECK(r.err.find("\"result\":\"stopped\"") != std::string::npos);
+    CHECK(r.err.find("You stay in room") != std::string::npos);
+    CHECK(r.err.find("The match is over but the game client is still running") == std::string::npos);
+    CHECK(r.err.find("Back in room") != std::string::npos);
+    CHECK(directory_empty_or_missing(cli.player_dir("ivy") / "matches"));
 }
 
 TEST_CASE("play: bad usage and an unknown game are sentences with exit codes", "[cli][play][integration]") {

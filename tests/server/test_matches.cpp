@@ -8,7 +8,6 @@
 // directory, as a game server would), so it can check every reply.
 
 #include <signal.h>
-#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -162,32 +161,10 @@ bool wait_no_rooms(TestPlayer& observer, std::chrono::milliseconds timeout = 20s
     return false;
 }
 
-// Waits until the server log contains `needle`: inotify wakes us on every
-// write to the log, the deadline bounds the wait.
+// Waits until the server log contains `needle` (inotify on the log's writes,
+// bounded by the deadline).
 bool wait_for_log(const ServerFixture& server, const std::string& needle, std::chrono::milliseconds timeout = 20s) {
-    const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    REQUIRE(fd >= 0);
-    REQUIRE(::inotify_add_watch(fd, server.log_file().c_str(), IN_MODIFY) >= 0);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool found = false;
-    for (;;) {
-        if (server.log().find(needle) != std::string::npos) {
-            found = true;
-            break;
-        }
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            break;
-        }
-        pollfd pfd{fd, POLLIN, 0};
-        if (::poll(&pfd, 1, static_cast<int>(left.count())) > 0) {
-            char drain[4096];
-            while (::read(fd, drain, sizeof drain) > 0) {
-            }
-        }
-    }
-    ::close(fd);
-    return found;
+    return gamestore::testing::wait_for_text(server.log_file(), needle, timeout);
 }
 
 // The server log's lines, for checks of what happened in which order.

@@ -184,6 +184,39 @@ bool wait_for_file(const fs::path& path, std::chrono::milliseconds timeout) {
     return found;
 }
 
+bool wait_for_text(const fs::path& path, const std::string& needle, std::chrono::milliseconds timeout) {
+    const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (fd < 0) {
+        return false;
+    }
+    // The directory, not the file: the file may not exist yet, and a
+    // directory watch also reports writes to the files in it.
+    const auto dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+    ::inotify_add_watch(fd, dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool found = false;
+    for (;;) {
+        std::error_code ec;
+        if (fs::exists(path, ec) && read_file(path).find(needle) != std::string::npos) {
+            found = true;
+            break;
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            break;
+        }
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) > 0) {
+            char drain[4096];
+            while (::read(fd, drain, sizeof drain) > 0) {
+            }
+        }
+    }
+    ::close(fd);
+    return found;
+}
+
 std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream out;

@@ -64,6 +64,10 @@ private:
 // Waits (inotify, not polling) until `path` exists; false on timeout.
 bool wait_for_file(const std::filesystem::path& path, std::chrono::milliseconds timeout);
 
+// Waits (inotify on the writes in its directory) until the file `path`
+// exists and contains `needle`; false on timeout.
+bool wait_for_text(const std::filesystem::path& path, const std::string& needle, std::chrono::milliseconds timeout);
+
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& content);
 
