@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <functional>
 
 #include <catch2/catch.hpp>
 
@@ -48,6 +49,23 @@ fs::path find_compiler() {
 
 fs::path fakegame_package(const std::string& profile) {
     return gamestore::testing::build_dir() / "fakegames" / "packages" / profile;
+}
+
+// Publishes a one-player copy of a fakegame profile as `title`, after
+// `edit` changed its manifest; returns the title.
+std::string publish_one_player_variant(TestDeveloper& dev, CliHarness& cli, const std::string& profile,
+                                       const std::string& title, const std::function<void(json&)>& edit) {
+    const auto dir = cli.work() / title;
+    fs::copy(fakegame_package(profile), dir, fs::copy_options::recursive);
+    auto manifest = json::parse(file_text(dir / "manifest.json"));
+    manifest["game_name"] = title;
+    manifest["min_players"] = 1;
+    edit(manifest);
+    gamestore::testing::write_file(dir / "manifest.json", manifest.dump(2));
+    const auto published = dev.publish_zip(gamestore::testing::zip_package_dir(dir, cli.work()));
+    INFO(published.message << " " << published.details.dump());
+    REQUIRE(published.ok);
+    return title;
 }
 
 }  // namespace
@@ -189,19 +207,11 @@ TEST_CASE("play: a client that cannot start or cannot get in is explained, and t
 
     // A one-player fakegame whose server gives up on missing players after
     // 2 s, with the client command (and server flags) of each case.
-    auto publish_variant = [&](const std::string& profile, const std::string& title, const json& client_command) {
-        const auto dir = cli.work() / title;
-        fs::copy(fakegame_package(profile), dir, fs::copy_options::recursive);
-        auto manifest = json::parse(file_text(dir / "manifest.json"));
-        manifest["game_name"] = title;
-        manifest["min_players"] = 1;
-        manifest["server"]["command"] = manifest["server"]["command"].get<std::string>() + " --player-timeout-ms 2000";
-        manifest["client"]["command"] = client_command;
-        gamestore::testing::write_file(dir / "manifest.json", manifest.dump(2));
-        const auto published = dev.publish_zip(gamestore::testing::zip_package_dir(dir, cli.work()));
-        INFO(published.message << " " << published.details.dump());
-        REQUIRE(published.ok);
-        return title;
+    auto publish_variant = [&](const std::string& profile, const std::string& title, const std::string& client_command) {
+        return publish_one_player_variant(dev, cli, profile, title, [&](json& manifest) {
+            manifest["server"]["command"] = manifest["server"]["command"].get<std::string>() + " --player-timeout-ms 2000";
+            manifest["client"]["command"] = client_command;
+        });
     };
 
     SECTION("the client program does not exist") {
@@ -242,17 +252,7 @@ TEST_CASE("play: a GUI game's client gets its own log, not the terminal; a faili
     CliHarness cli(server);
     REQUIRE(cli.player({"--user", "gia", "account", "register"}).code == 0);
     auto publish_gui = [&](const std::string& profile, const std::string& title) {
-        const auto dir = cli.work() / title;
-        fs::copy(fakegame_package(profile), dir, fs::copy_options::recursive);
-        auto manifest = json::parse(file_text(dir / "manifest.json"));
-        manifest["game_name"] = title;
-        manifest["type"] = "GUI";
-        manifest["min_players"] = 1;
-        gamestore::testing::write_file(dir / "manifest.json", manifest.dump(2));
-        const auto published = dev.publish_zip(gamestore::testing::zip_package_dir(dir, cli.work()));
-        INFO(published.message << " " << published.details.dump());
-        REQUIRE(published.ok);
-        return title;
+        return publish_one_player_variant(dev, cli, profile, title, [](json& manifest) { manifest["type"] = "GUI"; });
     };
 
     SECTION("a well-behaved GUI client plays to END") {
@@ -292,15 +292,10 @@ TEST_CASE("play: Ctrl-C during a terminal game ends the client, not the launcher
     REQUIRE(cli.player({"--user", "ivy", "account", "register"}).code == 0);
     // A one-player fakegame whose client thinks for a minute after its
     // handshake, and whose server gives a silent player 3 s.
-    const auto dir = cli.work() / "Slow Thinker";
-    fs::copy(fakegame_package("ok"), dir, fs::copy_options::recursive);
-    auto manifest = json::parse(file_text(dir / "manifest.json"));
-    manifest["game_name"] = "Slow Thinker";
-    manifest["min_players"] = 1;
-    manifest["server"]["command"] = manifest["server"]["command"].get<std::string>() + " --move-timeout-ms 3000";
-    manifest["client"]["command"] = "bin/fakegame client --think-ms 60000";
-    gamestore::testing::write_file(dir / "manifest.json", manifest.dump(2));
-    REQUIRE(dev.publish_zip(gamestore::testing::zip_package_dir(dir, cli.work())).ok);
+    publish_one_player_variant(dev, cli, "ok", "Slow Thinker", [](json& manifest) {
+        manifest["server"]["command"] = manifest["server"]["command"].get<std::string>() + " --move-timeout-ms 3000";
+        manifest["client"]["command"] = "bin/fakegame client --think-ms 60000";
+    });
 
     // As from a shell: the launcher leads its own process group and the
     // terminal game runs in that same group, so Ctrl-C reaches both.
