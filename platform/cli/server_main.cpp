@@ -1,8 +1,10 @@
 // gamestore-server: the platform server (DESIGN.md 8). Every flag also reads a
 // GAMESTORE_* environment variable and a key of the same name in --config.
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -116,6 +118,9 @@ int main(int argc, char** argv) {
         ->envname("GAMESTORE_MAX_PACKAGE_UNCOMPRESSED")->capture_default_str();
     app.add_option("--blocking-threads", config.blocking_threads, "threads for database, zip and process work")
         ->envname("GAMESTORE_BLOCKING_THREADS")->capture_default_str()->check(CLI::Range(1, 64));
+    app.add_option("--max-connections", config.max_connections,
+                   "lobby connections open at once; more are told UNAVAILABLE (at most half the open files limit)")
+        ->envname("GAMESTORE_MAX_CONNECTIONS")->capture_default_str()->check(CLI::Range(1, 1000000));
     app.add_option("--auth-threads", config.auth_threads,
                    "threads for password hashing (register, login), apart from the blocking threads")
         ->envname("GAMESTORE_AUTH_THREADS")->capture_default_str()->check(CLI::Range(1, 64));
@@ -216,6 +221,17 @@ int main(int argc, char** argv) {
             spdlog::warn("could not become a child subreaper; escaped game processes may outlive their match");
         }
         std::signal(SIGPIPE, SIG_IGN);
+        // Lobby connections may use at most half the open files limit: the
+        // rest is for the control plane, the database, logs and spawning.
+        if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+            const auto allowed = std::max<std::size_t>(16, static_cast<std::size_t>(files.rlim_cur / 2));
+            if (config.max_connections > allowed) {
+                spdlog::warn("--max-connections {} lowered to {}: the open files limit is {} (raise it with "
+                             "ulimit -n or LimitNOFILE=)",
+                             config.max_connections, allowed, static_cast<unsigned long long>(files.rlim_cur));
+                config.max_connections = allowed;
+            }
+        }
 
         asio::io_context io(1);
         LobbyServer server(io, config);

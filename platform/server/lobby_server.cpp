@@ -1,6 +1,11 @@
 #include "platform/server/lobby_server.hpp"
 
+#include <array>
+#include <memory>
+
 #include <spdlog/spdlog.h>
+
+#include "platform/protocol/lobby.hpp"
 
 #include "platform/server/accept_loop.hpp"
 #include "platform/server/lobby_error.hpp"
@@ -49,9 +54,52 @@ void LobbyServer::start() {
     asio::co_spawn(io_, accept_loop(), asio::detached);
 }
 
+namespace {
+
+// Sends one line to a connection the server will not serve, then closes it
+// gently: the peer's first request may already be in flight, and closing
+// with unread bytes would reset the connection and could lose the line. So
+// what arrives is read and dropped until the peer closes, for 2 s at most.
+asio::awaitable<void> turn_away(std::shared_ptr<tcp::socket> socket, std::string line) {
+    boost::system::error_code ec;
+    asio::steady_timer deadline(socket->get_executor(), std::chrono::seconds(2));
+    deadline.async_wait([socket](const boost::system::error_code& waited) {
+        if (!waited) {
+            boost::system::error_code ignored;
+            socket->close(ignored);
+        }
+    });
+    co_await asio::async_write(*socket, asio::buffer(line), asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) {
+        socket->shutdown(tcp::socket::shutdown_send, ec);
+        std::array<char, 4096> drain{};
+        for (int reads = 0; reads < 1024 && !ec; ++reads) {
+            co_await socket->async_read_some(asio::buffer(drain), asio::redirect_error(asio::use_awaitable, ec));
+        }
+    }
+    deadline.cancel();
+    socket->close(ec);
+}
+
+}  // namespace
+
 asio::awaitable<void> LobbyServer::accept_loop() {
     // Named, not a temporary of the co_await (GCC 12: docs/ARCHITECTURE.md).
     std::function<void(tcp::socket)> open_session = [this](tcp::socket socket) {
+        if (sessions_.size() >= config_.max_connections) {
+            ++turned_away_;
+            if (turned_away_ == 1 || turned_away_ % 100 == 0) {
+                spdlog::warn("lobby: {} connections open (--max-connections); turned away {} so far",
+                             sessions_.size(), turned_away_);
+            }
+            asio::co_spawn(io_, turn_away(std::make_shared<tcp::socket>(std::move(socket)),
+                                          protocol::encode_error(std::nullopt, protocol::ErrorCode::Unavailable,
+                                                                 "The server is full (" +
+                                                                     std::to_string(config_.max_connections) +
+                                                                     " connections); try again in a minute.")),
+                           asio::detached);
+            return;
+        }
         const std::uint64_t id = next_session_id_++;
         auto session = std::make_shared<LobbySession>(*this, std::move(socket), id);
         sessions_[id] = session;

@@ -64,6 +64,7 @@ private:
     boost::asio::thread_pool pool_;
     boost::asio::thread_pool auth_pool_;
     std::size_t auth_in_flight_ = 0;
+    std::uint64_t turned_away_ = 0;  // connections refused at --max-connections
     boost::asio::ip::tcp::acceptor acceptor_;
     OpRegistry ops_;
     std::map<std::uint64_t, std::weak_ptr<LobbySession>> sessions_;

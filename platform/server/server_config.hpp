@@ -33,6 +33,10 @@ struct ServerConfig {
     // Password hashing (argon2id on register and login) has its own pool, so
     // a flood of sign-ups cannot queue launches and SQLite writes behind it.
     int auth_threads = 1;
+    // Open lobby connections (signed in or not) at most; one more is told
+    // UNAVAILABLE and closed. gamestore-server lowers it to half the open
+    // files limit when that is smaller, so accept() never runs out of fds.
+    std::size_t max_connections = 4096;
 
     // argon2id at libsodium's INTERACTIVE cost unless a test asks for speed.
     bool fast_password_hash = false;

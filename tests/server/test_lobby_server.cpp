@@ -4,6 +4,10 @@
 
 #include <signal.h>
 
+#include <memory>
+#include <optional>
+#include <vector>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -161,6 +165,54 @@ TEST_CASE("line limit and idle timeouts are set by flags on both ports", "[serve
         CHECK(json::parse(*line).at("error").get<std::string>().find("2048") != std::string::npos);
         CHECK(conn.wait_closed(5s));
     }
+}
+
+TEST_CASE("past --max-connections a connection is told UNAVAILABLE and closed; the others keep working",
+          "[server][integration]") {
+    ServerFixture server({"--max-connections", "3"});
+    const auto& at = server.endpoints();
+    auto ping = [](RawConnection& connection, int id) -> std::optional<json> {
+        if (!connection.send(json{{"id", id}, {"op", "ping"}}.dump() + "\n")) return std::nullopt;
+        auto line = connection.read_line(10s);
+        if (!line) return std::nullopt;
+        return json::parse(*line);
+    };
+    std::vector<std::unique_ptr<RawConnection>> open;
+    for (int i = 0; i < 3; ++i) {
+        open.push_back(std::make_unique<RawConnection>(at.lobby_host, at.lobby_port));
+        const auto pong = ping(*open.back(), i);
+        REQUIRE(pong);
+        CHECK(pong->at("ok") == true);
+    }
+    // The fourth: one sentence, then the server closes it (its own request,
+    // already sent, does not turn the close into a reset that loses the line).
+    RawConnection fourth(at.lobby_host, at.lobby_port);
+    REQUIRE(fourth.send(json{{"id", 9}, {"op", "ping"}}.dump() + "\n"));
+    const auto refused = fourth.read_line(10s);
+    REQUIRE(refused);
+    const auto error = json::parse(*refused);
+    CHECK(error.at("ok") == false);
+    CHECK(error.at("error").at("code") == "UNAVAILABLE");
+    CHECK(error.at("error").at("message") == "The server is full (3 connections); try again in a minute.");
+    CHECK(fourth.wait_closed(10s));
+    // The three open ones are still served.
+    for (int i = 0; i < 3; ++i) {
+        const auto pong = ping(*open[static_cast<std::size_t>(i)], 10 + i);
+        REQUIRE(pong);
+        CHECK(pong->at("ok") == true);
+    }
+    // One leaves: once the server has seen it go, a new connection gets in.
+    open.pop_back();
+    bool admitted = false;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    for (int attempt = 0; attempt < 1000 && !admitted && std::chrono::steady_clock::now() < deadline; ++attempt) {
+        RawConnection again(at.lobby_host, at.lobby_port);
+        const auto reply = ping(again, 20);
+        REQUIRE(reply);
+        admitted = reply->at("ok") == true;
+    }
+    CHECK(admitted);
+    CHECK(server.log().find("turned away") != std::string::npos);
 }
 
 TEST_CASE("gamestore-player ping reaches the server; exit 3 when it cannot", "[server][cli][integration]") {
