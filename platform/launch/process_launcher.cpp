@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
@@ -278,36 +279,69 @@ bool has_lineage(pid_t pid, Lineage lineage) {
 
 }  // namespace
 
-std::vector<pid_t> processes_with_env_entry(const std::string& marker, Lineage lineage) {
-    std::vector<pid_t> found;
-    if (marker.empty()) {
-        return found;
-    }
+namespace {
+
+// Calls `visit(pid, entry)` for each environment entry of every other
+// process until it returns true for that process (then on to the next one).
+void for_each_environ_entry(const std::function<bool(pid_t, std::string_view)>& visit) {
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-        const auto name = entry.path().filename().string();
-        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
+    for (const auto& proc : fs::directory_iterator("/proc", ec)) {
+        const auto pid_text = proc.path().filename().string();
+        if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) {
             continue;
         }
-        const pid_t pid = static_cast<pid_t>(std::stol(name));
+        const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
         if (pid == ::getpid()) {
             continue;
         }
-        const std::string environ_text = read_small_file(entry.path() / "environ");
-        std::size_t start = 0;
-        while (start < environ_text.size()) {
+        const std::string environ_text = read_small_file(proc.path() / "environ");
+        for (std::size_t start = 0; start < environ_text.size();) {
             auto end = environ_text.find('\0', start);
             if (end == std::string::npos) end = environ_text.size();
-            if (std::string_view(environ_text).substr(start, end - start).find(marker) != std::string_view::npos) {
-                const auto fields = stat_fields(pid);
-                if (!fields.empty() && fields[0] != "Z" && fields[0] != "X" && has_lineage(pid, lineage)) {
-                    found.push_back(pid);
-                }
+            if (visit(pid, std::string_view(environ_text).substr(start, end - start))) {
                 break;
             }
             start = end + 1;
         }
     }
+}
+
+bool live_with_lineage(pid_t pid, Lineage lineage) {
+    const auto fields = stat_fields(pid);
+    return !fields.empty() && fields[0] != "Z" && fields[0] != "X" && has_lineage(pid, lineage);
+}
+
+}  // namespace
+
+std::vector<pid_t> processes_with_env_entry(const std::string& marker, Lineage lineage) {
+    std::vector<pid_t> found;
+    if (marker.empty()) {
+        return found;
+    }
+    for_each_environ_entry([&](pid_t pid, std::string_view entry) {
+        if (entry.find(marker) == std::string_view::npos) {
+            return false;
+        }
+        if (live_with_lineage(pid, lineage)) {
+            found.push_back(pid);
+        }
+        return true;
+    });
+    return found;
+}
+
+std::map<std::string, std::vector<pid_t>> orphans_by_env_value(const std::string& name) {
+    std::map<std::string, std::vector<pid_t>> found;
+    const std::string prefix = name + "=";
+    for_each_environ_entry([&](pid_t pid, std::string_view entry) {
+        if (entry.size() <= prefix.size() || entry.substr(0, prefix.size()) != prefix) {
+            return false;
+        }
+        if (live_with_lineage(pid, Lineage::Orphan)) {
+            found[std::string(entry.substr(prefix.size()))].push_back(pid);
+        }
+        return true;
+    });
     return found;
 }
 

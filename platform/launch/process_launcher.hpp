@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -84,6 +85,11 @@ enum class Lineage {
     Orphan,      // parent is init (left behind by a launcher that died)
 };
 std::vector<pid_t> processes_with_env_entry(const std::string& marker, Lineage lineage = Lineage::Any);
+
+// Live orphans (parent is init) whose environment sets `name` (e.g.
+// "MATCH_ID"), grouped by its value. One /proc scan; run it off the lobby
+// thread.
+std::map<std::string, std::vector<pid_t>> orphans_by_env_value(const std::string& name);
 
 // The processes carrying `marker` (see processes_with_env_entry) that are
 // not in group `pgid`: what escaped the group with setsid. Scans /proc: run

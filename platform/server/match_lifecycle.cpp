@@ -5,6 +5,8 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
@@ -721,6 +723,8 @@ asio::awaitable<void> RoomService::cleanup(std::int64_t room_id, ActiveMatch mat
         });
         if (!finished.ok() && finished.error().code != store::StoreError::Code::NotFound) {
             spdlog::error("match {}: could not record the finish: {}", match.match_id, finished.error().message);
+        } else {
+            spdlog::debug("match {}: recorded as {}", match.match_id, store::to_string(status));
         }
     } catch (const std::exception& e) {
         spdlog::error("match {}: could not record the finish: {}", match.match_id, e.what());
@@ -931,6 +935,26 @@ void RoomService::reconcile_after_restart() {
         spdlog::warn("startup: match {} (room {}) was left open by a previous run; closed as ABORTED, {}",
                      match.match_id, match.room_id, killed);
         (void)finished;
+    }
+    // A match is recorded as finished before its processes are stopped (so a
+    // crash in between keeps its real result): a kill -9 in that window
+    // leaves processes of a finished match behind. Orphans that carry the id
+    // of one of our matches are ours to end.
+    for (const auto& [match_id, pids] : launch::orphans_by_env_value("MATCH_ID")) {
+        const bool was_open = std::any_of(open->begin(), open->end(),
+                                          [&](const store::Match& m) { return m.match_id == match_id; });
+        const auto record = services_.store.get_match(match_id);
+        if (was_open || !record.ok()) {
+            continue;  // handled above, or not a match of this data dir
+        }
+        for (pid_t pid : pids) {
+            if (::getpgid(pid) == pid) {
+                ::kill(-pid, SIGKILL);  // a group leader: its group goes with it
+            }
+            ::kill(pid, SIGKILL);
+        }
+        spdlog::warn("startup: match {} had finished ({}) but {} of its process(es) were still running; killed",
+                     protocol::printable(match_id), store::to_string(record->status), pids.size());
     }
     std::error_code ec;
     const auto matches_dir = services_.config.data_dir / "matches";

@@ -273,6 +273,8 @@ std::unique_ptr<gamestore::store::SqliteStore> open_store(const fs::path& data_d
 //               (same process group) sends END only once the server is gone
 //   linger      STARTED, then heartbeats; writes nothing to stdout/stderr and
 //               survives losing the platform (kill -9 tests)
+//   end-linger  STARTED, END, then like linger: a game that does not exit
+//               after its END
 const char* kScriptServer = R"py(import json, os, socket, sys, time
 
 env = os.environ
@@ -310,7 +312,10 @@ elif mode == "after-exit":
         late.makefile().readline()
         os._exit(0)
     os._exit(0)
-elif mode == "linger":
+elif mode in ("linger", "end-linger"):
+    if mode == "end-linger":
+        control.sendall(line("END", reason="the game is over"))
+        control.makefile().readline()
     interval = float(env.get("HEARTBEAT_INTERVAL_SEC", "1"))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -845,6 +850,50 @@ TEST_CASE("kill -9 of the platform mid-match: the restart kills the orphan, reco
     CHECK(restarted.log().find("match " + match_id) != std::string::npos);
     auto players = gather_and_start(restarted, "Survivor", {"nat"});
     CHECK(players[0]->wait_room([](const json& r) { return state_is(r, "IN_GAME"); }));
+}
+
+TEST_CASE("kill -9 after a match's END but before its stop: the restart kills what is left, the result stays",
+          "[matches][integration]") {
+    TempDir data;
+    TempDir work;
+    std::string match_id;
+    std::vector<std::pair<pid_t, std::int64_t>> leftovers;
+    {
+        // --end-grace 60: after END the platform waits for the game to exit
+        // by itself; this one never does, so the kill -9 lands in between.
+        auto args = server_args();
+        for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+            if (args[i] == "--end-grace") args[i + 1] = "60";
+        }
+        ServerFixture server(args, data.path() / "var");
+        TestDeveloper dev(server, "maker");
+        const auto game = publish_script_game(dev, work.path(), "Lingerer", "end-linger");
+        auto players = gather_and_start(server, game, {"ola"});
+        auto ended = players[0]->wait_event("match.ended", 30s);
+        REQUIRE(ended);
+        CHECK(ended->at("status") == "END");
+        match_id = ended->at("match_id");
+        REQUIRE(wait_for_log(server, "match " + match_id + ": recorded as END"));
+        for (pid_t pid : gamestore::launch::processes_with_env_entry(match_id)) {
+            leftovers.emplace_back(pid, gamestore::launch::process_start_time(pid));
+        }
+        REQUIRE_FALSE(leftovers.empty());
+        server.kill_hard();
+        for (const auto& [pid, start_time] : leftovers) {
+            CHECK(gamestore::launch::same_process_alive(pid, start_time));
+        }
+    }
+    ServerFixture restarted(server_args(), data.path() / "var");
+    for (const auto& [pid, start_time] : leftovers) {
+        CHECK_FALSE(gamestore::launch::same_process_alive(pid, start_time));
+    }
+    CHECK(no_match_processes(match_id));
+    CHECK(restarted.log().find("startup: match " + match_id + " had finished (END) but") != std::string::npos);
+    // The result the game reported is kept.
+    auto store = open_store(data.path() / "var");
+    const auto record = store->get_match(match_id);
+    REQUIRE(record.ok());
+    CHECK(record->status == gamestore::store::MatchStatus::End);
 }
 
 TEST_CASE("a server started with a relative --data-dir launches game servers", "[matches][integration]") {
