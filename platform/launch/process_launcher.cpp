@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -330,18 +331,35 @@ std::vector<pid_t> processes_with_env_entry(const std::string& marker, Lineage l
     return found;
 }
 
-std::map<std::string, std::vector<pid_t>> orphans_by_env_value(const std::string& name) {
-    std::map<std::string, std::vector<pid_t>> found;
-    const std::string prefix = name + "=";
+std::map<std::string, std::vector<pid_t>> orphans_by_env_id(
+    const std::function<std::optional<std::string>(std::string_view)>& find_id) {
+    std::map<pid_t, std::string> carriers;
     for_each_environ_entry([&](pid_t pid, std::string_view entry) {
-        if (entry.size() <= prefix.size() || entry.substr(0, prefix.size()) != prefix) {
+        auto id = find_id(entry);
+        if (!id) {
             return false;
         }
-        if (live_with_lineage(pid, Lineage::Orphan)) {
-            found[std::string(entry.substr(prefix.size()))].push_back(pid);
+        if (live_with_lineage(pid, Lineage::Any)) {
+            carriers.emplace(pid, std::move(*id));
         }
         return true;
     });
+    std::map<std::string, std::vector<pid_t>> found;
+    for (const auto& [pid, id] : carriers) {
+        // Up to the ancestor whose parent is init (bounded: pids can be reused).
+        pid_t top = pid;
+        for (int depth = 0; depth < 128; ++depth) {
+            const pid_t parent = parent_of(top);
+            if (parent <= 1) {
+                break;
+            }
+            top = parent;
+        }
+        const auto carried = carriers.find(top);
+        if (parent_of(top) == 1 && carried != carriers.end() && carried->second == id) {
+            found[id].push_back(pid);
+        }
+    }
     return found;
 }
 
@@ -402,6 +420,32 @@ StopOutcome stop_process_tree(pid_t pgid, const std::string& marker, std::chrono
     outcome.escaped_killed = stubborn.size();
     outcome.leftovers = !wait_until_gone(kill_wait);
     return outcome;
+}
+
+bool kill_and_wait(const std::vector<pid_t>& pids, std::chrono::milliseconds limit) {
+    for (pid_t pid : pids) {
+        if (pid <= 1) {
+            continue;
+        }
+        if (::getpgid(pid) == pid) {
+            ::kill(-pid, SIGKILL);
+        }
+        ::kill(pid, SIGKILL);
+    }
+    auto alive = [](pid_t pid) {
+        const auto fields = stat_fields(pid);
+        return !fields.empty() && fields[0] != "Z" && fields[0] != "X";
+    };
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    // No kernel event tells us about processes that are not our children:
+    // re-check at a short, bounded cadence until the deadline.
+    while (std::any_of(pids.begin(), pids.end(), alive)) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return false;
+        }
+        sleep_briefly(10);
+    }
+    return true;
 }
 
 bool become_child_subreaper() {

@@ -12,9 +12,11 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -86,10 +88,16 @@ enum class Lineage {
 };
 std::vector<pid_t> processes_with_env_entry(const std::string& marker, Lineage lineage = Lineage::Any);
 
-// Live orphans (parent is init) whose environment sets `name` (e.g.
-// "MATCH_ID"), grouped by its value. One /proc scan; run it off the lobby
-// thread.
-std::map<std::string, std::vector<pid_t>> orphans_by_env_value(const std::string& name);
+// Live processes left behind by a launcher that died, grouped by the id
+// `find_id` finds in one of their environment entries (e.g. a match id: in
+// MATCH_ID, or in a variable of the game's own after it scrubbed its
+// environment). Left behind means: the process, or the ancestor of it whose
+// parent is init, carries the same id; so an orphaned game server and what
+// it started count, while a player's game client (under gamestore-player,
+// under a login session that carries no id) does not. One /proc scan; run it
+// off the lobby thread.
+std::map<std::string, std::vector<pid_t>> orphans_by_env_id(
+    const std::function<std::optional<std::string>(std::string_view)>& find_id);
 
 // The processes carrying `marker` (see processes_with_env_entry) that are
 // not in group `pgid`: what escaped the group with setsid. Scans /proc: run
@@ -116,6 +124,11 @@ struct StopOutcome {
 StopOutcome stop_process_tree(pid_t pgid, const std::string& marker, std::chrono::milliseconds grace,
                               std::chrono::milliseconds kill_wait = std::chrono::milliseconds(3000),
                               Lineage lineage = Lineage::Descendant);
+
+// SIGKILL to each of `pids` (and to its group when it leads one), then waits
+// up to `limit` until none is alive (a zombie counts as gone). False if some
+// outlived the wait. Blocking: off the lobby thread.
+bool kill_and_wait(const std::vector<pid_t>& pids, std::chrono::milliseconds limit);
 
 // Makes this process a child subreaper: orphaned descendants (a grandchild
 // that escaped with setsid and outlived its parent) are reparented to us, so

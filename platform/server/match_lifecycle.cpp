@@ -898,6 +898,24 @@ void RoomService::shutdown(std::function<void()> done) {
     }
 }
 
+namespace {
+
+// The first match id ("m-" and 24 lowercase hex digits, as
+// start_match makes them) in `text`.
+std::optional<std::string> match_id_in(std::string_view text) {
+    constexpr std::size_t kLength = 2 + 24;
+    for (auto at = text.find("m-"); at != std::string_view::npos && at + kLength <= text.size();
+         at = text.find("m-", at + 1)) {
+        const auto digits = text.substr(at + 2, 24);
+        if (digits.find_first_not_of("0123456789abcdef") == std::string_view::npos) {
+            return std::string(text.substr(at, kLength));
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 void RoomService::reconcile_after_restart() {
     auto open = services_.store.list_open_matches();
     if (!open.ok()) {
@@ -939,22 +957,19 @@ void RoomService::reconcile_after_restart() {
     // A match is recorded as finished before its processes are stopped (so a
     // crash in between keeps its real result): a kill -9 in that window
     // leaves processes of a finished match behind. Orphans that carry the id
-    // of one of our matches are ours to end.
-    for (const auto& [match_id, pids] : launch::orphans_by_env_value("MATCH_ID")) {
+    // of one of our matches (anywhere in their environment, as the stop
+    // looks for escaped processes) are ours to end.
+    for (const auto& [match_id, pids] : launch::orphans_by_env_id(match_id_in)) {
         const bool was_open = std::any_of(open->begin(), open->end(),
                                           [&](const store::Match& m) { return m.match_id == match_id; });
         const auto record = services_.store.get_match(match_id);
         if (was_open || !record.ok()) {
             continue;  // handled above, or not a match of this data dir
         }
-        for (pid_t pid : pids) {
-            if (::getpgid(pid) == pid) {
-                ::kill(-pid, SIGKILL);  // a group leader: its group goes with it
-            }
-            ::kill(pid, SIGKILL);
-        }
-        spdlog::warn("startup: match {} had finished ({}) but {} of its process(es) were still running; killed",
-                     protocol::printable(match_id), store::to_string(record->status), pids.size());
+        const bool gone = launch::kill_and_wait(pids, std::chrono::milliseconds(3000));
+        spdlog::warn("startup: match {} had finished ({}) but {} of its process(es) were still running; killed{}",
+                     protocol::printable(match_id), store::to_string(record->status), pids.size(),
+                     gone ? "" : " (some outlived SIGKILL)");
     }
     std::error_code ec;
     const auto matches_dir = services_.config.data_dir / "matches";

@@ -273,8 +273,9 @@ std::unique_ptr<gamestore::store::SqliteStore> open_store(const fs::path& data_d
 //               (same process group) sends END only once the server is gone
 //   linger      STARTED, then heartbeats; writes nothing to stdout/stderr and
 //               survives losing the platform (kill -9 tests)
-//   end-linger  STARTED, END, then like linger: a game that does not exit
-//               after its END
+//   end-linger  STARTED, starts an escapee (setsid, an environment with the
+//               match id only inside a variable of its own), END, then like
+//               linger: a game that does not exit after its END
 const char* kScriptServer = R"py(import json, os, socket, sys, time
 
 env = os.environ
@@ -314,6 +315,10 @@ elif mode == "after-exit":
     os._exit(0)
 elif mode in ("linger", "end-linger"):
     if mode == "end-linger":
+        import subprocess
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True,
+                         env={"GAME_JOB": "job of " + env["MATCH_ID"]}, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         control.sendall(line("END", reason="the game is over"))
         control.makefile().readline()
     interval = float(env.get("HEARTBEAT_INTERVAL_SEC", "1"))
@@ -877,7 +882,7 @@ TEST_CASE("kill -9 after a match's END but before its stop: the restart kills wh
         for (pid_t pid : gamestore::launch::processes_with_env_entry(match_id)) {
             leftovers.emplace_back(pid, gamestore::launch::process_start_time(pid));
         }
-        REQUIRE_FALSE(leftovers.empty());
+        REQUIRE(leftovers.size() == 2);  // the game server and its escapee
         server.kill_hard();
         for (const auto& [pid, start_time] : leftovers) {
             CHECK(gamestore::launch::same_process_alive(pid, start_time));
