@@ -959,12 +959,13 @@ void RoomService::reconcile_after_restart() {
     // leaves processes of a finished match behind. Orphans that carry the id
     // of one of our matches (anywhere in their environment, as the stop
     // looks for escaped processes) are ours to end.
+    // The matches closed just above are finished now too, so this also
+    // catches what their stop could not see (an escapee whose parent was
+    // still alive when it looked).
     for (const auto& [match_id, pids] : launch::orphans_by_env_id(match_id_in)) {
-        const bool was_open = std::any_of(open->begin(), open->end(),
-                                          [&](const store::Match& m) { return m.match_id == match_id; });
         const auto record = services_.store.get_match(match_id);
-        if (was_open || !record.ok()) {
-            continue;  // handled above, or not a match of this data dir
+        if (!record.ok()) {
+            continue;  // not a match of this data dir
         }
         const bool gone = launch::kill_and_wait(pids, std::chrono::milliseconds(3000));
         spdlog::warn("startup: match {} had finished ({}) but {} of its process(es) were still running; killed{}",
