@@ -424,18 +424,10 @@ StopOutcome stop_process_tree(pid_t pgid, const std::string& marker, std::chrono
 
 bool kill_and_wait(const std::vector<pid_t>& pids, std::chrono::milliseconds limit) {
     for (pid_t pid : pids) {
-        if (pid <= 1) {
-            continue;
-        }
-        if (::getpgid(pid) == pid) {
-            ::kill(-pid, SIGKILL);
-        }
-        ::kill(pid, SIGKILL);
+        // A group leader takes its group with it.
+        signal_tree(pid > 1 && ::getpgid(pid) == pid ? pid : 0, {pid}, SIGKILL);
     }
-    auto alive = [](pid_t pid) {
-        const auto fields = stat_fields(pid);
-        return !fields.empty() && fields[0] != "Z" && fields[0] != "X";
-    };
+    auto alive = [](pid_t pid) { return live_with_lineage(pid, Lineage::Any); };
     const auto deadline = std::chrono::steady_clock::now() + limit;
     // No kernel event tells us about processes that are not our children:
     // re-check at a short, bounded cadence until the deadline.

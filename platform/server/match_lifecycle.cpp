@@ -124,6 +124,10 @@ asio::awaitable<boost::system::error_code> connect_once(const std::string& host,
     co_return ec;
 }
 
+// Match ids: this prefix and random lowercase hex digits.
+constexpr const char* kMatchIdPrefix = "m-";
+constexpr std::size_t kMatchIdHexDigits = 24;
+
 std::string random_hex(std::size_t bytes) {
     std::vector<unsigned char> raw(bytes);
     randombytes_buf(raw.data(), raw.size());
@@ -179,7 +183,7 @@ std::string RoomService::start_match(Room& room) {
     ActiveMatch match;
     // Generated and stored before anything is spawned, so even an instant
     // STARTED is validated against them (plan, item 11).
-    match.match_id = "m-" + random_hex(12);
+    match.match_id = kMatchIdPrefix + random_hex(kMatchIdHexDigits / 2);
     match.client_token = random_hex(16);
     match.report_token = random_hex(16);
     match.port = *port;
@@ -900,15 +904,15 @@ void RoomService::shutdown(std::function<void()> done) {
 
 namespace {
 
-// The first match id ("m-" and 24 lowercase hex digits, as
-// start_match makes them) in `text`.
+// The first match id (as start_match makes them) in `text`.
 std::optional<std::string> match_id_in(std::string_view text) {
-    constexpr std::size_t kLength = 2 + 24;
-    for (auto at = text.find("m-"); at != std::string_view::npos && at + kLength <= text.size();
-         at = text.find("m-", at + 1)) {
-        const auto digits = text.substr(at + 2, 24);
+    const std::string_view prefix = kMatchIdPrefix;
+    const std::size_t length = prefix.size() + kMatchIdHexDigits;
+    for (auto at = text.find(prefix); at != std::string_view::npos && at + length <= text.size();
+         at = text.find(prefix, at + 1)) {
+        const auto digits = text.substr(at + prefix.size(), kMatchIdHexDigits);
         if (digits.find_first_not_of("0123456789abcdef") == std::string_view::npos) {
-            return std::string(text.substr(at, kLength));
+            return std::string(text.substr(at, length));
         }
     }
     return std::nullopt;

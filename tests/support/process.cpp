@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <functional>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -155,8 +156,14 @@ void ChildProcess::signal(int signo) {
     }
 }
 
-bool wait_for_file(const fs::path& path, std::chrono::milliseconds timeout) {
-    if (fs::exists(path)) {
+namespace {
+
+// Waits until `done()` holds, re-checking whenever something in `path`'s
+// directory changes (inotify on the directory: the file may not exist yet,
+// and a directory watch also reports writes to the files in it).
+bool wait_for_change_until(const fs::path& path, const std::function<bool()>& done,
+                           std::chrono::milliseconds timeout) {
+    if (done()) {
         return true;
     }
     const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
@@ -164,43 +171,10 @@ bool wait_for_file(const fs::path& path, std::chrono::milliseconds timeout) {
         return false;
     }
     const auto dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-    ::inotify_add_watch(fd, dir.c_str(), IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool found = fs::exists(path);
-    while (!found) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            break;
-        }
-        pollfd p{fd, POLLIN, 0};
-        ::poll(&p, 1, static_cast<int>(left.count()));
-        char buffer[4096];
-        while (::read(fd, buffer, sizeof buffer) > 0) {
-        }
-        found = fs::exists(path);
-    }
-    ::close(fd);
-    return found;
-}
-
-bool wait_for_text(const fs::path& path, const std::string& needle, std::chrono::milliseconds timeout) {
-    const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    if (fd < 0) {
-        return false;
-    }
-    // The directory, not the file: the file may not exist yet, and a
-    // directory watch also reports writes to the files in it.
-    const auto dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
     ::inotify_add_watch(fd, dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool found = false;
-    for (;;) {
-        std::error_code ec;
-        if (fs::exists(path, ec) && read_file(path).find(needle) != std::string::npos) {
-            found = true;
-            break;
-        }
+    bool found = done();
+    while (!found) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
@@ -212,9 +186,26 @@ bool wait_for_text(const fs::path& path, const std::string& needle, std::chrono:
             while (::read(fd, drain, sizeof drain) > 0) {
             }
         }
+        found = done();
     }
     ::close(fd);
     return found;
+}
+
+}  // namespace
+
+bool wait_for_file(const fs::path& path, std::chrono::milliseconds timeout) {
+    return wait_for_change_until(path, [&] { return fs::exists(path); }, timeout);
+}
+
+bool wait_for_text(const fs::path& path, const std::string& needle, std::chrono::milliseconds timeout) {
+    return wait_for_change_until(
+        path,
+        [&] {
+            std::error_code ec;
+            return fs::exists(path, ec) && read_file(path).find(needle) != std::string::npos;
+        },
+        timeout);
 }
 
 std::string read_file(const fs::path& path) {
