@@ -26,7 +26,7 @@ BenchServer start_server(const fs::path& exe_dir, const fs::path& work_dir, cons
     server.data_dir = work_dir / "var";
     const auto ready = work_dir / "ready.json";
     fs::remove(ready);
-    const auto binary = (exe_dir / ".." / "platform" / "cli" / "gamestore-server").lexically_normal();
+    const auto binary = exe_dir / "gamestore-server";
     std::vector<std::string> args = {binary.string(), "--listen", "127.0.0.1:0", "--report-listen", "127.0.0.1:0",
                                      "--data-dir", server.data_dir.string(), "--ready-file", ready.string(),
                                      "--log-level", "warn"};

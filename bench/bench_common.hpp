@@ -20,7 +20,7 @@ struct BenchServer {
     pid_t pid = -1;
 };
 
-// Starts gamestore-server (found next to this build: ../platform/cli/) and
+// Starts gamestore-server (found beside the benchmark in build/bin/) and
 // waits for its ready file. Throws with a sentence on failure. Passwords are
 // hashed cheaply (--fast-password-hash) unless `real_password_hash`.
 BenchServer start_server(const std::filesystem::path& exe_dir, const std::filesystem::path& work_dir,

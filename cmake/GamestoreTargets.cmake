@@ -33,3 +33,16 @@ function(gamestore_test name)
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
     ENVIRONMENT "GAMESTORE_BUILD_DIR=${PROJECT_BINARY_DIR};GAMESTORE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()
+
+# Every program a person or a script runs lands in one place, build/bin/, so
+# scripts, tests and the README name `build/bin/<program>` and nothing else
+# of the build tree. Tests find them through GAMESTORE_BUILD_DIR/bin.
+set(GAMESTORE_BIN_DIR ${PROJECT_BINARY_DIR}/bin)
+
+# gamestore_program(NAME SOURCES files... DEPS targets...)
+function(gamestore_program name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE gamestore_options ${ARG_DEPS})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${GAMESTORE_BIN_DIR})
+endfunction()

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
 
     const auto build = exe_dir().parent_path();
     RunOptions options;
-    options.server_binary = server.empty() ? build / "platform" / "cli" / "gamestore-server" : fs::path(server);
+    options.server_binary = server.empty() ? exe_dir() / "gamestore-server" : fs::path(server);
     options.packages_dir = packages.empty() ? build / "fakegames" / "packages" : fs::path(packages);
     options.seed = seed;
     options.extra_server_args = server_args;

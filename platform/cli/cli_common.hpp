@@ -1,6 +1,6 @@
 #pragma once
 // What gamestore-dev and gamestore-player share: the --server/--user/--home/
-// --json options, the exit-code convention of DESIGN.md 8 and turning a
+// --json options, the exit-code convention of docs/CLI.md and turning a
 // server refusal into a sentence.
 
 #include <cstdint>
@@ -15,7 +15,7 @@
 
 namespace gamestore::cli {
 
-// Exit codes (DESIGN.md 8): scripts and tests rely on these.
+// Exit codes (docs/CLI.md, "Exit codes"): scripts and tests rely on these.
 enum ExitCode : int {
     kExitOk = 0,
     kExitRefused = 1,      // the server refused; the reason is printed

@@ -1,7 +1,7 @@
 #pragma once
 // The terminal side of the interactive menus: line input from stdin that
 // keeps showing server events while it waits, hidden password entry, and
-// numbered menus that re-prompt with the valid range (DESIGN.md 9).
+// numbered menus that re-prompt with the valid range (docs/CLI.md).
 //
 // stdin is read with poll()+read() rather than iostreams so one poll can wait
 // on both stdin and the lobby client's event fd.
@@ -92,7 +92,7 @@ struct MenuEntry {
 // live state such as the signed-in name). An action's CliFailure is printed
 // as a sentence and the menu shown again, except SessionEnded and
 // kExitUnreachable (nothing in the menu can work any more), which propagate.
-// At most 5 entries per menu (DESIGN.md 9).
+// At most 5 entries per menu (docs/CLI.md).
 bool run_menu(Console& console, const std::function<std::string()>& title, const std::vector<MenuEntry>& entries);
 
 }  // namespace gamestore::cli

@@ -24,10 +24,6 @@ SignedInClient& ToolSession::server() {
     return *server_;
 }
 
-GameLibrary ToolSession::library() {
-    return GameLibrary(identity().user_dir());
-}
-
 bool sign_in_interactively(ToolSession& session) {
     const auto& identity = session.identity();
     if (load_session(identity)) {

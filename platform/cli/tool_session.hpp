@@ -10,7 +10,7 @@
 #include "platform/cli/account.hpp"
 #include "platform/cli/cli_common.hpp"
 #include "platform/cli/console.hpp"
-#include "platform/cli/installer.hpp"
+#include "player/installer.hpp"
 
 namespace gamestore::cli {
 
@@ -30,8 +30,6 @@ public:
     bool has_server() const { return server_ != nullptr; }
     // Forgets the connection (after signing out).
     void drop_server() { server_.reset(); }
-    // The player's installed games (<home>/player/<user>).
-    GameLibrary library();
 
 private:
     CommonOptions options_;

@@ -1,7 +1,7 @@
 #pragma once
-// Everything an admin can set on gamestore-server (DESIGN.md 8). Flags,
-// GAMESTORE_* environment variables and the --config TOML file all land here;
-// see platform/cli/server_main.cpp for the mapping and docs/SERVER.md.
+// Everything an admin can set on gamestore-server (docs/SERVER.md), except the
+// match timings of RoomTuning. Flags, GAMESTORE_* environment variables and
+// the --config TOML file all land here; platform/server/main.cpp maps them.
 
 #include <chrono>
 #include <cstdint>
@@ -29,6 +29,11 @@ struct ServerConfig {
     // Signed-in lobby connections that stay silent this long are closed
     // (before sign-in the auth deadline applies).
     std::chrono::milliseconds idle_timeout{30 * 60 * 1000};
+    // Control-plane connections that stay silent this long are closed.
+    std::chrono::milliseconds report_idle_timeout{60'000};
+    // Control-plane messages per second allowed per connection (a token
+    // bucket with a burst of 2.5 s worth, at least 10).
+    double report_rate_per_sec = 20.0;
     int blocking_threads = 2;
     // Password hashing (argon2id on register and login) has its own pool, so
     // a flood of sign-ups cannot queue launches and SQLite writes behind it.

@@ -19,12 +19,12 @@ CliHarness::CliHarness(const testing::ServerFixture& server)
 
 CliResult CliHarness::dev(const std::vector<std::string>& args, const std::string& input,
                           const std::map<std::string, std::string>& env) {
-    return run(testing::binary("platform/cli/gamestore-dev"), args, input, env);
+    return run(testing::binary("gamestore-dev"), args, input, env);
 }
 
 CliResult CliHarness::player(const std::vector<std::string>& args, const std::string& input,
                              const std::map<std::string, std::string>& env) {
-    return run(testing::binary("platform/cli/gamestore-player"), args, input, env);
+    return run(testing::binary("gamestore-player"), args, input, env);
 }
 
 testing::SpawnOptions CliHarness::spawn_options(const fs::path& binary, const std::vector<std::string>& args,
@@ -76,7 +76,7 @@ RunningCli CliHarness::start_player(const std::vector<std::string>& args,
                                     bool own_session) {
     RunningCli running;
     auto options =
-        spawn_options(testing::binary("platform/cli/gamestore-player"), args, "", env, running.out_file, running.err_file);
+        spawn_options(testing::binary("gamestore-player"), args, "", env, running.out_file, running.err_file);
     if (!stdin_path.empty()) {
         options.stdin_file = stdin_path;
     }

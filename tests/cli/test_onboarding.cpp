@@ -105,7 +105,7 @@ std::vector<std::vector<std::vector<std::string>>> readme_blocks(const std::stri
     return blocks;
 }
 
-constexpr const char* kPlayerProgram = "build/platform/cli/gamestore-player";
+constexpr const char* kPlayerProgram = "build/bin/gamestore-player";
 
 }  // namespace
 

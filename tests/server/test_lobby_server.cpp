@@ -221,7 +221,7 @@ TEST_CASE("gamestore-player ping reaches the server; exit 3 when it cannot", "[s
     gamestore::testing::TempDir temp;
     ServerFixture server;
     SpawnOptions options;
-    options.argv = {gamestore::testing::binary("platform/cli/gamestore-player").string(), "--server",
+    options.argv = {gamestore::testing::binary("gamestore-player").string(), "--server",
                     server.lobby_address(), "ping"};
     options.stdout_file = temp.path() / "out.txt";
     ChildProcess ping(options);
@@ -231,7 +231,7 @@ TEST_CASE("gamestore-player ping reaches the server; exit 3 when it cannot", "[s
     // A port nobody listens on: bind one, remember it, close it.
     const auto port = server.endpoints().lobby_port;
     server.stop();
-    options.argv = {gamestore::testing::binary("platform/cli/gamestore-player").string(), "--server",
+    options.argv = {gamestore::testing::binary("gamestore-player").string(), "--server",
                     "127.0.0.1:" + std::to_string(port), "ping"};
     ChildProcess unreachable(options);
     CHECK(unreachable.wait_exit_code(20s) == 3);

@@ -239,8 +239,8 @@ fs::path source_dir() {
     return dir;
 }
 
-fs::path binary(const std::string& relative) {
-    return build_dir() / relative;
+fs::path binary(const std::string& program) {
+    return build_dir() / "bin" / program;
 }
 
 std::string cmdline_of(pid_t pid) {

@@ -74,7 +74,8 @@ void write_file(const std::filesystem::path& path, const std::string& content);
 // Paths of built binaries and sources, from the env ctest sets.
 std::filesystem::path build_dir();
 std::filesystem::path source_dir();
-std::filesystem::path binary(const std::string& relative);
+// A program of build/bin/ (gamestore-server, gamestore-player, fakegame...).
+std::filesystem::path binary(const std::string& program);
 
 // Every pid whose /proc/<pid>/cmdline or environ mentions `needle` (used to
 // find stray processes a test created).

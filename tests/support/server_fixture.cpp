@@ -26,7 +26,7 @@ ServerFixture::ServerFixture(std::vector<std::string> extra_args, const std::fil
     data_dir_ = data_dir.empty() ? temp_.path() / "var" : (relative ? temp_.path() / data_dir : data_dir);
     log_file_ = temp_.path() / "server.log";
     const auto ready = temp_.path() / "ready.json";
-    std::vector<std::string> argv = {binary("platform/cli/gamestore-server").string(),
+    std::vector<std::string> argv = {binary("gamestore-server").string(),
                                      "--listen",        "127.0.0.1:0",
                                      "--report-listen", "127.0.0.1:0",
                                      "--data-dir",      relative ? data_dir.string() : data_dir_.string(),

@@ -98,7 +98,7 @@ std::string ValidatorRun::describe() const {
 }
 
 fs::path validator_binary() {
-    return binary("validator/validate_game_package");
+    return binary("validate_game_package");
 }
 
 fs::path fakegame_packages_dir() {

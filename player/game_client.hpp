@@ -1,5 +1,5 @@
 #pragma once
-// The player's side of a match (DESIGN.md 5 and 9): launch the installed
+// The player's side of a match (docs/MANIFEST.md for the launch, docs/CLI.md for play): launch the installed
 // game client for an IN_GAME room with the one launcher
 // (platform/launch/process_launcher.hpp) and watch it alongside the lobby
 // connection until the client has exited and the platform announced the
@@ -29,8 +29,11 @@
 #include "platform/protocol/lobby.hpp"
 
 namespace gamestore::cli {
-
 class ToolSession;
+}  // namespace gamestore::cli
+
+namespace gamestore::cli::player {
+
 struct InstalledGame;
 
 // The installed package of `game` at exactly `version`, installing (or
@@ -80,4 +83,4 @@ void print_match_result(const MatchRun& run, const std::string& player, bool jso
 // The same object print_match_result prints with `json`.
 nlohmann::json match_result_json(const MatchRun& run, const std::string& player);
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::player

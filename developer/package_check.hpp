@@ -13,7 +13,7 @@
 #include "platform/cli/fs_util.hpp"
 #include "platform/packages/manifest.hpp"
 
-namespace gamestore::cli {
+namespace gamestore::cli::developer {
 
 struct CheckedPackage {
     std::filesystem::path zip;        // the archive to upload
@@ -28,4 +28,4 @@ struct CheckedPackage {
 // or a zip file. Throws CliFailure(kExitUsage) when it is neither.
 CheckedPackage check_package(const std::filesystem::path& input);
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::developer

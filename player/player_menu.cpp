@@ -1,15 +1,15 @@
-#include "platform/cli/player_menu.hpp"
+#include "player/player_menu.hpp"
 
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
-#include "platform/cli/room_menu.hpp"
+#include "player/room_menu.hpp"
 #include "platform/cli/tool_session.hpp"
-#include "platform/cli/player_store.hpp"
+#include "player/player_store.hpp"
 #include "platform/cli/text_table.hpp"
 
-namespace gamestore::cli {
+namespace gamestore::cli::player {
 
 using nlohmann::json;
 
@@ -53,7 +53,7 @@ MenuStep installed_game_menu(ToolSession& session, const std::string& game) {
     const bool more = run_menu(
         session.console(),
         [&] {
-            auto installed = session.library().find(game);
+            auto installed = installed_games(session).find(game);
             return installed ? game + " " + installed->version + " is installed. What would you like to do?"
                              : game + " is not installed any more.";
         },
@@ -100,7 +100,7 @@ MenuStep browse_store_menu(ToolSession& session) {
 }
 
 MenuStep installed_games_menu(ToolSession& session) {
-    const auto games = session.library().list();
+    const auto games = installed_games(session).list();
     if (games.empty()) {
         std::cout << "No games are installed yet; browse the store to install one.\n";
         return MenuStep::Stay;
@@ -146,4 +146,4 @@ int run_player_menu(ToolSession& session) {
     return kExitOk;
 }
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::player

@@ -1,5 +1,5 @@
 #pragma once
-// A player's installed games (DESIGN.md 7 "Installs"). Layout under
+// A player's installed games (docs/CLI.md, "How installs work"). Layout under
 // <home>/player/<user>/:
 //
 //   games/<GAME>/<VERSION>/      the unpacked package
@@ -27,7 +27,7 @@ namespace gamestore::client {
 class SyncLobbyClient;
 }
 
-namespace gamestore::cli {
+namespace gamestore::cli::player {
 
 struct InstalledGame {
     std::string game;
@@ -91,4 +91,4 @@ private:
     std::filesystem::path player_dir_;
 };
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::player

@@ -1,15 +1,15 @@
-#include "platform/cli/rooms.hpp"
+#include "player/rooms.hpp"
 
 #include <algorithm>
 #include <iostream>
 
 #include "platform/cli/cli_common.hpp"
-#include "platform/cli/game_client.hpp"
-#include "platform/cli/player_store.hpp"
+#include "player/game_client.hpp"
+#include "player/player_store.hpp"
 #include "platform/cli/text_table.hpp"
 #include "platform/cli/tool_session.hpp"
 
-namespace gamestore::cli {
+namespace gamestore::cli::player {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -328,4 +328,4 @@ int play_game(ToolSession& session, const PlayOptions& options) {
     return code;
 }
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::player

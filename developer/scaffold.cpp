@@ -1,4 +1,4 @@
-#include "platform/cli/scaffold.hpp"
+#include "developer/scaffold.hpp"
 
 #include <sys/stat.h>
 
@@ -9,7 +9,7 @@
 #include "platform/cli/cli_common.hpp"
 #include "platform/packages/manifest.hpp"
 
-namespace gamestore::cli {
+namespace gamestore::cli::developer {
 
 namespace fs = std::filesystem;
 
@@ -223,4 +223,4 @@ std::vector<std::string> scaffold_package(const fs::path& dir, const std::string
     return {"manifest.json", "server.py", "client.py", "gamestore_sdk.py", "README.md"};
 }
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::developer

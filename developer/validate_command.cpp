@@ -1,8 +1,9 @@
 // `gamestore-dev validate`: runs validate_game_package as a child process,
 // with every one of its options passed through.
-// The dependency rule (DESIGN.md 2) keeps the validator out of platform/, so
-// the tool finds the program and launches it with the one launcher (argv
-// only, no shell); its report goes straight to our stdout/stderr.
+// The validator is a program of its own (nothing under platform/ or the
+// tools links it), so the tool finds it beside itself in build/bin/ and
+// launches it with the one launcher (argv only, no shell); its report goes
+// straight to our stdout/stderr.
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -14,11 +15,11 @@
 #include <CLI/CLI.hpp>
 
 #include "platform/cli/cli_common.hpp"
-#include "platform/cli/dev_commands.hpp"
-#include "platform/cli/validate_command.hpp"
+#include "developer/dev_commands.hpp"
+#include "developer/validate_command.hpp"
 #include "platform/launch/process_launcher.hpp"
 
-namespace gamestore::cli {
+namespace gamestore::cli::developer {
 
 namespace fs = std::filesystem;
 
@@ -63,13 +64,9 @@ fs::path find_validator() {
         return {};
     }
     const auto dir = self.parent_path();
-    // Installed side by side, or the build tree (build/platform/cli -> build/validator).
-    for (const auto& candidate : {dir / kValidator, dir / ".." / ".." / "validator" / kValidator}) {
-        if (is_executable_file(candidate)) {
-            return candidate.lexically_normal();
-        }
-    }
-    return {};
+    // Installed side by side, as in the build tree (build/bin/).
+    const auto candidate = dir / kValidator;
+    return is_executable_file(candidate) ? candidate : fs::path{};
 }
 
 CLI::App* add_validate_command(CLI::App& app, ValidateCommand& command) {
@@ -191,4 +188,4 @@ int run_validate_command(const ValidateCommand& command) {
                                      std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0) + ".");
 }
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::developer

@@ -1,4 +1,4 @@
-// gamestore-player: the player's launcher (DESIGN.md 8 and 9). Subcommands
+// gamestore-player: the player's launcher (docs/CLI.md). Subcommands
 // for scripts; the numbered menus when run without one.
 
 #include <chrono>
@@ -10,14 +10,15 @@
 #include "platform/cli/account.hpp"
 #include "platform/cli/cli_common.hpp"
 #include "platform/cli/console.hpp"
-#include "platform/cli/player_menu.hpp"
+#include "player/player_menu.hpp"
 #include "platform/cli/tool_session.hpp"
-#include "platform/cli/player_store.hpp"
-#include "platform/cli/rooms.hpp"
+#include "player/player_store.hpp"
+#include "player/rooms.hpp"
 
 namespace {
 
 using namespace gamestore::cli;
+using namespace gamestore::cli::player;
 
 int run_ping(const CommonOptions& options) {
     gamestore::client::SyncLobbyClient client;

@@ -1,4 +1,4 @@
-#include "platform/cli/game_client.hpp"
+#include "player/game_client.hpp"
 
 #include <poll.h>
 #include <signal.h>
@@ -15,8 +15,8 @@
 
 #include "platform/cli/cli_common.hpp"
 #include "platform/cli/fs_util.hpp"
-#include "platform/cli/installer.hpp"
-#include "platform/cli/player_store.hpp"
+#include "player/installer.hpp"
+#include "player/player_store.hpp"
 #include "platform/cli/text_table.hpp"
 #include "platform/cli/tool_session.hpp"
 #include "platform/launch/process_launcher.hpp"
@@ -24,7 +24,7 @@
 #include "platform/packages/launch_info.hpp"
 #include "platform/packages/manifest.hpp"
 
-namespace gamestore::cli {
+namespace gamestore::cli::player {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -302,7 +302,7 @@ Launched launch_client(ToolSession& session, const json& room, const fs::path& m
 }  // namespace
 
 InstalledGame ensure_installed_version(ToolSession& session, const std::string& game, const std::string& version) {
-    auto library = session.library();
+    auto library = installed_games(session);
     if (auto installed = library.find(game); installed && installed->version == version) {
         return *installed;
     }
@@ -506,4 +506,4 @@ void print_match_result(const MatchRun& run, const std::string& player, bool as_
     }
 }
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::player

@@ -1,4 +1,4 @@
-#include "platform/cli/installer.hpp"
+#include "player/installer.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -23,7 +23,7 @@
 #include "platform/packages/zip.hpp"
 #include "platform/protocol/semver.hpp"
 
-namespace gamestore::cli {
+namespace gamestore::cli::player {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -462,4 +462,4 @@ bool GameLibrary::uninstall(const std::string& typed) {
     return true;
 }
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::player

@@ -1,5 +1,5 @@
 #pragma once
-// The lobby half of gamestore-player (DESIGN.md 6, 8 and 9): listing rooms
+// The lobby half of gamestore-player (docs/CLI.md): listing rooms
 // and online players, following one's room through pushed events, and
 // `play`, the scriptable whole flow (install -> room -> ready -> start ->
 // launch the client on IN_GAME -> result). The room menu uses the same
@@ -14,8 +14,10 @@
 #include "platform/protocol/lobby.hpp"
 
 namespace gamestore::cli {
-
 class ToolSession;
+}  // namespace gamestore::cli
+
+namespace gamestore::cli::player {
 
 int list_rooms(ToolSession& session, bool json);
 int list_players(ToolSession& session, bool json);
@@ -47,4 +49,4 @@ std::int64_t room_id_of(const nlohmann::json& room);
 // match's end. lobby.updated is ignored here.
 void print_room_event(const protocol::Event& event, std::string& last_description);
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::player

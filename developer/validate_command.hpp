@@ -12,7 +12,7 @@ namespace CLI {
 class App;
 }
 
-namespace gamestore::cli {
+namespace gamestore::cli::developer {
 
 struct ValidateCommand {
     std::string package;  // directory or zip
@@ -45,4 +45,4 @@ std::vector<std::string> validator_arguments(const ValidateCommand& command);
 // the package does not exist or the validator cannot be run.
 int run_validate_command(const ValidateCommand& command);
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::developer

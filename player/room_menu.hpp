@@ -1,5 +1,5 @@
 #pragma once
-// The lobby and room screens of gamestore-player's menus (DESIGN.md 9).
+// The lobby and room screens of gamestore-player's menus (docs/CLI.md).
 //
 // Rooms: list the rooms and join one / create a room for an installed game /
 // join a room by id / players online / back. Inside a room: ready or not /
@@ -11,9 +11,11 @@
 #include "platform/cli/console.hpp"
 
 namespace gamestore::cli {
-
 class ToolSession;
+}  // namespace gamestore::cli
+
+namespace gamestore::cli::player {
 
 MenuStep rooms_menu(ToolSession& session);
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::player

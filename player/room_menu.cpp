@@ -1,4 +1,4 @@
-#include "platform/cli/room_menu.hpp"
+#include "player/room_menu.hpp"
 
 #include <iostream>
 
@@ -6,12 +6,13 @@
 
 #include "platform/cli/account.hpp"
 #include "platform/cli/cli_common.hpp"
-#include "platform/cli/game_client.hpp"
-#include "platform/cli/rooms.hpp"
+#include "player/game_client.hpp"
+#include "player/player_store.hpp"
+#include "player/rooms.hpp"
 #include "platform/cli/text_table.hpp"
 #include "platform/cli/tool_session.hpp"
 
-namespace gamestore::cli {
+namespace gamestore::cli::player {
 
 using nlohmann::json;
 
@@ -190,7 +191,7 @@ MenuStep list_and_join(ToolSession& session) {
 }
 
 MenuStep create_room(ToolSession& session) {
-    const auto games = session.library().list();
+    const auto games = installed_games(session).list();
     if (games.empty()) {
         std::cout << "No games are installed; install one from the store first.\n";
         return MenuStep::Stay;
@@ -245,4 +246,4 @@ MenuStep rooms_menu(ToolSession& session) {
     return more ? MenuStep::Stay : MenuStep::Leave;
 }
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::player

@@ -9,11 +9,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "platform/cli/installer.hpp"
+#include "player/installer.hpp"
 
 namespace gamestore::cli {
-
 class ToolSession;
+}  // namespace gamestore::cli
+
+namespace gamestore::cli::player {
+
+// The signed-in player's installed games (<home>/player/<user>).
+GameLibrary installed_games(ToolSession& session);
 
 int store_list(ToolSession& session, bool json);
 int store_show(ToolSession& session, const std::string& game, bool json);
@@ -33,4 +38,4 @@ struct InstallStatus {
 };
 InstallStatus install_status(ToolSession& session, const InstalledGame& installed);
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::player

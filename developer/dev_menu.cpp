@@ -1,16 +1,16 @@
-#include "platform/cli/dev_menu.hpp"
+#include "developer/dev_menu.hpp"
 
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
 #include "platform/cli/console.hpp"
-#include "platform/cli/dev_commands.hpp"
-#include "platform/cli/scaffold.hpp"
+#include "developer/dev_commands.hpp"
+#include "developer/scaffold.hpp"
 #include "platform/cli/text_table.hpp"
 #include "platform/cli/tool_session.hpp"
 
-namespace gamestore::cli {
+namespace gamestore::cli::developer {
 
 using nlohmann::json;
 
@@ -168,4 +168,4 @@ int run_dev_menu(ToolSession& session) {
     return kExitOk;
 }
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::developer

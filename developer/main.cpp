@@ -1,4 +1,4 @@
-// gamestore-dev: the game developer's tool (DESIGN.md 8 and 9): scaffold,
+// gamestore-dev: the game developer's tool (docs/CLI.md): scaffold,
 // check and publish packages, manage versions and listing. Subcommands for
 // scripts; the numbered menus when run without one.
 
@@ -9,13 +9,14 @@
 #include "platform/cli/account.hpp"
 #include "platform/cli/cli_common.hpp"
 #include "platform/cli/console.hpp"
-#include "platform/cli/dev_commands.hpp"
-#include "platform/cli/dev_menu.hpp"
-#include "platform/cli/scaffold.hpp"
+#include "developer/dev_commands.hpp"
+#include "developer/dev_menu.hpp"
+#include "developer/scaffold.hpp"
 #include "platform/cli/tool_session.hpp"
-#include "platform/cli/validate_command.hpp"
+#include "developer/validate_command.hpp"
 
 using namespace gamestore::cli;
+using namespace gamestore::cli::developer;
 
 int main(int argc, char** argv) {
     set_program_name("gamestore-dev");

@@ -1,18 +1,18 @@
-#include "platform/cli/dev_commands.hpp"
+#include "developer/dev_commands.hpp"
 
 #include <chrono>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
-#include "platform/cli/package_check.hpp"
+#include "developer/package_check.hpp"
 #include "platform/cli/progress.hpp"
-#include "platform/cli/scaffold.hpp"
+#include "developer/scaffold.hpp"
 #include "platform/cli/text_table.hpp"
 #include "platform/cli/tool_session.hpp"
 #include "platform/packages/sha256.hpp"
 
-namespace gamestore::cli {
+namespace gamestore::cli::developer {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -221,4 +221,4 @@ int relist_game(ToolSession& session, const std::string& game) {
     return kExitOk;
 }
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::developer

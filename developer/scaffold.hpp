@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace gamestore::cli {
+namespace gamestore::cli::developer {
 
 struct EmbeddedFile {
     std::string_view name;  // e.g. "server.py", "manifest.json"
@@ -41,4 +41,4 @@ std::optional<ScaffoldTemplate> parse_scaffold_template(std::string_view name);
 std::vector<std::string> scaffold_package(const std::filesystem::path& dir, const std::string& game_name,
                                           ScaffoldTemplate kind = ScaffoldTemplate::Python);
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::developer

@@ -1,5 +1,5 @@
 #pragma once
-// gamestore-player without a command: numbered menus (DESIGN.md 9). The top
+// gamestore-player without a command: numbered menus (docs/CLI.md). The top
 // level is a list of MenuEntry built by player_main_menu(), so another area
 // (rooms) is one more entry there.
 
@@ -8,8 +8,10 @@
 #include "platform/cli/console.hpp"
 
 namespace gamestore::cli {
-
 class ToolSession;
+}  // namespace gamestore::cli
+
+namespace gamestore::cli::player {
 
 // Signs in (offering to create the account first when nothing is saved),
 // then runs the main menu until Quit, sign-out or end of input.
@@ -22,4 +24,4 @@ std::vector<MenuEntry> player_main_menu(ToolSession& session);
 MenuStep browse_store_menu(ToolSession& session);
 MenuStep installed_games_menu(ToolSession& session);
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::player

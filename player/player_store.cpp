@@ -1,4 +1,4 @@
-#include "platform/cli/player_store.hpp"
+#include "player/player_store.hpp"
 
 #include <iostream>
 
@@ -9,9 +9,13 @@
 #include "platform/cli/text_table.hpp"
 #include "platform/protocol/semver.hpp"
 
-namespace gamestore::cli {
+namespace gamestore::cli::player {
 
 using nlohmann::json;
+
+GameLibrary installed_games(ToolSession& session) {
+    return GameLibrary(session.identity().user_dir());
+}
 
 namespace {
 
@@ -123,7 +127,7 @@ int store_list(ToolSession& session, bool as_json) {
         std::cout << "The store has no games yet.\n";
         return kExitOk;
     }
-    auto library = session.library();
+    auto library = installed_games(session);
     TextTable table({"GAME", "VERSION", "TYPE", "PLAYERS", "RATING", "AUTHOR", "INSTALLED"});
     for (const auto& game : games) {
         const std::string name = string_or(game, "name", "?");
@@ -151,7 +155,7 @@ int store_show(ToolSession& session, const std::string& game, bool as_json) {
         std::cout << description << "\n";
     }
     std::cout << "Rating: " << format_rating(object_or_empty(summary, "rating")) << "\n";
-    if (const auto installed = session.library().find(game)) {
+    if (const auto installed = installed_games(session).find(game)) {
         std::cout << "Installed: " << installed->version << " (" << status_from(*installed, data).text << ")\n";
     }
     std::cout << "\nVersions:\n";
@@ -202,14 +206,14 @@ int install_game(ToolSession& session, const std::string& game, const std::optio
     }
     // The store's spelling names the install, whatever case was typed.
     const auto name = string_or(object_or_empty(*show, "game"), "name", game);
-    auto library = session.library();
+    auto library = installed_games(session);
     const auto result = library.install(session.server().raw(), package_target(name, *entry));
     print_install_result(result);
     return kExitOk;
 }
 
 int update_games(ToolSession& session, const std::optional<std::string>& game) {
-    auto library = session.library();
+    auto library = installed_games(session);
     std::vector<InstalledGame> targets;
     if (game) {
         auto installed = library.find(*game);
@@ -257,7 +261,7 @@ int update_games(ToolSession& session, const std::optional<std::string>& game) {
 }
 
 int list_installed(ToolSession& session, bool as_json) {
-    auto library = session.library();
+    auto library = installed_games(session);
     const auto games = library.list();
     // Statuses need the server; without it the local list is still useful.
     std::optional<std::string> offline_reason;
@@ -313,7 +317,7 @@ int list_installed(ToolSession& session, bool as_json) {
 }
 
 int uninstall_game(ToolSession& session, const std::string& game) {
-    auto library = session.library();
+    auto library = installed_games(session);
     if (!library.uninstall(game)) {
         throw CliFailure(kExitUsage, game + " is not installed.");
     }
@@ -340,4 +344,4 @@ int delete_review(ToolSession& session, const std::string& game) {
     return kExitOk;
 }
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::player

@@ -1,9 +1,9 @@
-#include "platform/cli/package_check.hpp"
+#include "developer/package_check.hpp"
 
 #include "platform/cli/cli_common.hpp"
 #include "platform/packages/zip.hpp"
 
-namespace gamestore::cli {
+namespace gamestore::cli::developer {
 
 namespace fs = std::filesystem;
 namespace pkg = gamestore::packages;
@@ -104,4 +104,4 @@ CheckedPackage check_package(const fs::path& input) {
     return checked;
 }
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::developer

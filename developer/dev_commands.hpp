@@ -7,8 +7,10 @@
 #include <string>
 
 namespace gamestore::cli {
-
 class ToolSession;
+}  // namespace gamestore::cli
+
+namespace gamestore::cli::developer {
 
 struct PublishOptions {
     std::string notes;
@@ -33,4 +35,4 @@ int set_live_version(ToolSession& session, const std::string& game, const std::s
 int delist_game(ToolSession& session, const std::string& game);
 int relist_game(ToolSession& session, const std::string& game);
 
-}  // namespace gamestore::cli
+}  // namespace gamestore::cli::developer

@@ -1,0 +1,216 @@
+#include "platform/server/server_app.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "platform/asio/asio.hpp"
+#include "platform/launch/process_launcher.hpp"
+#include "platform/server/child_reaper.hpp"
+#include "platform/server/lobby_server.hpp"
+#include "platform/server/lobby_session.hpp"
+#include "platform/server/package_ingest.hpp"
+#include "platform/server/platform_services.hpp"
+#include "platform/server/report_endpoint.hpp"
+#include "platform/server/seed_games.hpp"
+#include "platform/store/sqlite_store.hpp"
+
+namespace gamestore::server {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Written atomically (temp + rename) so a test never reads half a file.
+void write_ready_file(const fs::path& path, const nlohmann::json& content) {
+    const auto temp = path.string() + ".tmp" + std::to_string(::getpid());
+    {
+        std::ofstream out(temp, std::ios::trunc);
+        out << content.dump() << "\n";
+        if (!out) {
+            throw std::runtime_error("cannot write the ready file " + path.string());
+        }
+    }
+    fs::rename(temp, path);
+}
+
+// The store, after the sweeps a crash may have made necessary, with the
+// reference games published on a first start.
+std::unique_ptr<store::Store> open_store(const ServerConfig& config) {
+    fs::create_directories(config.data_dir);
+    sweep_upload_leftovers(config.data_dir);
+
+    store::SqliteStore::Options options;
+    if (config.fast_password_hash) {
+        options.hasher = store::PasswordHasher::fast_for_tests();
+    }
+    options.session_idle_timeout_ms = config.session_idle_timeout.count();
+    auto opened = store::SqliteStore::open(config.data_dir / "gamestore.db", options);
+    if (!opened) {
+        throw std::runtime_error(opened.error().message);
+    }
+    auto store = std::move(opened).value();
+    sweep_unreferenced_packages(*store, config.data_dir);
+    if (!config.seed_games_dir.empty()) {
+        const int seeded = seed_games(*store, config.data_dir, config.seed_games_dir, config.zip_limits);
+        if (seeded > 0) {
+            spdlog::info("seed: {} game version(s) published from {}", seeded, config.seed_games_dir.string());
+        }
+    }
+    return store;
+}
+
+// Lobby connections may use at most half the open files limit: the rest is
+// for the control plane, the database, logs and spawning.
+ServerConfig within_process_limits(ServerConfig config) {
+    if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+        const auto allowed = std::max<std::size_t>(16, static_cast<std::size_t>(files.rlim_cur / 2));
+        if (config.max_connections > allowed) {
+            spdlog::warn("--max-connections {} lowered to {}: the open files limit is {} (raise it with "
+                         "ulimit -n or LimitNOFILE=)",
+                         config.max_connections, allowed, static_cast<unsigned long long>(files.rlim_cur));
+            config.max_connections = allowed;
+        }
+    }
+    return config;
+}
+
+ReportEndpointConfig report_endpoint_config(const ServerConfig& config) {
+    ReportEndpointConfig report;
+    report.listen = config.report_listen;
+    report.max_line_bytes = config.max_line_bytes;
+    report.idle_timeout = config.report_idle_timeout;
+    report.abuse.rate_per_sec = config.report_rate_per_sec;
+    report.abuse.burst = std::max(10.0, config.report_rate_per_sec * 2.5);
+    return report;
+}
+
+net::HostPort host_port(const asio::ip::tcp::endpoint& endpoint) {
+    return {endpoint.address().to_string(), endpoint.port()};
+}
+
+}  // namespace
+
+// Declaration order is construction order; destruction runs backwards, so
+// nothing outlives what it points to (the report handler reaches the rooms,
+// the rooms reach the lobby and the store).
+struct ServerApp::Parts {
+    std::unique_ptr<store::Store> store;
+    asio::io_context io{1};
+    LobbyServer lobby;
+    PlatformServices services;
+    ChildReaper reaper;
+    std::unique_ptr<RoomService> rooms;
+    ReportEndpoint reports;
+    std::optional<asio::signal_set> signals;
+    std::atomic<bool> stopping{false};
+
+    Parts(const ServerConfig& config, std::unique_ptr<store::Store> opened)
+        : store(std::move(opened)),
+          lobby(io, config),
+          services{lobby, *store, lobby.config()},
+          reaper(io),
+          reports(io, report_endpoint_config(config),
+                  [this](const protocol::Report& report) { return rooms->handle_report(report); }) {}
+
+    // Matches first (their players still get match.ended), then the lobby,
+    // then the control plane; the last reap collects what exited meanwhile.
+    void shut_down() {
+        if (stopping.exchange(true)) {
+            return;
+        }
+        if (signals) {
+            signals->cancel();
+        }
+        rooms->shutdown([this] {
+            lobby.stop([this] {
+                reports.stop();
+                reaper.reap();
+                io.stop();
+            });
+        });
+    }
+};
+
+ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_signals) {
+    // Absolute from here on: game processes run with other working dirs.
+    config.data_dir = fs::absolute(config.data_dir).lexically_normal();
+    auto store = open_store(config);
+
+    // Escaped grandchildren of game servers are reparented to us, so their
+    // match's stop can still find and kill them.
+    if (!launch::become_child_subreaper()) {
+        spdlog::warn("could not become a child subreaper; escaped game processes may outlive their match");
+    }
+    std::signal(SIGPIPE, SIG_IGN);
+
+    parts_ = std::make_unique<Parts>(within_process_limits(std::move(config)), std::move(store));
+    auto& p = *parts_;
+    register_account_ops(p.services);
+    register_catalog_ops(p.services);
+    register_developer_ops(p.services);
+
+    p.reports.listen();
+    p.rooms = std::make_unique<RoomService>(p.services, p.reaper, tuning, p.reports.local_endpoint().port());
+    p.rooms->register_ops();
+    p.rooms->reconcile_after_restart();
+    p.lobby.add_session_closed_observer([&p](LobbySession& s) { p.rooms->on_session_closed(s); });
+    p.lobby.add_signed_in_observer([&p](LobbySession& s) { p.rooms->on_session_signed_in(s); });
+
+    // Installed before anything can see us (ports, ready file): a SIGTERM
+    // that arrives right after the ready file is a clean stop, never the
+    // default action.
+    if (stop_signals == StopSignals::handled) {
+        p.signals.emplace(p.io, SIGINT, SIGTERM);
+        p.signals->async_wait([&p](const boost::system::error_code& ec, int signo) {
+            if (ec) {
+                return;
+            }
+            spdlog::info("gamestore-server: signal {} received: ending matches, closing connections", signo);
+            p.shut_down();
+        });
+    }
+    p.lobby.listen();
+}
+
+ServerApp::~ServerApp() = default;
+
+net::HostPort ServerApp::lobby_address() const { return host_port(parts_->lobby.lobby_endpoint()); }
+
+net::HostPort ServerApp::report_address() const { return host_port(parts_->reports.local_endpoint()); }
+
+void ServerApp::run() {
+    auto& p = *parts_;
+    p.lobby.start();
+    p.reports.start();
+    p.rooms->start_watchdog();
+
+    const auto& config = p.lobby.config();
+    spdlog::info("gamestore-server listening: lobby {}, control plane {} (data dir {})",
+                 lobby_address().to_string(), report_address().to_string(), config.data_dir.string());
+    if (!config.ready_file.empty()) {
+        write_ready_file(config.ready_file, {{"lobby", lobby_address().to_string()},
+                                             {"report", report_address().to_string()},
+                                             {"pid", ::getpid()}});
+    }
+    p.io.run();
+    spdlog::info("gamestore-server: stopped");
+}
+
+void ServerApp::stop() {
+    auto& p = *parts_;
+    asio::post(p.io, [&p] { p.shut_down(); });
+}
+
+}  // namespace gamestore::server
