@@ -2,7 +2,8 @@
 // IN_GAME with launch info, over N matches (default 200) of the instant
 // STARTED fakegame ("ok" profile) in rooms of M members (default 2), printed
 // next to the floor of posix_spawn + waitpid of /bin/true measured in the
-// same run.
+// same run, and the cost of one spawn_process() call (the launcher the server
+// uses, in a session of its own) for /bin/true.
 //
 // --stubborn K adds load that used to starve launches: K other players keep
 // starting and abandoning matches of a game server that ignores SIGTERM, so
@@ -24,10 +25,12 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <variant>
 
 #include "bench/bench_client.hpp"
 #include "bench/bench_common.hpp"
 #include "platform/client/lobby_client.hpp"
+#include "platform/launch/process_launcher.hpp"
 #include "platform/packages/sha256.hpp"
 #include "platform/packages/zip.hpp"
 
@@ -53,6 +56,26 @@ std::vector<double> spawn_floor(int n) {
             ::waitpid(pid, &status, 0);
         }
         samples.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    }
+    return samples;
+}
+
+// The launcher's own cost: spawn_process() alone, timed until it returns the
+// started process (exec has succeeded by then); the exit is reaped untimed.
+std::vector<double> launcher_spawns(int n) {
+    gamestore::launch::ProcessSpec spec;
+    spec.argv = {"/bin/true"};
+    spec.env = gamestore::launch::base_environment();
+    spec.cwd = fs::current_path();
+    std::vector<double> samples;
+    for (int i = 0; i < n; ++i) {
+        const auto start = Clock::now();
+        const auto spawned = gamestore::launch::spawn_process(spec);
+        samples.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+        if (const auto* process = std::get_if<gamestore::launch::SpawnedProcess>(&spawned)) {
+            int status = 0;
+            ::waitpid(process->pid, &status, 0);
+        }
     }
     return samples;
 }
@@ -281,6 +304,7 @@ int main(int argc, char** argv) {
         io.run();
 
         auto floor = spawn_floor(matches);
+        auto launcher = launcher_spawns(matches);
         std::printf("launch latency over %d matches (room.start -> every one of %d members holds IN_GAME with "
                     "launch info)",
                     matches, members);
@@ -301,6 +325,9 @@ int main(int argc, char** argv) {
         std::printf("%-34s %10.3f %10.3f %10.3f\n", "floor: posix_spawn+waitpid true",
                     gamestore::bench::percentile(floor, 50), gamestore::bench::percentile(floor, 99),
                     gamestore::bench::percentile(floor, 100));
+        std::printf("%-34s %10.3f %10.3f %10.3f\n", "spawn_process(true) call alone",
+                    gamestore::bench::percentile(launcher, 50), gamestore::bench::percentile(launcher, 99),
+                    gamestore::bench::percentile(launcher, 100));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_launch_latency: %s\n", e.what());
         status = 1;

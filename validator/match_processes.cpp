@@ -7,11 +7,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <exception>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
+#include <string>
 
+#include "platform/launch/proc_files.hpp"
 #include "platform/launch/process_launcher.hpp"
 #include "platform/protocol/redact.hpp"
 #include "validator/match_launch.hpp"
@@ -23,30 +24,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_small_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
-
 std::optional<ProcInfo> read_stat(pid_t pid) {
-    const std::string stat = read_small_file("/proc/" + std::to_string(pid) + "/stat");
-    // The command name may hold spaces and parentheses: parse after the last ')'.
-    const auto close = stat.rfind(')');
-    if (close == std::string::npos || close + 2 >= stat.size()) {
+    const auto fields = launch::stat_fields(pid);
+    if (fields.size() < 3 || fields[0].empty()) {
         return std::nullopt;
     }
-    std::istringstream rest(stat.substr(close + 2));
     ProcInfo info;
     info.pid = pid;
-    long ppid = 0;
-    long pgid = 0;
-    if (!(rest >> info.state >> ppid >> pgid)) {
+    info.state = fields[0][0];
+    try {
+        info.ppid = static_cast<pid_t>(std::stol(fields[1]));
+        info.pgid = static_cast<pid_t>(std::stol(fields[2]));
+    } catch (const std::exception&) {
         return std::nullopt;
     }
-    info.ppid = static_cast<pid_t>(ppid);
-    info.pgid = static_cast<pid_t>(pgid);
     return info;
 }
 
@@ -99,7 +90,7 @@ std::map<pid_t, ProcInfo> read_process_table() {
 }
 
 std::vector<std::string> read_cmdline(pid_t pid) {
-    const std::string raw = read_small_file("/proc/" + std::to_string(pid) + "/cmdline");
+    const std::string raw = launch::read_small_file("/proc/" + std::to_string(pid) + "/cmdline");
     std::vector<std::string> argv;
     std::size_t start = 0;
     while (start < raw.size()) {

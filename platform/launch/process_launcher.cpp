@@ -2,52 +2,40 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <functional>
-#include <sstream>
 #include <stdexcept>
 #include <string_view>
+#include <system_error>
 
-extern char** environ;
+#include <boost/process/child.hpp>
+#include <boost/process/extend.hpp>
+#include <boost/process/posix.hpp>
+
+#include "platform/launch/proc_files.hpp"
+
+// Boost.Process 1.74 compiles its vfork executor only when this is set before
+// its headers (platform/launch/CMakeLists.txt defines it); without it,
+// use_vfork fails at link time with an error that does not say why.
+#if !BOOST_POSIX_HAS_VFORK
+#error "platform/launch needs BOOST_POSIX_HAS_VFORK=1 for Boost.Process's vfork executor"
+#endif
 
 namespace gamestore::launch {
 
 namespace fs = std::filesystem;
+namespace bp = boost::process;
 
 namespace {
-
-std::string read_small_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
-
-// Fields of /proc/<pid>/stat after the command name (which may hold spaces
-// and parentheses, so parse from the last ')').
-std::vector<std::string> stat_fields(pid_t pid) {
-    const std::string stat = read_small_file("/proc/" + std::to_string(pid) + "/stat");
-    const auto close = stat.rfind(')');
-    std::vector<std::string> fields;
-    if (close == std::string::npos) {
-        return fields;
-    }
-    std::istringstream rest(stat.substr(close + 2));
-    std::string field;
-    while (rest >> field) {
-        fields.push_back(field);
-    }
-    return fields;  // fields[0] is field 3 (state)
-}
 
 std::optional<std::string> find_in_path(const std::string& name, const std::string& path_value) {
     std::size_t start = 0;
@@ -128,39 +116,6 @@ std::variant<SpawnedProcess, std::string> spawn_process(const ProcessSpec& spec)
     for (auto& arg : args) argvp.push_back(arg.data());
     argvp.push_back(nullptr);
 
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-
-    if (!spec.inherit_stdin) {
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    }
-    if (spec.output_fd >= 0) {
-        posix_spawn_file_actions_adddup2(&actions, spec.output_fd, STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&actions, spec.output_fd, STDERR_FILENO);
-    } else if (!spec.output_file.empty()) {
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, spec.output_file.c_str(),
-                                         O_WRONLY | O_CREAT | O_APPEND, 0600);
-        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    }
-    if (!spec.cwd.empty()) {
-        posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
-    }
-    // Our sockets, the database and every other descriptor stay ours.
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-
-    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-    if (spec.new_session) {
-        flags |= POSIX_SPAWN_SETSID;
-    } else if (spec.new_process_group) {
-        flags |= POSIX_SPAWN_SETPGROUP;
-        posix_spawnattr_setpgroup(&attr, 0);
-    }
-    posix_spawnattr_setflags(&attr, flags);
-    sigset_t empty;
-    sigemptyset(&empty);
-    posix_spawnattr_setsigmask(&attr, &empty);
     // Dispositions we changed (SIGPIPE ignored, SIGCHLD/SIGTERM handled) go
     // back to their defaults in the child.
     sigset_t defaults;
@@ -168,14 +123,116 @@ std::variant<SpawnedProcess, std::string> spawn_process(const ProcessSpec& spec)
     for (int signo : {SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
         sigaddset(&defaults, signo);
     }
-    posix_spawnattr_setsigdefault(&attr, &defaults);
+    sigset_t empty;
+    sigemptyset(&empty);
 
-    pid_t pid = -1;
-    const int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argvp.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
-        return "could not start '" + spec.argv[0] + "': " + std::strerror(rc);
+    // The vfork child runs on this thread's memory until it execs: a handler
+    // of ours running in it could corrupt our state, so every signal stays
+    // blocked from before the vfork until the child has made its handlers
+    // default; the child unblocks them itself right before execve.
+    sigset_t all;
+    sigfillset(&all);
+    sigset_t previous;
+    ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+
+    // Set by the child when a step of its setup failed; it then exits
+    // without exec, so a game never runs half set up (in the wrong
+    // directory, its output lost). vfork shares our memory: we read it after
+    // (volatile: the compiler cannot see the child's write).
+    volatile int setup_errno = 0;
+    pid_t failed_pid = -1;
+    std::error_code spawn_error;
+    bp::child child(
+        bp::posix::use_vfork,
+        // argv[0] stays what the caller gave (bp::exe would replace it with
+        // the resolved path), and the environment is exactly spec.env.
+        bp::extend::on_setup([&](auto& exec) {
+            exec.exe = program.c_str();
+            exec.cmd_line = argvp.data();
+            exec.env = envp.data();
+        }),
+        // In the child between vfork and execve, on our memory: system calls
+        // only, no allocation and no locks (another thread may hold one).
+        bp::extend::on_exec_setup([&](auto&) {
+            const auto fail = [&setup_errno] {
+                setup_errno = errno != 0 ? errno : EINVAL;
+                ::_exit(127);
+            };
+            // Handlers do not survive exec anyway; making them default now
+            // means a signal in the window before execve cannot run our code.
+            for (int signo = 1; signo < NSIG; ++signo) {
+                struct sigaction action {};
+                if (!sigismember(&defaults, signo)) {
+                    if (::sigaction(signo, nullptr, &action) != 0 || action.sa_handler == SIG_IGN ||
+                        action.sa_handler == SIG_DFL) {
+                        continue;
+                    }
+                    action = {};
+                }
+                action.sa_handler = SIG_DFL;
+                ::sigaction(signo, &action, nullptr);
+            }
+            if (spec.new_session) {
+                if (::setsid() < 0)
+                    fail();
+            } else if (spec.new_process_group) {
+                if (::setpgid(0, 0) != 0)
+                    fail();
+            }
+            // Opens `path` as descriptor `target`, like posix_spawn's addopen.
+            const auto open_as = [&](const char* path, int flags, mode_t mode, int target) {
+                const int fd = ::open(path, flags, mode);
+                if (fd < 0)
+                    fail();
+                if (fd != target) {
+                    if (::dup2(fd, target) < 0)
+                        fail();
+                    ::close(fd);
+                }
+            };
+            // dup2 onto itself would keep a close-on-exec flag: clear it.
+            const auto dup_as = [&](int fd, int target) {
+                if (fd == target) {
+                    if (::fcntl(fd, F_SETFD, 0) != 0)
+                        fail();
+                } else if (::dup2(fd, target) < 0) {
+                    fail();
+                }
+            };
+            if (!spec.inherit_stdin) {
+                open_as("/dev/null", O_RDONLY, 0, STDIN_FILENO);
+            }
+            if (spec.output_fd >= 0) {
+                dup_as(spec.output_fd, STDOUT_FILENO);
+                dup_as(spec.output_fd, STDERR_FILENO);
+            } else if (!spec.output_file.empty()) {
+                open_as(spec.output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600,
+                        STDOUT_FILENO);
+                dup_as(STDOUT_FILENO, STDERR_FILENO);
+            }
+            if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0)
+                fail();
+            // Our sockets, the database and every other descriptor stay ours.
+            ::closefrom(3);
+            ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+        }),
+        // execve failed (the child has exited): remember it, to reap it.
+        bp::extend::on_error([&](auto& exec, const std::error_code&) { failed_pid = exec.pid; }),
+        spawn_error);
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    // Our reaper waits for the game and our group stop ends it: Boost must
+    // neither wait for it nor kill it when `child` goes out of scope.
+    const pid_t pid = child.valid() ? child.id() : failed_pid;
+    child.detach();
+    const int setup_error = setup_errno;
+    if (spawn_error || setup_error != 0) {
+        // The child has exited already (vfork returned after its _exit):
+        // reap it here, as posix_spawn does, so it leaves no zombie.
+        if (pid > 0) {
+            ::waitpid(pid, nullptr, 0);
+        }
+        const int error = setup_error != 0 ? setup_error : spawn_error.value();
+        return "could not start '" + spec.argv[0] + "': " + std::strerror(error);
     }
     SpawnedProcess spawned;
     spawned.pid = pid;

@@ -3,9 +3,12 @@
 // (game servers), by validate_game_package (so "validated" means "will run on
 // the platform") and by gamestore-player (game clients).
 //
-// Spawning uses posix_spawn: glibc gives it setsid, chdir, a clean signal
-// mask and closefrom natively, it reports exec failures synchronously, and it
-// is vfork-fast. No shell ever runs: argv goes to execve as is.
+// Spawning uses Boost.Process (vfork, then execve): in the child, before
+// exec, it sets up the session or process group, default signal dispositions
+// and an empty mask, stdin/stdout/stderr, the working directory, and closes
+// every other descriptor; a failed exec or setup step is reported
+// synchronously. The child is detached from Boost at once: the caller reaps
+// it and stops its group. No shell ever runs: argv goes to execve as is.
 
 #include <sys/types.h>
 
