@@ -254,7 +254,7 @@ int main(int argc, char** argv) {
         reports.listen();
         rooms = std::make_unique<gamestore::server::RoomService>(services, reaper, tuning,
                                                                  reports.local_endpoint().port());
-        rooms->register_ops();
+        gamestore::server::register_room_ops(services, *rooms);
         rooms->reconcile_after_restart();
         server.add_session_closed_observer([&rooms](gamestore::server::LobbySession& s) { rooms->on_session_closed(s); });
         server.add_signed_in_observer([&rooms](gamestore::server::LobbySession& s) { rooms->on_session_signed_in(s); });
