@@ -7,6 +7,7 @@
 #include "platform/server/blocking.hpp"
 #include "platform/server/lobby_session.hpp"
 #include "platform/server/platform_services.hpp"
+#include "platform/server/released_version.hpp"
 #include "platform/server/request_args.hpp"
 #include "platform/server/store_views.hpp"
 
@@ -19,14 +20,6 @@ using protocol::ErrorCode;
 namespace {
 
 constexpr int kRecentReviews = 10;
-
-store::Game find_listed_game(store::Store& store, const std::string& name) {
-    auto game = unwrap(store.find_game(name));
-    if (game.delisted) {
-        throw LobbyError(ErrorCode::NotFound, "the game '" + game.name + "' has been delisted by its developer");
-    }
-    return game;
-}
 
 json details_json(const store::GameDetails& details) {
     json versions = json::array();
@@ -51,26 +44,20 @@ void register_catalog_ops(PlatformServices& services) {
 
     lobby.ops().add("store.list", OpSpec{[&store, &lobby](RequestContext&) -> asio::awaitable<Reply> {
         auto games = unwrap(co_await run_blocking(lobby.blocking_pool(), [&] { return store.list_games(); }));
-        json list = json::array();
-        for (const auto& summary : games) {
-            list.push_back(game_summary_json(summary.game, summary.rating));
-        }
-        co_return Reply{{{"games", std::move(list)}}, std::nullopt};
+        co_return Reply{{{"games", game_summaries_json(games)}}, std::nullopt};
     }, Access::Authenticated, 0});
 
     lobby.ops().add("store.show", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
         const auto name = require_string(ctx.request.args, "game", 256);
         const auto viewer = ctx.session.signed_in()->account_id;
         const bool developer = ctx.session.signed_in()->role == AccountRole::Developer;
-        auto details = unwrap(co_await run_blocking(lobby.blocking_pool(), [&]() -> store::Result<store::GameDetails> {
-            auto game = store.find_game(name);
-            if (!game) {
-                return game.error();
-            }
+        auto details = co_await run_blocking(lobby.blocking_pool(), [&] {
+            const auto game = unwrap(store.find_game(name)).id;
             // Hidden versions are the owner's business; account ids of the two
             // roles are different namespaces, so only a developer can be the owner.
-            return store.game_details(game->id, developer ? std::optional(viewer) : std::nullopt, kRecentReviews);
-        }));
+            const auto owner = developer ? std::optional(viewer) : std::nullopt;
+            return unwrap(store.game_details(game, owner, kRecentReviews));
+        });
         co_return Reply{details_json(details), std::nullopt};
     }, Access::Authenticated, 0});
 
@@ -83,16 +70,7 @@ void register_catalog_ops(PlatformServices& services) {
         }
         const auto offset = static_cast<std::uint64_t>(offset_arg);
         auto [game, version] = co_await run_blocking(lobby.blocking_pool(), [&] {
-            auto game = find_listed_game(store, name);
-            if (!wanted && !game.live_version) {
-                throw LobbyError(ErrorCode::NotFound, "the game '" + game.name + "' has no live version yet");
-            }
-            auto version = unwrap(store.get_version(game.id, wanted ? *wanted : *game.live_version));
-            if (version.hidden) {
-                throw LobbyError(ErrorCode::NotFound,
-                                 "version " + version.version + " of '" + game.name + "' is not released");
-            }
-            return std::pair{std::move(game), std::move(version)};
+            return released_version(store, name, wanted, VersionUse::Download);
         });
         const auto file = data_dir / version.package_path;
         std::error_code ec;
@@ -123,25 +101,20 @@ void register_catalog_ops(PlatformServices& services) {
             throw LobbyError(ErrorCode::BadRequest, "'rating' must be a whole number from 1 to 5");
         }
         const auto player = ctx.session.signed_in()->account_id;
-        auto review = unwrap(co_await run_blocking(lobby.blocking_pool(), [&]() -> store::Result<store::Review> {
-            auto game = store.find_game(name);
-            if (!game) {
-                return game.error();
-            }
-            return store.upsert_review(player, game->id, static_cast<int>(rating), text, store::unix_ms_now());
-        }));
+        auto review = co_await run_blocking(lobby.blocking_pool(), [&] {
+            const auto game = unwrap(store.find_game(name)).id;
+            const auto now = store::unix_ms_now();
+            return unwrap(store.upsert_review(player, game, static_cast<int>(rating), text, now));
+        });
         co_return Reply{{{"review", review_json(review)}}, std::nullopt};
     }, Access::Player, 0});
 
     lobby.ops().add("review.delete", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
         const auto name = require_string(ctx.request.args, "game", 256);
         const auto player = ctx.session.signed_in()->account_id;
-        unwrap(co_await run_blocking(lobby.blocking_pool(), [&]() -> store::Result<void> {
-            auto game = store.find_game(name);
-            if (!game) {
-                return game.error();
-            }
-            return store.delete_review(player, game->id);
+        unwrap(co_await run_blocking(lobby.blocking_pool(), [&] {
+            const auto game = unwrap(store.find_game(name)).id;
+            return store.delete_review(player, game);
         }));
         co_return Reply{};
     }, Access::Player, 0});

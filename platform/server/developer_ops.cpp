@@ -82,11 +82,7 @@ void register_developer_ops(PlatformServices& services) {
     lobby.ops().add("dev.games", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
         const auto developer = ctx.session.signed_in()->account_id;
         auto games = unwrap(co_await run_blocking(lobby.blocking_pool(), [&] { return store.my_games(developer); }));
-        json list = json::array();
-        for (const auto& summary : games) {
-            list.push_back(game_summary_json(summary.game, summary.rating));
-        }
-        co_return Reply{{{"games", std::move(list)}}, std::nullopt};
+        co_return Reply{{{"games", game_summaries_json(games)}}, std::nullopt};
     }, Access::Developer, 0});
 
     lobby.ops().add("dev.versions", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {

@@ -8,6 +8,8 @@
 
 namespace gamestore::server {
 
+class RoomService;
+
 struct PlatformServices {
     LobbyServer& lobby;
     store::Store& store;
@@ -17,5 +19,7 @@ struct PlatformServices {
 void register_account_ops(PlatformServices& services);
 void register_catalog_ops(PlatformServices& services);
 void register_developer_ops(PlatformServices& services);
+// The rooms' state and its operations stay in `rooms`; these ops parse and answer.
+void register_room_ops(PlatformServices& services, RoomService& rooms);
 
 }  // namespace gamestore::server

@@ -1,5 +1,6 @@
 // Rooms: membership, readiness, host hand-over, views and events. The match
-// lifecycle is in match_lifecycle.cpp.
+// lifecycle is in match_lifecycle.cpp; the ops that call into both are in
+// room_ops.cpp.
 
 #include "platform/server/room_service.hpp"
 
@@ -10,7 +11,6 @@
 #include "platform/server/blocking.hpp"
 #include "platform/server/lobby_error.hpp"
 #include "platform/server/lobby_session.hpp"
-#include "platform/server/request_args.hpp"
 #include "platform/server/store_views.hpp"
 
 namespace gamestore::server {
@@ -21,10 +21,14 @@ using protocol::ErrorCode;
 
 std::string_view to_string(RoomState state) {
     switch (state) {
-        case RoomState::Waiting: return "WAITING";
-        case RoomState::Starting: return "STARTING";
-        case RoomState::InGame: return "IN_GAME";
-        case RoomState::Ending: return "ENDING";
+        case RoomState::Waiting:
+            return "WAITING";
+        case RoomState::Starting:
+            return "STARTING";
+        case RoomState::InGame:
+            return "IN_GAME";
+        case RoomState::Ending:
+            return "ENDING";
     }
     return "WAITING";
 }
@@ -47,12 +51,25 @@ Room& RoomService::require_room(std::int64_t room_id) {
     return it->second;
 }
 
+namespace {
+
+// The entry of `account`, who must be a member of `room`.
+RoomMember& member_entry(Room& room, store::AccountId account) {
+    return *std::find_if(room.members.begin(), room.members.end(),
+                         [&](const RoomMember& m) { return m.account_id == account; });
+}
+
+}  // namespace
+
+bool has_member(const Room& room, store::AccountId account) {
+    return std::any_of(room.members.begin(), room.members.end(),
+                       [&](const RoomMember& m) { return m.account_id == account; });
+}
+
 Room* RoomService::room_of(store::AccountId account) {
     for (auto& [id, room] : rooms_) {
-        for (const auto& member : room.members) {
-            if (member.account_id == account) {
-                return &room;
-            }
+        if (has_member(room, account)) {
+            return &room;
         }
     }
     return nullptr;
@@ -93,7 +110,8 @@ json RoomService::member_view(const Room& room, const LobbySession& session) con
     // platform guarantees IN_GAME => the server is ready and has these.
     if (room.state == RoomState::InGame && room.match && room.match->started) {
         const auto& config = services_.config;
-        std::string host = config.advertise_host.empty() ? session.local_address() : config.advertise_host;
+        std::string host =
+            config.advertise_host.empty() ? session.local_address() : config.advertise_host;
         if (host.empty() || host == "0.0.0.0" || host == "::") {
             host = "127.0.0.1";
         }
@@ -112,17 +130,12 @@ json RoomService::member_view(const Room& room, const LobbySession& session) con
     return view;
 }
 
-void RoomService::for_each_member_session(const Room& room, const std::function<void(LobbySession&)>& fn) {
+void RoomService::for_each_member_session(const Room& room,
+                                          const std::function<void(LobbySession&)>& fn) {
     services_.lobby.for_each_session([&](LobbySession& session) {
         const auto& who = session.signed_in();
-        if (!who || who->role != AccountRole::Player) {
-            return;
-        }
-        for (const auto& member : room.members) {
-            if (member.account_id == who->account_id) {
-                fn(session);
-                return;
-            }
+        if (who && who->role == AccountRole::Player && has_member(room, who->account_id)) {
+            fn(session);
         }
     });
 }
@@ -132,8 +145,9 @@ void RoomService::send_to_members(const Room& room, std::string_view event, cons
 }
 
 void RoomService::publish_room(const Room& room) {
-    for_each_member_session(room,
-                            [&](LobbySession& session) { session.push_event("room.updated", member_view(room, session)); });
+    for_each_member_session(room, [&](LobbySession& session) {
+        session.push_event("room.updated", member_view(room, session));
+    });
     schedule_lobby_update();
 }
 
@@ -162,9 +176,10 @@ json RoomService::lobby_players() const {
                 row = {{"name", member.name}};
             }
             row["room_id"] = room.id;
-            const bool playing = room.match && room.state != RoomState::Waiting &&
-                                 std::any_of(room.match->players.begin(), room.match->players.end(),
-                                             [&](const RoomMember& p) { return p.account_id == member.account_id; });
+            const bool playing =
+                room.match && room.state != RoomState::Waiting &&
+                std::any_of(room.match->players.begin(), room.match->players.end(),
+                            [&](const RoomMember& p) { return p.account_id == member.account_id; });
             row["state"] = playing ? "playing" : "in_room";
             row["connected"] = member.connected;
         }
@@ -212,7 +227,8 @@ void RoomService::remove_member(Room& room, store::AccountId account, const std:
     spdlog::info("room {}: {} left ({})", room.id, name, why);
     if (room.members.empty()) {
         if (room.match && !room.match->terminal) {
-            finish(room, room.match->match_id, store::MatchStatus::Aborted, "every player left the room", nullptr);
+            finish(room, room.match->match_id, store::MatchStatus::Aborted,
+                   "every player left the room", nullptr);
         }
         if (!room.match) {
             spdlog::info("room {}: deleted (last member left)", room.id);
@@ -237,7 +253,8 @@ void RoomService::on_session_closed(LobbySession& session) {
     }
     bool other_connection = false;
     services_.lobby.for_each_session([&](LobbySession& other) {
-        if (&other != &session && other.signed_in() && other.signed_in()->account_id == who->account_id &&
+        if (&other != &session && other.signed_in() &&
+            other.signed_in()->account_id == who->account_id &&
             other.signed_in()->role == AccountRole::Player) {
             other_connection = true;
         }
@@ -252,11 +269,7 @@ void RoomService::on_session_closed(LobbySession& session) {
         } else {
             // Mid-match the player's game client may still be playing; they
             // leave when the match is over unless they come back first.
-            for (auto& member : room->members) {
-                if (member.account_id == who->account_id) {
-                    member.connected = false;
-                }
-            }
+            member_entry(*room, who->account_id).connected = false;
             publish_room(*room);
         }
     }
@@ -269,239 +282,148 @@ void RoomService::on_session_signed_in(LobbySession& session) {
         return;
     }
     if (Room* room = room_of(who->account_id)) {
-        for (auto& member : room->members) {
-            if (member.account_id == who->account_id) {
-                member.connected = true;
-            }
-        }
+        member_entry(*room, who->account_id).connected = true;
         publish_room(*room);
     }
     schedule_lobby_update();
 }
 
-void RoomService::register_ops() {
-    auto& ops = services_.lobby.ops();
-    auto& store = services_.store;
-    auto& pool = services_.lobby.blocking_pool();
+void RoomService::require_no_room(store::AccountId account) {
+    if (Room* current = room_of(account)) {
+        throw LobbyError(ErrorCode::Conflict, "you are already in room " +
+                                                  std::to_string(current->id) + "; leave it first");
+    }
+}
 
-    ops.add("lobby.players", OpSpec{[this](RequestContext&) -> asio::awaitable<Reply> {
-        co_return Reply{{{"players", lobby_players()}}, std::nullopt};
-    }, Access::Authenticated, 0});
+Room& RoomService::create_room(const SignedIn& creator, const store::Game& game,
+                               const store::Version& version) {
+    // The version was looked up on the pool: another request of this account
+    // may have put it in a room meanwhile.
+    require_no_room(creator.account_id);
+    auto manifest = packages::parse_manifest(version.manifest_json);
+    if (!manifest.ok()) {
+        throw LobbyError(ErrorCode::Internal, "the stored manifest of '" + game.name + "' " +
+                                                  version.version +
+                                                  " no longer parses; tell the developer");
+    }
+    Room room;
+    room.id = next_room_id_++;
+    room.game_id = game.id;
+    room.game_name = game.name;
+    room.version_id = version.id;
+    room.version = version.version;
+    room.manifest = std::move(*manifest.manifest);
+    room.package_root = services_.config.data_dir / version.extracted_path;
+    room.members.push_back(RoomMember{creator.account_id, creator.name, false, true});
+    room.host = creator.account_id;
+    room.created_at = std::chrono::system_clock::now();
+    auto& stored = rooms_.emplace(room.id, std::move(room)).first->second;
+    spdlog::info("room {}: created by {} for '{}' {}", stored.id, creator.name, stored.game_name,
+                 stored.version);
+    publish_room(stored);
+    return stored;
+}
 
-    ops.add("lobby.watch", OpSpec{[](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto& args = ctx.request.args;
-        bool on = true;
-        if (args.contains("on")) {
-            if (!args.at("on").is_boolean()) {
-                throw LobbyError(ErrorCode::BadRequest, "'on' must be true or false");
-            }
-            on = args.at("on").get<bool>();
-        }
-        ctx.session.set_wants_lobby_updates(on);
-        co_return Reply{{{"on", on}}, std::nullopt};
-    }, Access::Authenticated, 0});
+Room& RoomService::join_room(std::int64_t room_id, const SignedIn& joiner) {
+    auto& room = require_room(room_id);
+    if (has_member(room, joiner.account_id)) {
+        return room;
+    }
+    require_no_room(joiner.account_id);
+    if (room.state != RoomState::Waiting) {
+        throw LobbyError(ErrorCode::Conflict,
+                         "room " + std::to_string(room.id) +
+                             " is playing a match; join when it is back to WAITING");
+    }
+    if (static_cast<int>(room.members.size()) >= room.manifest.max_players) {
+        throw LobbyError(ErrorCode::Conflict, "room " + std::to_string(room.id) + " is full (" +
+                                                  std::to_string(room.manifest.max_players) +
+                                                  " players)");
+    }
+    room.members.push_back(RoomMember{joiner.account_id, joiner.name, false, true});
+    spdlog::info("room {}: {} joined", room.id, joiner.name);
+    publish_room(room);
+    return room;
+}
 
-    ops.add("room.list", OpSpec{[this](RequestContext&) -> asio::awaitable<Reply> {
-        co_return Reply{{{"rooms", lobby_rooms()}}, std::nullopt};
-    }, Access::Authenticated, 0});
+Room& RoomService::room_of_member(store::AccountId account) {
+    Room* room = room_of(account);
+    if (!room) {
+        throw LobbyError(ErrorCode::NotFound, "you are not in a room");
+    }
+    return *room;
+}
 
-    ops.add("room.get", OpSpec{[this](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto& room = require_room(require_int(ctx.request.args, "room_id"));
-        const auto me = ctx.session.signed_in()->account_id;
-        const bool member = std::any_of(room.members.begin(), room.members.end(),
-                                        [&](const RoomMember& m) { return m.account_id == me; });
-        co_return Reply{{{"room", member && ctx.session.signed_in()->role == AccountRole::Player
-                                      ? member_view(room, ctx.session)
-                                      : public_view(room)}},
-                        std::nullopt};
-    }, Access::Authenticated, 0});
+std::int64_t RoomService::leave_room(store::AccountId account) {
+    auto& room = room_of_member(account);
+    const auto room_id = room.id;
+    remove_member(room, account, "left");
+    return room_id;
+}
 
-    ops.add("room.create", OpSpec{[this, &store, &pool](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto game_name = require_string(ctx.request.args, "game", 256);
-        const auto wanted = optional_string(ctx.request.args, "version", 256);
-        const auto me = *ctx.session.signed_in();
-        if (Room* current = room_of(me.account_id)) {
-            throw LobbyError(ErrorCode::Conflict, "you are already in room " + std::to_string(current->id) +
-                                                      "; leave it first");
-        }
-        auto [game, version] = co_await run_blocking(pool, [&] {
-            auto game = unwrap(store.find_game(game_name));
-            if (game.delisted) {
-                throw LobbyError(ErrorCode::Forbidden,
-                                 "'" + game.name + "' has been delisted; it accepts no new rooms");
-            }
-            if (!wanted && !game.live_version) {
-                throw LobbyError(ErrorCode::NotFound, "'" + game.name + "' has no live version yet");
-            }
-            auto version = unwrap(store.get_version(game.id, wanted ? *wanted : *game.live_version));
-            if (version.hidden) {
-                throw LobbyError(ErrorCode::NotFound,
-                                 "version " + version.version + " of '" + game.name + "' is not released");
-            }
-            return std::pair{std::move(game), std::move(version)};
-        });
-        // The awaited lookup may have raced with another request of ours.
-        if (room_of(me.account_id)) {
-            throw LobbyError(ErrorCode::Conflict, "you are already in a room; leave it first");
-        }
-        auto manifest = packages::parse_manifest(version.manifest_json);
-        if (!manifest.ok()) {
-            throw LobbyError(ErrorCode::Internal, "the stored manifest of '" + game.name + "' " + version.version +
-                                                      " no longer parses; tell the developer");
-        }
-        Room room;
-        room.id = next_room_id_++;
-        room.game_id = game.id;
-        room.game_name = game.name;
-        room.version_id = version.id;
-        room.version = version.version;
-        room.manifest = std::move(*manifest.manifest);
-        room.package_root = services_.config.data_dir / version.extracted_path;
-        room.members.push_back(RoomMember{me.account_id, me.name, false, true});
-        room.host = me.account_id;
-        room.created_at = std::chrono::system_clock::now();
-        auto& stored = rooms_.emplace(room.id, std::move(room)).first->second;
-        spdlog::info("room {}: created by {} for '{}' {}", stored.id, me.name, stored.game_name, stored.version);
-        publish_room(stored);
-        co_return Reply{{{"room", member_view(stored, ctx.session)}}, std::nullopt};
-    }, Access::Player, 0});
+Room& RoomService::set_ready(store::AccountId account, bool ready) {
+    auto& room = room_of_member(account);
+    if (room.state != RoomState::Waiting) {
+        throw LobbyError(ErrorCode::Conflict,
+                         "readiness can change only while the room is WAITING");
+    }
+    member_entry(room, account).ready = ready;
+    publish_room(room);
+    return room;
+}
 
-    ops.add("room.join", OpSpec{[this](RequestContext& ctx) -> asio::awaitable<Reply> {
-        auto& room = require_room(require_int(ctx.request.args, "room_id"));
-        const auto me = *ctx.session.signed_in();
-        if (Room* current = room_of(me.account_id)) {
-            if (current->id == room.id) {
-                co_return Reply{{{"room", member_view(room, ctx.session)}}, std::nullopt};
-            }
-            throw LobbyError(ErrorCode::Conflict, "you are already in room " + std::to_string(current->id) +
-                                                      "; leave it first");
+asio::awaitable<json> RoomService::start(const LobbySession& host) {
+    const auto me = host.signed_in()->account_id;
+    auto& room = room_of_member(me);
+    if (room.host != me) {
+        throw LobbyError(ErrorCode::Forbidden, "only the host can start the match");
+    }
+    if (shutting_down_) {
+        throw LobbyError(ErrorCode::Unavailable, "the server is shutting down");
+    }
+    if (room.state != RoomState::Waiting) {
+        throw LobbyError(ErrorCode::Conflict,
+                         "a match is already " +
+                             std::string(room.state == RoomState::Ending ? "ending" : "running") +
+                             " in this room");
+    }
+    const int count = static_cast<int>(room.members.size());
+    if (count < room.manifest.min_players) {
+        throw LobbyError(ErrorCode::Conflict, "'" + room.game_name + "' needs at least " +
+                                                  std::to_string(room.manifest.min_players) +
+                                                  " players; the room has " +
+                                                  std::to_string(count));
+    }
+    std::string not_ready;
+    for (const auto& member : room.members) {
+        if (!member.ready) {
+            not_ready += (not_ready.empty() ? "" : ", ") + member.name;
         }
-        if (room.state != RoomState::Waiting) {
-            throw LobbyError(ErrorCode::Conflict, "room " + std::to_string(room.id) +
-                                                      " is playing a match; join when it is back to WAITING");
-        }
-        if (static_cast<int>(room.members.size()) >= room.manifest.max_players) {
-            throw LobbyError(ErrorCode::Conflict, "room " + std::to_string(room.id) + " is full (" +
-                                                      std::to_string(room.manifest.max_players) + " players)");
-        }
-        room.members.push_back(RoomMember{me.account_id, me.name, false, true});
-        spdlog::info("room {}: {} joined", room.id, me.name);
-        publish_room(room);
-        co_return Reply{{{"room", member_view(room, ctx.session)}}, std::nullopt};
-    }, Access::Player, 0});
+    }
+    if (!not_ready.empty()) {
+        throw LobbyError(ErrorCode::Conflict,
+                         "everyone must be ready first; not ready: " + not_ready);
+    }
+    const auto room_id = room.id;
+    const auto match_id = start_match(room);
+    json view = member_view(room, host);
+    // Acknowledge only once the match is on disk: a kill -9 after the answer
+    // must leave a record for the restart to close (ABORTED), never a started
+    // match nobody knows about (found by gamestore-sim's soak, invariant I8).
+    co_await launch(room_id, match_id);
+    co_return view;
+}
 
-    ops.add("room.leave", OpSpec{[this](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto me = ctx.session.signed_in()->account_id;
-        Room* room = room_of(me);
-        if (!room) {
-            throw LobbyError(ErrorCode::NotFound, "you are not in a room");
-        }
-        const auto room_id = room->id;
-        remove_member(*room, me, "left");
-        co_return Reply{{{"room_id", room_id}}, std::nullopt};
-    }, Access::Player, 0});
-
-    ops.add("room.ready", OpSpec{[this](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const bool ready = optional_bool(ctx.request.args, "ready", true);
-        const auto me = ctx.session.signed_in()->account_id;
-        Room* room = room_of(me);
-        if (!room) {
-            throw LobbyError(ErrorCode::NotFound, "you are not in a room");
-        }
-        if (room->state != RoomState::Waiting) {
-            throw LobbyError(ErrorCode::Conflict, "readiness can change only while the room is WAITING");
-        }
-        for (auto& member : room->members) {
-            if (member.account_id == me) {
-                member.ready = ready;
-            }
-        }
-        publish_room(*room);
-        co_return Reply{{{"room", member_view(*room, ctx.session)}}, std::nullopt};
-    }, Access::Player, 0});
-
-    ops.add("room.start", OpSpec{[this](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto me = ctx.session.signed_in()->account_id;
-        Room* room = room_of(me);
-        if (!room) {
-            throw LobbyError(ErrorCode::NotFound, "you are not in a room");
-        }
-        if (room->host != me) {
-            throw LobbyError(ErrorCode::Forbidden, "only the host can start the match");
-        }
-        if (shutting_down_) {
-            throw LobbyError(ErrorCode::Unavailable, "the server is shutting down");
-        }
-        if (room->state != RoomState::Waiting) {
-            throw LobbyError(ErrorCode::Conflict, "a match is already " +
-                                                      std::string(room->state == RoomState::Ending ? "ending" : "running") +
-                                                      " in this room");
-        }
-        const int count = static_cast<int>(room->members.size());
-        if (count < room->manifest.min_players) {
-            throw LobbyError(ErrorCode::Conflict, "'" + room->game_name + "' needs at least " +
-                                                      std::to_string(room->manifest.min_players) +
-                                                      " players; the room has " + std::to_string(count));
-        }
-        std::vector<std::string> not_ready;
-        for (const auto& member : room->members) {
-            if (!member.ready) {
-                not_ready.push_back(member.name);
-            }
-        }
-        if (!not_ready.empty()) {
-            std::string names;
-            for (const auto& name : not_ready) {
-                names += (names.empty() ? "" : ", ") + name;
-            }
-            throw LobbyError(ErrorCode::Conflict, "everyone must be ready first; not ready: " + names);
-        }
-        const auto room_id = room->id;
-        const auto match_id = start_match(*room);
-        json view = member_view(*room, ctx.session);  // STARTING, as it was when started
-        // Acknowledge only once the match is on disk: a kill -9 after the
-        // answer must leave a record for the restart to close (ABORTED),
-        // never a started match nobody knows about (found by gamestore-sim's
-        // soak, invariant I8).
-        co_await launch(room_id, match_id);
-        co_return Reply{{{"room", std::move(view)}}, std::nullopt};
-    }, Access::Player, 0});
-
-    ops.add("room.chat", OpSpec{[this](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto text = require_string(ctx.request.args, "text", 2000);
-        if (text.empty()) {
-            throw LobbyError(ErrorCode::BadRequest, "the message is empty");
-        }
-        const auto me = *ctx.session.signed_in();
-        Room* room = room_of(me.account_id);
-        if (!room) {
-            throw LobbyError(ErrorCode::NotFound, "you are not in a room");
-        }
-        send_to_members(*room, "room.chat",
-                        {{"room_id", room->id}, {"from", me.name}, {"text", text},
-                         {"at", store::unix_ms_now()}});
-        co_return Reply{};
-    }, Access::Player, 0});
-
-    ops.add("server.stats", OpSpec{[this](RequestContext&) -> asio::awaitable<Reply> {
-        co_return Reply{{{"rooms", rooms_.size()},
-                         {"sessions", services_.lobby.session_count()},
-                         {"auth_in_flight", services_.lobby.auth_in_flight()},
-                         {"ports_in_use", ports_.in_use()},
-                         {"matches",
-                          {{"launched", counters_.launched},
-                           {"started", counters_.started},
-                           {"finished", counters_.finished},
-                           {"stale_reports", counters_.stale_reports},
-                           {"forged_reports", counters_.forged_reports},
-                           {"rejected_reports", counters_.rejected_reports},
-                           {"reports_after_exit", counters_.reports_after_exit},
-                           {"healthchecks_passed", counters_.healthchecks_passed},
-                           {"healthchecks_failed", counters_.healthchecks_failed},
-                           {"healthchecks_abandoned", counters_.healthchecks_abandoned},
-                           {"cleanups_in_flight", cleanups_in_flight_}}}},
-                        std::nullopt};
-    }, Access::Authenticated, 0});
+void RoomService::chat(const SignedIn& sender, const std::string& text) {
+    if (text.empty()) {
+        throw LobbyError(ErrorCode::BadRequest, "the message is empty");
+    }
+    const auto& room = room_of_member(sender.account_id);
+    send_to_members(room, "room.chat",
+                    {{"room_id", room.id},
+                     {"from", sender.name},
+                     {"text", text},
+                     {"at", store::unix_ms_now()}});
 }
 
 }  // namespace gamestore::server

@@ -1,15 +1,16 @@
 #pragma once
-// Rooms and matches (DESIGN.md 6; stabilization_plan.md "Room state machine").
+// Rooms and matches (docs/ARCHITECTURE.md, "Rooms and matches"): the room
+// state and the operations that move it. The room.* ops (room_ops.cpp) only
+// read their arguments, call these and answer.
 //
 // Everything here lives on the lobby's single I/O thread, so a snapshot is
 // always consistent without locks. Blocking work (SQLite, creating the match
 // directory, scanning /proc for escaped processes) goes to the blocking pool
 // and comes back. Stopping a process group waits on timers on the I/O thread
 // (signals and kill(-pgid, 0) are cheap), so a stubborn game never ties up a
-// pool thread that launches and SQLite need. The plan's "mark intent under
-// the lock, stop outside it" is exactly that: a match is marked terminal
-// here, the stop proceeds asynchronously, and the room returns to WAITING
-// when the stop is done.
+// pool thread that launches and SQLite need. Intent is marked here and the
+// stop happens outside it: a match is marked terminal, the stop proceeds
+// asynchronously, and the room returns to WAITING when the stop is done.
 //
 // States: WAITING -> STARTING (host started; match_id visible, port and
 // tokens hidden) -> IN_GAME (STARTED accepted; members get host, port,
@@ -46,6 +47,7 @@ struct LaunchContext;
 namespace gamestore::server {
 
 class LobbySession;
+struct SignedIn;
 
 enum class RoomState { Waiting, Starting, InGame, Ending };
 std::string_view to_string(RoomState state);
@@ -111,6 +113,9 @@ struct Room {
     std::chrono::system_clock::time_point created_at;
 };
 
+// Whether `account` is one of the room's members (not merely a player of its match).
+bool has_member(const Room& room, store::AccountId account);
+
 struct RoomTuning {
     std::chrono::milliseconds stop_grace{5000};
     std::chrono::milliseconds end_grace{2000};  // after END/ERROR, time to exit on its own
@@ -148,7 +153,6 @@ public:
     RoomService(PlatformServices& services, ChildReaper& reaper, RoomTuning tuning,
                 std::uint16_t report_port);
 
-    void register_ops();
     // After a crash: close open matches as ABORTED, kill their recorded
     // process groups (after checking the process start time), clear stale
     // match dirs. Blocking; run before serving.
@@ -163,23 +167,46 @@ public:
     void on_session_closed(LobbySession& session);
     void on_session_signed_in(LobbySession& session);
 
-    const MatchCounters& counters() const { return counters_; }
-    std::size_t room_count() const { return rooms_.size(); }
-
-private:
-    // --- membership and views (room_service.cpp)
+    // --- the operations behind the room.* ops (room_service.cpp). Each
+    // refuses with a LobbyError saying why.
     Room& require_room(std::int64_t room_id);
-    Room* room_of(store::AccountId account);
-    void remove_member(Room& room, store::AccountId account, const std::string& why);
+    // CONFLICT when `account` is already in a room.
+    void require_no_room(store::AccountId account);
+    // A WAITING room of `version` (chosen by released_version) hosted by `creator`.
+    Room& create_room(const SignedIn& creator, const store::Game& game,
+                      const store::Version& version);
+    // Joining the room one is already in is no change.
+    Room& join_room(std::int64_t room_id, const SignedIn& joiner);
+    // Returns the id of the room left.
+    std::int64_t leave_room(store::AccountId account);
+    Room& set_ready(store::AccountId account, bool ready);
+    // The host starts their room's match: WAITING -> STARTING, then the
+    // launch. Returns once the match is recorded and its server spawned, with
+    // `host`'s view of the room as it was when the match started (STARTING).
+    boost::asio::awaitable<nlohmann::json> start(const LobbySession& host);
+    void chat(const SignedIn& sender, const std::string& text);
+
     nlohmann::json public_view(const Room& room) const;
     nlohmann::json member_view(const Room& room, const LobbySession& session) const;
+    nlohmann::json lobby_players() const;
+    nlohmann::json lobby_rooms() const;
+
+    const MatchCounters& counters() const { return counters_; }
+    std::size_t room_count() const { return rooms_.size(); }
+    std::size_t ports_in_use() const { return ports_.in_use(); }
+    std::size_t cleanups_in_flight() const { return cleanups_in_flight_; }
+
+private:
+    // --- membership and events (room_service.cpp)
+    Room* room_of(store::AccountId account);
+    // The room `account` is in; NOT_FOUND when none.
+    Room& room_of_member(store::AccountId account);
+    void remove_member(Room& room, store::AccountId account, const std::string& why);
     void publish_room(const Room& room);
     // Calls fn for every signed-in player connection of a member of `room`.
     void for_each_member_session(const Room& room, const std::function<void(LobbySession&)>& fn);
     void send_to_members(const Room& room, std::string_view event, const nlohmann::json& data);
     void schedule_lobby_update();
-    nlohmann::json lobby_players() const;
-    nlohmann::json lobby_rooms() const;
 
     // --- matches (match_lifecycle.cpp)
     // WAITING -> STARTING with a fresh match id and tokens; returns the id.

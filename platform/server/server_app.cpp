@@ -163,7 +163,7 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
 
     p.reports.listen();
     p.rooms = std::make_unique<RoomService>(p.services, p.reaper, tuning, p.reports.local_endpoint().port());
-    p.rooms->register_ops();
+    register_room_ops(p.services, *p.rooms);
     p.rooms->reconcile_after_restart();
     p.lobby.add_session_closed_observer([&p](LobbySession& s) { p.rooms->on_session_closed(s); });
     p.lobby.add_signed_in_observer([&p](LobbySession& s) { p.rooms->on_session_signed_in(s); });

@@ -25,6 +25,14 @@ json game_summary_json(const store::Game& game, const store::RatingSummary& rati
             {"rating", rating_json(rating)}};
 }
 
+json game_summaries_json(const std::vector<store::GameSummary>& games) {
+    json list = json::array();
+    for (const auto& summary : games) {
+        list.push_back(game_summary_json(summary.game, summary.rating));
+    }
+    return list;
+}
+
 json version_json(const store::Version& version) {
     return {{"version", version.version},     {"notes", version.notes},
             {"size", version.size_bytes},     {"sha256", version.sha256},

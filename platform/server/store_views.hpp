@@ -2,6 +2,8 @@
 // How store records look on the wire (docs/PROTOCOL.md, "Lobby operations"),
 // and the mapping of store errors to lobby errors.
 
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "platform/server/lobby_error.hpp"
@@ -12,6 +14,7 @@ namespace gamestore::server {
 
 nlohmann::json account_json(const store::Account& account);
 nlohmann::json game_summary_json(const store::Game& game, const store::RatingSummary& rating);
+nlohmann::json game_summaries_json(const std::vector<store::GameSummary>& games);
 nlohmann::json version_json(const store::Version& version);
 nlohmann::json review_json(const store::Review& review);
 nlohmann::json rating_json(const store::RatingSummary& rating);

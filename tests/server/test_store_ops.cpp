@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <thread>
+#include <utility>
 
 #include "platform/client/sync_client.hpp"
 #include "platform/packages/sha256.hpp"
@@ -392,4 +394,66 @@ TEST_CASE("an upload over the package limit is TOO_LARGE and stores nothing", "[
     CHECK(refused.error_code == "TOO_LARGE");
     CHECK(refused.message.find("limit is 1000 bytes") != std::string::npos);
     CHECK_FALSE(fs::exists(server.data_dir() / "packages" ));
+}
+
+TEST_CASE("a room gets the version a download would: the live one unless asked, never a hidden one",
+          "[server][store][integration]") {
+    TempDir temp;
+    ServerFixture server({"--fast-password-hash"});
+    SyncLobbyClient dev;
+    sign_in(dev, server, "developer", "vera");
+    SyncLobbyClient player;
+    sign_in(player, server, "player", "pat");
+
+    // The version `op` picks for (game, version?), or its error code. A room
+    // is left at once so that the next room.create may make another.
+    const auto pick = [&](const std::string& op, const std::string& game,
+                          const std::optional<std::string>& version) -> std::string {
+        json args = {{"game", game}};
+        if (version) {
+            args["version"] = *version;
+        }
+        auto response = player.call(op, args);
+        if (!response.ok) {
+            return response.error_code;
+        }
+        if (op == "room.create") {
+            REQUIRE(player.call("room.leave").ok);
+            return response.data.at("room").at("version").get<std::string>();
+        }
+        return response.data.at("version").get<std::string>();
+    };
+    using Picks = std::pair<std::string, std::string>;  // {store.download, room.create}
+    const auto both = [&](const std::optional<std::string>& version,
+                          const std::string& game = "Rule") {
+        return Picks{pick("store.download", game, version), pick("room.create", game, version)};
+    };
+
+    CHECK(both(std::nullopt, "Nothing") == Picks{"NOT_FOUND", "NOT_FOUND"});
+
+    // Only a hidden version: nothing is live, and naming it does not reach it.
+    REQUIRE(publish(dev, make_package(temp.path(), "Rule", "1.0.0"), true).ok);
+    CHECK(both(std::nullopt) == Picks{"NOT_FOUND", "NOT_FOUND"});
+    CHECK(both("1.0.0") == Picks{"NOT_FOUND", "NOT_FOUND"});
+
+    REQUIRE(publish(dev, make_package(temp.path(), "Rule", "1.1.0")).ok);
+    CHECK(both(std::nullopt) == Picks{"1.1.0", "1.1.0"});
+    CHECK(both("1.1.0") == Picks{"1.1.0", "1.1.0"});
+    CHECK(both("1.0.0") == Picks{"NOT_FOUND", "NOT_FOUND"});
+    CHECK(both("9.9.9") == Picks{"NOT_FOUND", "NOT_FOUND"});
+
+    // A rollback makes the hidden version live, which releases it; the newer
+    // one can still be asked for.
+    REQUIRE(dev.call("dev.set_live", {{"game", "Rule"}, {"version", "1.0.0"}}).ok);
+    CHECK(both(std::nullopt) == Picks{"1.0.0", "1.0.0"});
+    CHECK(both("1.1.0") == Picks{"1.1.0", "1.1.0"});
+
+    // Delisted, whatever version is asked for: gone from the store for a
+    // download, refused for a new room (docs/PROTOCOL.md, "Lobby operations").
+    REQUIRE(dev.call("dev.delist", {{"game", "Rule"}}).ok);
+    CHECK(both(std::nullopt) == Picks{"NOT_FOUND", "FORBIDDEN"});
+    CHECK(both("1.1.0") == Picks{"NOT_FOUND", "FORBIDDEN"});
+
+    REQUIRE(dev.call("dev.relist", {{"game", "Rule"}}).ok);
+    CHECK(both(std::nullopt) == Picks{"1.0.0", "1.0.0"});
 }

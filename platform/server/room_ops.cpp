@@ -1,0 +1,130 @@
+// room.*, lobby.* and server.stats: gathering in rooms and starting matches.
+// RoomService (room_service.hpp) holds the rooms and does what the ops ask.
+
+#include "platform/server/blocking.hpp"
+#include "platform/server/lobby_error.hpp"
+#include "platform/server/lobby_session.hpp"
+#include "platform/server/platform_services.hpp"
+#include "platform/server/released_version.hpp"
+#include "platform/server/request_args.hpp"
+#include "platform/server/room_service.hpp"
+
+namespace gamestore::server {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using protocol::ErrorCode;
+
+namespace {
+
+Reply room_reply(json view) {
+    return Reply{{{"room", std::move(view)}}, std::nullopt};
+}
+
+json stats_json(const PlatformServices& services, const RoomService& rooms) {
+    const auto& counters = rooms.counters();
+    return {{"rooms", rooms.room_count()},
+            {"sessions", services.lobby.session_count()},
+            {"auth_in_flight", services.lobby.auth_in_flight()},
+            {"ports_in_use", rooms.ports_in_use()},
+            {"matches",
+             {{"launched", counters.launched},
+              {"started", counters.started},
+              {"finished", counters.finished},
+              {"stale_reports", counters.stale_reports},
+              {"forged_reports", counters.forged_reports},
+              {"rejected_reports", counters.rejected_reports},
+              {"reports_after_exit", counters.reports_after_exit},
+              {"healthchecks_passed", counters.healthchecks_passed},
+              {"healthchecks_failed", counters.healthchecks_failed},
+              {"healthchecks_abandoned", counters.healthchecks_abandoned},
+              {"cleanups_in_flight", rooms.cleanups_in_flight()}}}};
+}
+
+}  // namespace
+
+void register_room_ops(PlatformServices& services, RoomService& rooms) {
+    auto& lobby = services.lobby;
+    auto& store = services.store;
+
+    // The op table reads like the other *_ops.cpp files, each handler's body
+    // one indent in; clang-format would push the bodies under OpSpec{.
+    // clang-format off
+
+    lobby.ops().add("lobby.players", OpSpec{[&rooms](RequestContext&) -> asio::awaitable<Reply> {
+        co_return Reply{{{"players", rooms.lobby_players()}}, std::nullopt};
+    }, Access::Authenticated, 0});
+
+    lobby.ops().add("lobby.watch", OpSpec{[](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto& args = ctx.request.args;
+        bool on = true;
+        if (args.contains("on")) {
+            if (!args.at("on").is_boolean()) {
+                throw LobbyError(ErrorCode::BadRequest, "'on' must be true or false");
+            }
+            on = args.at("on").get<bool>();
+        }
+        ctx.session.set_wants_lobby_updates(on);
+        co_return Reply{{{"on", on}}, std::nullopt};
+    }, Access::Authenticated, 0});
+
+    lobby.ops().add("room.list", OpSpec{[&rooms](RequestContext&) -> asio::awaitable<Reply> {
+        co_return Reply{{{"rooms", rooms.lobby_rooms()}}, std::nullopt};
+    }, Access::Authenticated, 0});
+
+    lobby.ops().add("room.get", OpSpec{[&rooms](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto& room = rooms.require_room(require_int(ctx.request.args, "room_id"));
+        const auto& me = *ctx.session.signed_in();
+        // Launch details and results are for members; a developer's account id
+        // is another namespace, so a developer is never one.
+        const bool member = me.role == AccountRole::Player && has_member(room, me.account_id);
+        co_return room_reply(member ? rooms.member_view(room, ctx.session)
+                                    : rooms.public_view(room));
+    }, Access::Authenticated, 0});
+
+    lobby.ops().add("room.create", OpSpec{[&](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto game_name = require_string(ctx.request.args, "game", 256);
+        const auto wanted = optional_string(ctx.request.args, "version", 256);
+        const auto me = *ctx.session.signed_in();
+        rooms.require_no_room(me.account_id);
+        auto [game, version] = co_await run_blocking(lobby.blocking_pool(), [&] {
+            return released_version(store, game_name, wanted, VersionUse::NewRoom);
+        });
+        co_return room_reply(rooms.member_view(rooms.create_room(me, game, version), ctx.session));
+    }, Access::Player, 0});
+
+    lobby.ops().add("room.join", OpSpec{[&rooms](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto room_id = require_int(ctx.request.args, "room_id");
+        const auto& room = rooms.join_room(room_id, *ctx.session.signed_in());
+        co_return room_reply(rooms.member_view(room, ctx.session));
+    }, Access::Player, 0});
+
+    lobby.ops().add("room.leave", OpSpec{[&rooms](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto room_id = rooms.leave_room(ctx.session.signed_in()->account_id);
+        co_return Reply{{{"room_id", room_id}}, std::nullopt};
+    }, Access::Player, 0});
+
+    lobby.ops().add("room.ready", OpSpec{[&rooms](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const bool ready = optional_bool(ctx.request.args, "ready", true);
+        const auto& room = rooms.set_ready(ctx.session.signed_in()->account_id, ready);
+        co_return room_reply(rooms.member_view(room, ctx.session));
+    }, Access::Player, 0});
+
+    lobby.ops().add("room.start", OpSpec{[&rooms](RequestContext& ctx) -> asio::awaitable<Reply> {
+        auto view = co_await rooms.start(ctx.session);
+        co_return room_reply(std::move(view));
+    }, Access::Player, 0});
+
+    lobby.ops().add("room.chat", OpSpec{[&rooms](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto text = require_string(ctx.request.args, "text", 2000);
+        rooms.chat(*ctx.session.signed_in(), text);
+        co_return Reply{};
+    }, Access::Player, 0});
+
+    lobby.ops().add("server.stats", OpSpec{[&](RequestContext&) -> asio::awaitable<Reply> {
+        co_return Reply{stats_json(services, rooms), std::nullopt};
+    }, Access::Authenticated, 0});
+    // clang-format on
+}
+
+}  // namespace gamestore::server
