@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "platform/protocol/text.hpp"
 #include "platform/server/blocking.hpp"
 #include "platform/server/lobby_error.hpp"
 #include "platform/server/lobby_session.hpp"
@@ -450,11 +451,8 @@ void RoomService::register_ops() {
             }
         }
         if (!not_ready.empty()) {
-            std::string names;
-            for (const auto& name : not_ready) {
-                names += (names.empty() ? "" : ", ") + name;
-            }
-            throw LobbyError(ErrorCode::Conflict, "everyone must be ready first; not ready: " + names);
+            throw LobbyError(ErrorCode::Conflict,
+                             "everyone must be ready first; not ready: " + protocol::join(not_ready, ", "));
         }
         const auto room_id = room->id;
         const auto match_id = start_match(*room);
