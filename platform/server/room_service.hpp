@@ -1,14 +1,14 @@
 #pragma once
-// Rooms and matches (DESIGN.md 6; stabilization_plan.md "Room state machine").
+// Rooms and matches (docs/MATCHES.md: state machine, readiness, launch, stop).
 //
 // Everything here lives on the lobby's single I/O thread, so a snapshot is
 // always consistent without locks. Blocking work (SQLite, creating the match
 // directory, scanning /proc for escaped processes) goes to the blocking pool
 // and comes back. Stopping a process group waits on timers on the I/O thread
 // (signals and kill(-pgid, 0) are cheap), so a stubborn game never ties up a
-// pool thread that launches and SQLite need. The plan's "mark intent under
-// the lock, stop outside it" is exactly that: a match is marked terminal
-// here, the stop proceeds asynchronously, and the room returns to WAITING
+// pool thread that launches and SQLite need. Deciding that a match is over
+// and stopping it are separate steps: a match is marked terminal here at
+// once, the stop proceeds asynchronously, and the room returns to WAITING
 // when the stop is done.
 //
 // States: WAITING -> STARTING (host started; match_id visible, port and

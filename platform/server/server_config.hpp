@@ -1,7 +1,7 @@
 #pragma once
-// Everything an admin can set on gamestore-server (DESIGN.md 8). Flags,
+// Everything an admin can set on gamestore-server (docs/SERVER.md). Flags,
 // GAMESTORE_* environment variables and the --config TOML file all land here;
-// see platform/cli/server_main.cpp for the mapping and docs/SERVER.md.
+// see platform/cli/server_main.cpp for the mapping.
 
 #include <chrono>
 #include <cstdint>
