@@ -15,9 +15,14 @@
 
 #include <toml++/toml.h>
 
+#include "platform/protocol/text.hpp"
+
 namespace gamestore::sim {
 
 namespace {
+
+using protocol::in_quotes;
+using protocol::join;
 
 const std::vector<std::pair<std::string, std::string>> kInvariants = {
     {"I1", "no client launched before its player saw IN_GAME with port and token"},
@@ -34,17 +39,6 @@ const std::vector<std::pair<std::string, std::string>> kInvariants = {
 // The terminal statuses a match.ended can carry (store::MatchStatus minus OPEN).
 constexpr std::array<std::string_view, 6> kStatuses = {"END", "ERROR", "CRASHED", "TIMEOUT", "ABORTED",
                                                       "LAUNCH_FAILED"};
-
-std::string join(const auto& items, std::string_view separator) {
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty()) {
-            out += separator;
-        }
-        out += item;
-    }
-    return out;
-}
 
 std::string type_name(const toml::node& node) {
     switch (node.type()) {
@@ -65,10 +59,6 @@ std::string number_text(double value) {
     std::ostringstream out;
     out << value;
     return out.str();
-}
-
-std::string in_quotes(std::string_view text) {
-    return "\"" + std::string(text) + "\"";
 }
 
 std::string join_path(const std::string& prefix, std::string_view key) {

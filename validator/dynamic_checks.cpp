@@ -13,6 +13,7 @@
 #include "platform/launch/healthcheck_hosts.hpp"
 #include "platform/launch/process_launcher.hpp"
 #include "platform/protocol/redact.hpp"
+#include "platform/protocol/text.hpp"
 #include "validator/check_names.hpp"
 #include "validator/control_plane.hpp"
 #include "validator/game_probes.hpp"
@@ -27,6 +28,7 @@ namespace gamestore::validator {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using protocol::join;
 using protocol::ReportStatus;
 
 namespace {
@@ -45,17 +47,8 @@ milliseconds scaled(double seconds, double scale) {
     return milliseconds(static_cast<long long>(seconds * scale * 1000.0));
 }
 
-std::string join(const std::vector<std::string>& parts, const std::string& separator) {
-    std::string out;
-    for (const auto& part : parts) {
-        out += (out.empty() ? "" : separator) + part;
-    }
-    return out;
-}
-
-std::string in_quotes(const std::string& text) {
-    return "'" + protocol::printable(text, 100) + "'";
-}
+// Game output quoted in a check's sentence: enough to recognise it.
+constexpr std::size_t kQuotedOutputBytes = 100;
 
 struct ClientRun {
     std::string player;
@@ -116,7 +109,7 @@ class MatchSession {
 
     std::vector<std::string> secrets() const { return {match_.context.client_token, match_.context.report_token}; }
     // Text from the game, safe to show: tokens redacted, control characters gone.
-    std::string shown(const std::string& text) const { return in_quotes(redact_secrets(text, secrets())); }
+    std::string shown(const std::string& text) const { return protocol::in_quotes(redact_secrets(text, secrets()), kQuotedOutputBytes); }
     std::vector<std::string> log_tail(const OutputCapture& output, std::size_t lines) const {
         auto tail = output.tail(lines);
         for (auto& line : tail) line = protocol::printable(redact_secrets(line, secrets()), 300);
@@ -338,7 +331,7 @@ void MatchSession::probe_handshakes() {
         seat_taken_by_bad_probe_ = stale.response && stale.response->ok;
     }
 
-    // The healthcheck, diagnostic only (the plan's readiness rules), with
+    // The healthcheck, diagnostic only (docs/MATCHES.md "Readiness"), with
     // the platform's host choice: 127.0.0.1, then healthcheck.host or the
     // advertised host; a bind-only address ({bind_host} = 0.0.0.0) is never
     // a connect target.

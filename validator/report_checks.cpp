@@ -6,10 +6,12 @@
 
 #include "platform/protocol/rate_limit.hpp"
 #include "platform/protocol/redact.hpp"
+#include "platform/protocol/text.hpp"
 #include "validator/check_names.hpp"
 
 namespace gamestore::validator {
 
+using protocol::join;
 using protocol::ReportStatus;
 using Clock = Conversation::Clock;
 using std::chrono::milliseconds;
@@ -20,8 +22,11 @@ std::string plural(std::size_t n, const std::string& word) {
     return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
+// A value a game sent, quoted in a check's sentence.
+constexpr std::size_t kQuotedValueBytes = 80;
+
 std::string in_quotes(const std::string& text) {
-    return "'" + protocol::printable(text, 80) + "'";
+    return protocol::in_quotes(text, kQuotedValueBytes);
 }
 
 // What is wrong with a well-formed report's identity, empty when authentic.
@@ -39,14 +44,6 @@ std::vector<std::string> identity_problems(const protocol::Report& report, const
                            ") that is not REPORT_TOKEN");
     }
     return problems;
-}
-
-std::string join(const std::vector<std::string>& parts, const std::string& separator) {
-    std::string out;
-    for (const auto& part : parts) {
-        out += (out.empty() ? "" : separator) + part;
-    }
-    return out;
 }
 
 // A malformed line that is an END whose results are broken: judged by

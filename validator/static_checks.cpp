@@ -13,6 +13,7 @@
 #include "platform/packages/command_template.hpp"
 #include "platform/packages/zip.hpp"
 #include "platform/protocol/semver.hpp"
+#include "platform/protocol/text.hpp"
 #include "validator/check_names.hpp"
 #include "validator/match_launch.hpp"
 
@@ -20,6 +21,7 @@ namespace gamestore::validator {
 
 namespace fs = std::filesystem;
 using Clock = CheckBook::Clock;
+using protocol::in_quotes;
 
 namespace {
 
@@ -80,16 +82,16 @@ DirectoryScan scan_directory(const fs::path& root, const packages::ZipLimits& li
         const auto rel = fs::relative(it->path(), root, ec).generic_string();
         const auto status = it->symlink_status(ec);
         if (fs::is_symlink(status)) {
-            scan.unsafe.push_back("'" + rel +
-                                  "' is a symbolic link: packages may not contain links (copy the file "
+            scan.unsafe.push_back(in_quotes(rel) +
+                                  " is a symbolic link: packages may not contain links (copy the file "
                                   "instead); gamestore-dev publish refuses it");
             it.disable_recursion_pending();
         } else if (fs::is_regular_file(status)) {
             ++scan.files;
             scan.bytes += it->file_size(ec);
         } else if (!fs::is_directory(status)) {
-            scan.unsafe.push_back("'" + rel +
-                                  "' is a special file (device, FIFO or socket): packages hold only "
+            scan.unsafe.push_back(in_quotes(rel) +
+                                  " is a special file (device, FIFO or socket): packages hold only "
                                   "regular files and directories");
         }
     }
@@ -159,7 +161,7 @@ void check_zip_package(const fs::path& zip, const fs::path& work_dir, const pack
                   plural(inspection.entries.size(), "entry") +
                       " checked with the server's rules: no absolute or '..' paths, links, special files, "
                       "duplicates or zip bombs; manifest.json found " +
-                      (root.prefix->empty() ? "at the root" : "in '" + *root.prefix + "'"),
+                      (root.prefix->empty() ? "at the root" : "in " + in_quotes(*root.prefix)),
                   duration);
     } else {
         book.fail(checks::kZipSafety,

@@ -4,7 +4,7 @@
 // LineFramer; writing goes through a queue drained by one writer coroutine, so
 // any coroutine on the channel's executor may send without waiting.
 //
-// Blob frames (DESIGN.md 4.1): a header line announcing "bytes":N is followed
+// Blob frames (docs/PROTOCOL.md "Blob frames"): a header line announcing "bytes":N is followed
 // by exactly N raw bytes. read_raw() consumes them (framer buffer first, then
 // the socket); send_file() queues a header line plus a byte range of a file.
 

@@ -1,6 +1,7 @@
 #include "platform/packages/command_template.hpp"
 
 #include "platform/packages/manifest.hpp"
+#include "platform/protocol/text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -433,8 +434,8 @@ HealthcheckTarget render_healthcheck(const Manifest& manifest, const LaunchConte
     const auto result = std::from_chars(first, last, port);
     if (port_text.empty() || result.ec != std::errc{} || result.ptr != last || port == 0 ||
         port > 65535) {
-        throw TemplateError("healthcheck.tcp_port rendered to '" + port_text +
-                                "', which is not a TCP port (1..65535)",
+        throw TemplateError("healthcheck.tcp_port rendered to " + protocol::in_quotes(port_text) +
+                                ", which is not a TCP port (1..65535)",
                             0);
     }
     target.port = static_cast<std::uint16_t>(port);

@@ -2,6 +2,7 @@
 
 #include "platform/packages/command_template.hpp"
 #include "platform/protocol/semver.hpp"
+#include "platform/protocol/text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +20,7 @@ namespace gamestore::packages {
 namespace {
 
 using nlohmann::json;
+using protocol::in_quotes;
 
 constexpr int kMaxPlayersLimit = 64;
 constexpr std::size_t kMaxGameNameChars = 64;
@@ -78,10 +80,6 @@ std::optional<std::vector<char32_t>> decode_utf8(std::string_view text) {
 
 bool is_control(char32_t cp) {
     return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
-}
-
-std::string in_quotes(std::string_view text) {
-    return "'" + std::string(text) + "'";
 }
 
 std::string type_name(const json& value) {

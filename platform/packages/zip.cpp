@@ -15,9 +15,12 @@
 #include <system_error>
 #include <utility>
 
+#include "platform/protocol/text.hpp"
+
 namespace gamestore::packages {
 
 namespace fs = std::filesystem;
+using protocol::in_quotes;
 
 namespace {
 
@@ -72,24 +75,6 @@ std::string libzip_error_text(int code) {
     return text;
 }
 
-std::string in_quotes(std::string_view text) {
-    // Entry names come from the archive: show control characters escaped so
-    // a hostile name cannot forge log lines or terminal output.
-    std::string out = "'";
-    for (const char c : text) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
-            static constexpr char kHex[] = "0123456789abcdef";
-            out += "\\x";
-            out += kHex[u >> 4];
-            out += kHex[u & 0x0f];
-        } else {
-            out += c;
-        }
-    }
-    out += "'";
-    return out;
-}
 
 std::vector<std::string> split_components(std::string_view path) {
     std::vector<std::string> parts;

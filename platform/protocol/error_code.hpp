@@ -1,5 +1,5 @@
 #pragma once
-// The closed set of lobby error codes (DESIGN.md 4.1, docs/PROTOCOL.md).
+// The closed set of lobby error codes (docs/PROTOCOL.md "Error codes").
 // Clients switch on these, so a new value is a protocol change: add it here,
 // to the wire-name table in error_code.cpp and to docs/PROTOCOL.md together.
 

@@ -1,6 +1,6 @@
 #pragma once
-// Client <-> game server handshake v1 (DESIGN.md 4.3, the plan's "Client <->
-// Game handshake v1"): the first line on a game connection, NDJSON.
+// Client <-> game server handshake v1 (docs/PROTOCOL.md "Client <-> game
+// server handshake v1"): the first line on a game connection, NDJSON.
 //
 //   client -> server {"room_id":3,"match_id":"...","player_name":"alice",
 //                     "client_token":"...","client_protocol_version":1}

@@ -13,7 +13,7 @@
 
 namespace gamestore::protocol {
 
-// 64 KiB, the limit of every NDJSON protocol here (DESIGN.md 4).
+// 64 KiB, the limit of every NDJSON protocol here (docs/PROTOCOL.md "Framing").
 inline constexpr std::size_t kDefaultMaxLine = 64 * 1024;
 
 struct FrameResult {

@@ -1,5 +1,5 @@
 #pragma once
-// Lobby protocol envelope (DESIGN.md 4.1, docs/PROTOCOL.md "Lobby protocol").
+// Lobby protocol envelope (docs/PROTOCOL.md "Lobby protocol").
 //
 //   request   {"id":7,"op":"store.list",...args}            (+ "bytes":N)
 //   response  {"id":7,"ok":true,"data":{...}}               (+ "bytes":N)

@@ -205,8 +205,9 @@ class ReportParser {
     }
 
     std::optional<double> parse_timestamp() const {
-        // The plan names it "timestamp" in general and "ts" for HEARTBEAT;
-        // accept either in every report, "timestamp" first.
+        // Games call it "timestamp" in general and "ts" in HEARTBEAT (the
+        // original prototype's names); accept either in every report,
+        // "timestamp" first.
         for (const char* field : {"timestamp", "ts"}) {
             if (const json* value = member(object_, field)) {
                 if (!value->is_number()) {

@@ -1,6 +1,6 @@
 #pragma once
-// Control-plane reports: game server -> platform (DESIGN.md 4.2, the plan's
-// "Control-plane protocol spec", docs/PROTOCOL.md "Control plane").
+// Control-plane reports: game server -> platform (docs/PROTOCOL.md
+// "Control plane").
 //
 // One JSON object per line. Common required fields: room_id, report_token,
 // match_id, status. STARTED also requires port. Unknown fields are ignored.
@@ -74,9 +74,10 @@ std::variant<Report, ReportError> parse_report(std::string_view line);
 
 // One line with '\n'. Encodes what is set, without validating (tests use it
 // to build malformed reports too): "type":"GAME.REPORT" first, HEARTBEAT's
-// timestamp as "ts" and every other status's as "timestamp" (as the plan
-// writes them), STARTED's port and protocol_version, END's fields, ERROR's
-// err_msg, and stats/details when not null.
+// timestamp as "ts" and every other status's as "timestamp" (the names games
+// written for the original prototype use), STARTED's port and
+// protocol_version, END's fields, ERROR's err_msg, and stats/details when not
+// null.
 std::string encode_report(const Report& report);
 
 std::string encode_report_reply_ok();                              // {"ok":true}\n

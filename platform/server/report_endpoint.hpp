@@ -1,14 +1,15 @@
 #pragma once
-// The control plane (DESIGN.md 4.2): game servers report STARTED, HEARTBEAT,
-// END and ERROR here. Hardened per the plan: 64 KiB lines (an oversized line
-// is dropped, the connection kept), bad JSON and unknown statuses logged and
-// answered without dropping the connection, a token bucket per connection
-// (drop + one warning per cooldown; disconnect only on sustained abuse), and
-// an idle read timeout. Each line gets exactly one reply line. Nothing here
-// sleeps: excess is dropped at once. Warnings about a connection name the
-// match it speaks for when known (the last report's match_id, else the
-// dropped line's). A last line without "\n" before the sender closes its
-// side counts (net::NdjsonChannel), so one-shot senders may omit it.
+// The control plane (docs/PROTOCOL.md "Control plane"): game servers report
+// STARTED, HEARTBEAT, END and ERROR here. Hardened ("Hardening" there) so a
+// buggy or hostile game cannot hurt other matches or the lobby: 64 KiB lines (an
+// oversized line is dropped, the connection kept), bad JSON and unknown statuses
+// logged and answered without dropping the connection, a token bucket per
+// connection (drop + one warning per cooldown; disconnect only on sustained
+// abuse), and an idle read timeout. Each line gets exactly one reply line.
+// Nothing here sleeps: excess is dropped at once. Warnings about a connection
+// name the match it speaks for when known (the last report's match_id, else the
+// dropped line's). A last line without "\n" before the sender closes its side
+// counts (net::NdjsonChannel), so one-shot senders may omit it.
 
 #include <cstdint>
 #include <functional>

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "platform/protocol/text.hpp"
 #include "platform/server/blocking.hpp"
 #include "platform/server/lobby_error.hpp"
 #include "platform/server/lobby_session.hpp"

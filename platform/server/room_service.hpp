@@ -1,16 +1,17 @@
 #pragma once
-// Rooms and matches (docs/ARCHITECTURE.md, "Rooms and matches"): the room
-// state and the operations that move it. The room.* ops (room_ops.cpp) only
-// read their arguments, call these and answer.
+// Rooms and matches (docs/MATCHES.md: state machine, readiness, launch,
+// stop): the room state and the operations that move it. The room.* ops
+// (room_ops.cpp) only read their arguments, call these and answer.
 //
 // Everything here lives on the lobby's single I/O thread, so a snapshot is
 // always consistent without locks. Blocking work (SQLite, creating the match
 // directory, scanning /proc for escaped processes) goes to the blocking pool
 // and comes back. Stopping a process group waits on timers on the I/O thread
 // (signals and kill(-pgid, 0) are cheap), so a stubborn game never ties up a
-// pool thread that launches and SQLite need. Intent is marked here and the
-// stop happens outside it: a match is marked terminal, the stop proceeds
-// asynchronously, and the room returns to WAITING when the stop is done.
+// pool thread that launches and SQLite need. Deciding that a match is over
+// and stopping it are separate steps: a match is marked terminal here at
+// once, the stop proceeds asynchronously, and the room returns to WAITING
+// when the stop is done.
 //
 // States: WAITING -> STARTING (host started; match_id visible, port and
 // tokens hidden) -> IN_GAME (STARTED accepted; members get host, port,

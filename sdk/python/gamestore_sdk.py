@@ -369,7 +369,8 @@ class _EnvReader:
 
     def players(self) -> Tuple[str, ...]:
         """Players in order: PLAYERS_JSON_PATH, else PLAYERS_JSON, else PLAYERS_CSV
-        (the plan's guidance: the file avoids any quoting problem)."""
+        (docs/MANIFEST.md "Environment variables": the file avoids any quoting
+        problem)."""
         override = self.overrides.get("players")
         if override is not None:
             if isinstance(override, str) or not isinstance(override, Sequence):

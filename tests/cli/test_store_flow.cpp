@@ -1,4 +1,4 @@
-// The Store issue's "done when" flow through the real command-line tools:
+// The store's whole flow through the real command-line tools (docs/CLI.md):
 // a developer registers and publishes two versions, a player lists and
 // installs, the developer rolls back and the player follows, the developer
 // delists and the game disappears. Plus accounts, sessions and exit codes.

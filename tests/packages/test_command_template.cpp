@@ -183,7 +183,7 @@ TEST_CASE("a hostile player name stays exactly one argv element", "[command]") {
           Argv{"python3", "client.py", "--name=" + kHostileName, "x"});
 }
 
-TEST_CASE("plan-style Wordle manifest renders as-is", "[command]") {
+TEST_CASE("prototype-format Wordle manifest renders as-is", "[command]") {
     const Manifest manifest = load_data_manifest("wordle_manifest.json");
     const LaunchContext context = wordle_context();
     const LaunchSpec server = render_server_launch(manifest, context, "/srv/games/wordle/1.0.0");
@@ -226,7 +226,7 @@ TEST_CASE("plan-style Wordle manifest renders as-is", "[command]") {
     CHECK(client_env.count("REPORT_TOKEN_PATH") == 0);
 }
 
-TEST_CASE("plan-style BigTwo manifest renders four seats", "[command]") {
+TEST_CASE("prototype-format BigTwo manifest renders four seats", "[command]") {
     const Manifest manifest = load_data_manifest("bigtwo_manifest.json");
     LaunchContext context = wordle_context();
     context.players = {"ann", "ben", "cat"};  // one seat empty

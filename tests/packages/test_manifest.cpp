@@ -65,7 +65,7 @@ void expect_single_issue(const json& doc, const std::string& path, const std::st
 
 }  // namespace
 
-TEST_CASE("plan-style Wordle manifest parses with its defaults", "[manifest]") {
+TEST_CASE("prototype-format Wordle manifest parses with its defaults", "[manifest]") {
     const auto result =
         load_manifest(fs::path(GAMESTORE_PACKAGES_TEST_DATA) / "wordle_manifest.json");
     INFO(all_issues(result));
@@ -91,7 +91,7 @@ TEST_CASE("plan-style Wordle manifest parses with its defaults", "[manifest]") {
     CHECK(m.server.cwd.empty());
 }
 
-TEST_CASE("plan-style BigTwo manifest parses with its overrides", "[manifest]") {
+TEST_CASE("prototype-format BigTwo manifest parses with its overrides", "[manifest]") {
     const auto result =
         load_manifest(fs::path(GAMESTORE_PACKAGES_TEST_DATA) / "bigtwo_manifest.json");
     INFO(all_issues(result));

@@ -135,7 +135,7 @@ TEST_CASE("report: valid reports of each status", "[report]") {
 }
 
 TEST_CASE("report: tolerance rules", "[report]") {
-    SECTION("GAME.REPORT from plan-era games, with unknown extra fields") {
+    SECTION("GAME.REPORT from older games, with unknown extra fields") {
         json j = valid("HEARTBEAT");
         j["type"] = "GAME.REPORT";
         j["game"] = "Wordle";
@@ -443,7 +443,7 @@ TEST_CASE("report: encode then parse gives the report back", "[report]") {
         }
     }
 
-    SECTION("wire shape follows the plan") {
+    SECTION("wire shape follows docs/PROTOCOL.md") {
         const json s = json::parse(encode_report(started));
         CHECK(s["type"] == "GAME.REPORT");
         CHECK(s["status"] == "STARTED");

@@ -209,7 +209,7 @@ TEST_CASE("Tokens prefer the env variable and fall back to the trimmed token fil
     }
 }
 
-TEST_CASE("PLAYERS_JSON_PATH is preferred over PLAYERS_JSON, as the plan tells games",
+TEST_CASE("PLAYERS_JSON_PATH is preferred over PLAYERS_JSON, as docs/MANIFEST.md tells games",
           "[sdk][context]") {
     TempDir dir;
     write_file(dir.path() / "players.json", R"(["carol","dave","erin"])");

@@ -1,4 +1,4 @@
-// Rooms and matches end to end (issue "Rooms and matches"): the real server,
+// Rooms and matches end to end (docs/MATCHES.md): the real server,
 // real fakegame processes, real sockets; every wait is on an event with a
 // deadline.
 //

@@ -271,7 +271,7 @@ TEST_CASE("each kind of problem is reported with its key path") {
           "quick.toml: workload.review_probability: must be between 0 and 1, got 1.5");
     CHECK(one("[workload]\nmatch_timeout_sec = 0\n") == "quick.toml: workload.match_timeout_sec: must be > 0, got 0");
     CHECK(one("[workload]\narrival = \"bursty\"\n") ==
-          "quick.toml: workload.arrival: must be one of burst, uniform, poisson; got \"bursty\"");
+          "quick.toml: workload.arrival: must be one of burst, uniform, poisson; got 'bursty'");
     CHECK(one("[server]\nmatch_log_cap = -5\n") == "quick.toml: server.match_log_cap: must be >= 0, got -5");
     CHECK(one("[workload]\nplayers = 9999999999\n") ==
           "quick.toml: workload.players: must be <= 2147483647, got 9999999999");
@@ -279,13 +279,13 @@ TEST_CASE("each kind of problem is reported with its key path") {
     CHECK(one("[[games]]\nprofile = \"ok\"\nweight = -1\nexpect = [\"END\"]\n") ==
           "quick.toml: games[1].weight: must be > 0, got -1");
     CHECK(one("[[games]]\nprofile = \"Bad_Name\"\nexpect = [\"END\"]\n") ==
-          "quick.toml: games[1].profile: must match [a-z0-9-]+ (a fakegame package dir name), got \"Bad_Name\"");
+          "quick.toml: games[1].profile: must match [a-z0-9-]+ (a fakegame package dir name), got 'Bad_Name'");
     CHECK(one("[[games]]\nprofile = \"\"\nexpect = [\"END\"]\n") ==
-          "quick.toml: games[1].profile: must match [a-z0-9-]+ (a fakegame package dir name), got \"\"");
+          "quick.toml: games[1].profile: must match [a-z0-9-]+ (a fakegame package dir name), got ''");
     CHECK(one("[[games]]\nprofile = \"ok\"\nexpect = []\n") == "quick.toml: games[1].expect: must not be empty");
     CHECK(one("[[games]]\nprofile = \"ok\"\nexpect = [\"END\", \"ENDED\"]\n") ==
           "quick.toml: games[1].expect[1]: must be one of END, ERROR, CRASHED, TIMEOUT, ABORTED, LAUNCH_FAILED; "
-          "got \"ENDED\"");
+          "got 'ENDED'");
     CHECK(one("[[games]]\nprofile = \"ok\"\n") ==
           "quick.toml: games[1].expect: missing (the acceptable match.ended statuses, e.g. [\"END\"])");
     CHECK(one("[[games]]\nexpect = [\"END\"]\n") ==
@@ -303,8 +303,8 @@ TEST_CASE("each kind of problem is reported with its key path") {
     CHECK(one("[[kills]]\nafter_matches = 0\n") == "quick.toml: kills[0].after_matches: must be >= 1, got 0");
     // expect
     CHECK(one("[expect]\ninvariants = [\"I1\", \"I10\"]\n") ==
-          "quick.toml: expect.invariants[1]: must be one of I1..I9, got \"I10\"");
-    CHECK(one("[expect]\nbroken = [\"i3\"]\n") == "quick.toml: expect.broken[0]: must be one of I1..I9, got \"i3\"");
+          "quick.toml: expect.invariants[1]: must be one of I1..I9, got 'I10'");
+    CHECK(one("[expect]\nbroken = [\"i3\"]\n") == "quick.toml: expect.broken[0]: must be one of I1..I9, got 'i3'");
     CHECK(one("[expect]\ninvariants = [\"I1\", \"I1\"]\n") == "quick.toml: expect.invariants[1]: I1 is listed twice");
     CHECK(one("[expect]\ninvariants = [\"I1\"]\nbroken = [\"I3\"]\n") ==
           "quick.toml: expect.broken[0]: I3 is not in expect.invariants, so it is never checked and cannot break");
@@ -358,7 +358,7 @@ invariants = ["I0"]
     CHECK(has_line(lines, "quick.toml: games[0].weight: must be > 0, got 0"));
     CHECK(any_starts_with(lines, "quick.toml: games[0].expect[0]: must be one of END,"));
     CHECK(has_line(lines, "quick.toml: kills[0].at_sec: must be >= 0, got -1"));
-    CHECK(has_line(lines, "quick.toml: expect.invariants[0]: must be one of I1..I9, got \"I0\""));
+    CHECK(has_line(lines, "quick.toml: expect.invariants[0]: must be one of I1..I9, got 'I0'"));
 }
 
 TEST_CASE("a TOML syntax error names file and line") {

@@ -1,6 +1,6 @@
 """Test support: a fake control-plane endpoint and context builders.
 
-The fake speaks the platform's side of the control plane (DESIGN.md 4.2):
+The fake speaks the platform's side of the control plane (docs/PROTOCOL.md):
 one JSON object per line in, one reply line out. It records every message
 with the id of the connection it came on, so tests can see reconnects, and
 it can misbehave on purpose (drop the first message without replying, leave

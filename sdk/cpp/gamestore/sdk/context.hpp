@@ -249,9 +249,9 @@ class EnvReader {
     }
 
     // The player list: the file PLAYERS_JSON_PATH, else PLAYERS_JSON, else
-    // PLAYERS_CSV. The plan's guidance for games: the file comes first
-    // because it avoids every quoting problem. The platform sets all three
-    // with the same content.
+    // PLAYERS_CSV (docs/MANIFEST.md "Environment variables"): the file comes
+    // first because it avoids every quoting problem. The platform sets all
+    // three with the same content.
     std::optional<std::vector<std::string>> players() {
         std::string source;
         std::optional<std::string> json_text;

@@ -29,7 +29,7 @@
 
 namespace gamestore::sdk {
 
-// The line limit of every gamestore NDJSON protocol (DESIGN 4.1/4.2).
+// The line limit of every gamestore NDJSON protocol (docs/PROTOCOL.md "Framing").
 inline constexpr std::size_t kMaxLineBytes = 64 * 1024;
 
 class NetError : public std::runtime_error {
