@@ -1,6 +1,6 @@
 #pragma once
-// Where a diagnostic TCP healthcheck connects (stabilization_plan.md, Phase 0
-// item 2 and "Readiness rules"): shared by the platform, which probes every
+// Where a diagnostic TCP healthcheck connects (docs/MANIFEST.md, the
+// `healthcheck.*` fields; docs/MATCHES.md on readiness): shared by the platform, which probes every
 // match it spawns, and by validate_game_package, so both pick the same hosts.
 //
 // The healthcheck is diagnostic only: STARTED is the sole readiness signal.
