@@ -278,7 +278,10 @@ bool is_known_placeholder(std::string_view name, int max_players) {
 }
 
 std::string LaunchContext::players_json() const {
-    return nlohmann::json(players).dump();
+    // Account names are ASCII, but this must not throw for any string: bytes
+    // that are not UTF-8 become U+FFFD instead of a json::type_error escaping
+    // from render_*_launch.
+    return nlohmann::json(players).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string LaunchContext::players_csv() const {

@@ -88,7 +88,8 @@ struct LaunchContext {
     int platform_protocol_version = 1;
     std::filesystem::path match_dir;  // per-match directory, mode 0700
 
-    // JSON array of the player names, e.g. ["alice","bob"].
+    // JSON array of the player names, e.g. ["alice","bob"]. Never throws:
+    // bytes that are not valid UTF-8 are written as U+FFFD.
     std::string players_json() const;
     // The names joined with ",", e.g. alice,bob (names may contain commas:
     // games should prefer players_json / players_json_path).

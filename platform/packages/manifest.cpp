@@ -452,9 +452,11 @@ void check_standard_env(Checker& checker, const Manifest& manifest, Role role,
         } catch (const TemplateError&) {
             continue;  // already reported by check_template
         }
+        // Captured by an explicit reference: clang 14 (the fuzz build) cannot
+        // capture a structured binding.
         const auto platform_value =
             std::find_if(standard.begin(), standard.end(),
-                         [&](const auto& entry) { return entry.first == name; });
+                         [&name = name](const auto& entry) { return entry.first == name; });
         if (platform_value != standard.end() && platform_value->second != rendered) {
             checker.issue(std::string(role_name(role)) + ".env." + name,
                           name +
@@ -492,6 +494,13 @@ ManifestResult parse_manifest(std::string_view json_text) {
         ManifestResult result;
         result.issues.push_back(
             {"", std::string("manifest.json is not valid JSON: ") + error.what()});
+        return result;
+    } catch (const json::out_of_range& error) {
+        // nlohmann refuses a number literal beyond a double's range (1e400)
+        // with out_of_range 406, not parse_error.
+        ManifestResult result;
+        result.issues.push_back(
+            {"", std::string("manifest.json holds a number too large to read: ") + error.what()});
         return result;
     }
     return parse_manifest_json(document);

@@ -160,6 +160,27 @@ TEST_CASE("LaunchContext fills every placeholder, {pK} empty when absent", "[com
     CHECK(values.at("platform_protocol_version") == "1");
 }
 
+TEST_CASE("a player name that is not UTF-8 still renders, as U+FFFD in players_json",
+          "[command]") {
+    // Found by tests/fuzz/fuzz_command_template: json::dump threw type_error
+    // out of placeholders() and render_*_launch.
+    Manifest manifest = load_data_manifest("wordle_manifest.json");
+    LaunchContext context = wordle_context();
+    const std::string name = "caf\xc3\xa9\xff";
+    context.players = {name, "bob"};
+    context.player_name = name;
+
+    std::string players_json;
+    REQUIRE_NOTHROW(players_json = context.players_json());
+    CHECK(players_json == "[\"caf\xc3\xa9\xef\xbf\xbd\",\"bob\"]");
+    CHECK(context.players_csv() == name + ",bob");
+    const LaunchSpec server = render_server_launch(manifest, context, "/pkg");
+    const auto p1 = std::find(server.argv.begin(), server.argv.end(), "--p1");
+    REQUIRE(p1 != server.argv.end());
+    CHECK(*(p1 + 1) == name);
+    CHECK(render_client_launch(manifest, context, "/pkg").argv.back() == name);
+}
+
 TEST_CASE("a hostile player name stays exactly one argv element", "[command]") {
     Manifest manifest = load_data_manifest("wordle_manifest.json");
     LaunchContext context = wordle_context();

@@ -357,6 +357,18 @@ TEST_CASE("JSON-level problems", "[manifest]") {
     REQUIRE(result.issues.size() == 1);
     CHECK_THAT(result.issues.front().message, Catch::Contains("must be a JSON object"));
 
+    // A number beyond a double's range is refused by the JSON reader with
+    // another exception than a syntax error; it is an issue all the same
+    // (found by tests/fuzz/fuzz_manifest).
+    for (const char* text : {R"({"max_players": 1e400})", R"({"server": {"startup_timeout": -1e999}})"}) {
+        INFO(text);
+        REQUIRE_NOTHROW(result = parse_manifest(text));
+        REQUIRE(result.issues.size() == 1);
+        CHECK(result.issues.front().path.empty());
+        CHECK_THAT(result.issues.front().message, Catch::Contains("number too large"));
+        CHECK_FALSE(result.manifest.has_value());
+    }
+
     result = parse_manifest(std::string(kMaxManifestBytes + 1, ' '));
     REQUIRE(result.issues.size() == 1);
     CHECK_THAT(result.issues.front().message, Catch::Contains("limit"));
