@@ -8,10 +8,8 @@
 
 #include <algorithm>
 
-#include "platform/server/blocking.hpp"
 #include "platform/server/lobby_error.hpp"
 #include "platform/server/lobby_session.hpp"
-#include "platform/server/store_views.hpp"
 
 namespace gamestore::server {
 
