@@ -8,11 +8,8 @@
 
 #include <algorithm>
 
-#include "platform/protocol/text.hpp"
-#include "platform/server/blocking.hpp"
 #include "platform/server/lobby_error.hpp"
 #include "platform/server/lobby_session.hpp"
-#include "platform/server/store_views.hpp"
 
 namespace gamestore::server {
 
