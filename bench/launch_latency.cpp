@@ -326,7 +326,8 @@ int main(int argc, char** argv) {
                     gamestore::bench::percentile(floor, 50), gamestore::bench::percentile(floor, 99),
                     gamestore::bench::percentile(floor, 100));
         std::printf("%-34s %10.3f %10.3f %10.3f\n", "spawn_process(true) call alone",
-                    gamestore::bench::percentile(launcher, 50), gamestore::bench::percentile(launcher, 99),
+                    gamestore::bench::percentile(launcher, 50),
+                    gamestore::bench::percentile(launcher, 99),
                     gamestore::bench::percentile(launcher, 100));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_launch_latency: %s\n", e.what());

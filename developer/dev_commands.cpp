@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "developer/package_check.hpp"
-#include "platform/cli/progress.hpp"
 #include "developer/scaffold.hpp"
+#include "platform/cli/progress.hpp"
 #include "platform/cli/text_table.hpp"
 #include "platform/cli/tool_session.hpp"
 #include "platform/packages/sha256.hpp"
@@ -69,7 +69,8 @@ int init_package(const fs::path& dir, const std::string& game_name) {
 }
 
 int init_package(const fs::path& dir, const std::string& game_name, ScaffoldTemplate kind) {
-    const std::string name = game_name.empty() ? fs::absolute(dir).lexically_normal().filename().string() : game_name;
+    const std::string name =
+        game_name.empty() ? fs::absolute(dir).lexically_normal().filename().string() : game_name;
     const auto files = scaffold_package(dir, name, kind);
     std::cout << "Created a package for " << name << " 0.1.0 in " << dir.string() << ":\n";
     for (const auto& file : files) {
@@ -87,8 +88,8 @@ int init_package(const fs::path& dir, const std::string& game_name, ScaffoldTemp
         return kExitOk;
     }
     std::cout << "Check it with `" << program_name() << " validate " << dir.string()
-              << "` (add --players 2 to play a match with its clients too), publish it with `" << program_name()
-              << " publish " << dir.string() << "`.\n";
+              << "` (add --players 2 to play a match with its clients too), publish it with `"
+              << program_name() << " publish " << dir.string() << "`.\n";
     return kExitOk;
 }
 
@@ -98,7 +99,8 @@ int publish_package(ToolSession& session, const fs::path& input, const PublishOp
         std::cerr << program_name() << ": warning: " << warning << "\n";
     }
     if (!checked.ok()) {
-        throw CliFailure(kExitUsage, "The package " + input.string() + " has " + std::to_string(checked.problems.size()) +
+        throw CliFailure(kExitUsage, "The package " + input.string() + " has " +
+                                         std::to_string(checked.problems.size()) +
                                          (checked.problems.size() == 1 ? " problem" : " problems") +
                                          "; nothing was uploaded:" + bullet_list(checked.problems));
     }
@@ -131,9 +133,11 @@ int publish_package(ToolSession& session, const fs::path& input, const PublishOp
             if (reasons.empty()) {
                 reasons.push_back(as_sentence(response.message));
             }
-            throw CliFailure(kExitRefused, "The server refused " + label + ":" + bullet_list(reasons));
+            throw CliFailure(kExitRefused,
+                             "The server refused " + label + ":" + bullet_list(reasons));
         }
-        throw CliFailure(exit_code_for(response), "Publishing " + label + " failed: " + as_sentence(response.message));
+        throw CliFailure(exit_code_for(response),
+                         "Publishing " + label + " failed: " + as_sentence(response.message));
     }
     const auto& data = response.data;
     const auto game = object_or_empty(data, "game");
@@ -163,13 +167,15 @@ int list_my_games(ToolSession& session, bool as_json) {
         return kExitOk;
     }
     if (games.empty()) {
-        std::cout << "You have not published any game yet; start one with `" << program_name() << " init DIR`.\n";
+        std::cout << "You have not published any game yet; start one with `" << program_name()
+                  << " init DIR`.\n";
         return kExitOk;
     }
     TextTable table({"GAME", "LIVE", "TYPE", "PLAYERS", "RATING", "STATE"});
     for (const auto& game : games) {
-        table.add_row({string_or(game, "name", "?"), string_or(game, "live_version", "-"), string_or(game, "type", "?"),
-                       format_players(game), format_rating(object_or_empty(game, "rating")),
+        table.add_row({string_or(game, "name", "?"), string_or(game, "live_version", "-"),
+                       string_or(game, "type", "?"), format_players(game),
+                       format_rating(object_or_empty(game, "rating")),
                        bool_or(game, "delisted", false) ? "delisted" : "listed"});
     }
     table.print(std::cout);
@@ -177,7 +183,8 @@ int list_my_games(ToolSession& session, bool as_json) {
 }
 
 int list_versions(ToolSession& session, const std::string& game, bool as_json) {
-    const auto data = session.server().call("dev.versions", {{"game", game}}, "Listing the versions of " + game);
+    const auto data =
+        session.server().call("dev.versions", {{"game", game}}, "Listing the versions of " + game);
     const auto versions = array_or_empty(data, "versions");
     if (as_json) {
         std::cout << json{{"game", game}, {"versions", versions}}.dump() << "\n";
@@ -193,10 +200,11 @@ int list_versions(ToolSession& session, const std::string& game, bool as_json) {
         if (bool_or(version, "hidden", false)) {
             state += state.empty() ? "hidden" : ", hidden";
         }
-        table.add_row({string_or(version, "version", "?"), state.empty() ? "-" : state,
-                       human_bytes(static_cast<std::uint64_t>(number_or(version, "size", 0))),
-                       format_unix_ms(version.contains("published_at") ? version["published_at"] : json()),
-                       string_or(version, "sha256", "").substr(0, 12), string_or(version, "notes", "")});
+        table.add_row(
+            {string_or(version, "version", "?"), state.empty() ? "-" : state,
+             human_bytes(static_cast<std::uint64_t>(number_or(version, "size", 0))),
+             format_unix_ms(version.contains("published_at") ? version["published_at"] : json()),
+             string_or(version, "sha256", "").substr(0, 12), string_or(version, "notes", "")});
     }
     table.print(std::cout);
     return kExitOk;
@@ -211,13 +219,17 @@ int set_live_version(ToolSession& session, const std::string& game, const std::s
 
 int delist_game(ToolSession& session, const std::string& game) {
     session.server().call("dev.delist", {{"game", game}}, "Delisting " + game);
-    std::cout << game << " is delisted: players no longer see it and no new rooms open; running matches finish.\n";
+    std::cout << game
+              << " is delisted: players no longer see it and no new rooms open; running matches "
+                 "finish.\n";
     return kExitOk;
 }
 
 int relist_game(ToolSession& session, const std::string& game) {
-    const auto data = session.server().call("dev.relist", {{"game", game}}, "Listing " + game + " again");
-    std::cout << game << " is listed again; " << describe_summary(object_or_empty(data, "game")) << ".\n";
+    const auto data =
+        session.server().call("dev.relist", {{"game", game}}, "Listing " + game + " again");
+    std::cout << game << " is listed again; " << describe_summary(object_or_empty(data, "game"))
+              << ".\n";
     return kExitOk;
 }
 

@@ -21,14 +21,16 @@ enum class ScaffoldTemplate;
 
 // Local only: writes a new package skeleton (see scaffold.hpp).
 int init_package(const std::filesystem::path& dir, const std::string& game_name);
-int init_package(const std::filesystem::path& dir, const std::string& game_name, ScaffoldTemplate kind);
+int init_package(const std::filesystem::path& dir, const std::string& game_name,
+                 ScaffoldTemplate kind);
 
 // Where validate_game_package is: next to this executable, then in the
 // build tree (<dir>/../../validator/), then PATH. Empty when none is found
 // next to us or in the build tree (then PATH decides at launch).
 std::filesystem::path find_validator();
 // Checks locally (exit 2 listing every problem, nothing uploaded), then uploads.
-int publish_package(ToolSession& session, const std::filesystem::path& input, const PublishOptions& options);
+int publish_package(ToolSession& session, const std::filesystem::path& input,
+                    const PublishOptions& options);
 int list_my_games(ToolSession& session, bool json);
 int list_versions(ToolSession& session, const std::string& game, bool json);
 int set_live_version(ToolSession& session, const std::string& game, const std::string& version);

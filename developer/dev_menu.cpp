@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "platform/cli/console.hpp"
 #include "developer/dev_commands.hpp"
 #include "developer/scaffold.hpp"
+#include "platform/cli/console.hpp"
 #include "platform/cli/text_table.hpp"
 #include "platform/cli/tool_session.hpp"
 
@@ -31,23 +31,25 @@ std::optional<json> pick(Console& console, const std::string& what, const json& 
 }
 
 MenuStep make_version_live(ToolSession& session, const std::string& game) {
-    const auto data = session.server().call("dev.versions", {{"game", game}}, "Listing the versions of " + game);
+    const auto data =
+        session.server().call("dev.versions", {{"game", game}}, "Listing the versions of " + game);
     const auto versions = array_or_empty(data, "versions");
     if (versions.empty()) {
         std::cout << game << " has no versions.\n";
         return MenuStep::Stay;
     }
     std::cout << "Versions of " << game << ":\n";
-    const auto chosen = pick(session.console(), "the version to make live", versions, [](const json& version) {
-        std::string text = string_or(version, "version", "?");
-        if (bool_or(version, "live", false)) {
-            text += " (live)";
-        }
-        if (bool_or(version, "hidden", false)) {
-            text += " (hidden)";
-        }
-        return text;
-    });
+    const auto chosen =
+        pick(session.console(), "the version to make live", versions, [](const json& version) {
+            std::string text = string_or(version, "version", "?");
+            if (bool_or(version, "live", false)) {
+                text += " (live)";
+            }
+            if (bool_or(version, "hidden", false)) {
+                text += " (hidden)";
+            }
+            return text;
+        });
     if (chosen) {
         set_live_version(session, game, string_or(*chosen, "version", ""));
     }
@@ -74,13 +76,14 @@ MenuStep toggle_listing(ToolSession& session, const std::string& game) {
 MenuStep game_menu(ToolSession& session, const std::string& game) {
     std::cout << "\n";
     list_versions(session, game, false);
-    const bool more = run_menu(
-        session.console(), [&] { return "What would you like to do with " + game + "?"; },
-        {
-            {"Make a version live (update or roll back)", [&] { return make_version_live(session, game); }},
-            {"Delist or relist", [&] { return toggle_listing(session, game); }},
-            {"Back", [] { return MenuStep::Leave; }},
-        });
+    const bool more =
+        run_menu(session.console(), [&] { return "What would you like to do with " + game + "?"; },
+                 {
+                     {"Make a version live (update or roll back)",
+                      [&] { return make_version_live(session, game); }},
+                     {"Delist or relist", [&] { return toggle_listing(session, game); }},
+                     {"Back", [] { return MenuStep::Leave; }},
+                 });
     return more ? MenuStep::Stay : MenuStep::Leave;
 }
 
@@ -114,7 +117,8 @@ MenuStep publish_menu(ToolSession& session) {
         return MenuStep::Leave;
     }
     options.notes = *notes;
-    const auto hidden = console.confirm("Publish it hidden (the live version stays as it is)?", false);
+    const auto hidden =
+        console.confirm("Publish it hidden (the live version stays as it is)?", false);
     if (!hidden) {
         return MenuStep::Leave;
     }
@@ -133,9 +137,10 @@ MenuStep init_menu(ToolSession& session) {
     if (!name) {
         return MenuStep::Leave;
     }
-    const auto kind = console.menu("Which template?",
-                                   {"Python: server.py and client.py (standard library only)",
-                                    "C++: src/server.cpp and src/client.cpp on the C++ SDK (build bin/ before publishing)"});
+    const auto kind = console.menu(
+        "Which template?",
+        {"Python: server.py and client.py (standard library only)",
+         "C++: src/server.cpp and src/client.cpp on the C++ SDK (build bin/ before publishing)"});
     if (!kind) {
         return MenuStep::Leave;
     }
@@ -146,7 +151,8 @@ MenuStep init_menu(ToolSession& session) {
 }  // namespace
 
 int run_dev_menu(ToolSession& session) {
-    std::cout << program_name() << ": the gamestore developer menu. Choose by number; end of input quits.\n";
+    std::cout << program_name()
+              << ": the gamestore developer menu. Choose by number; end of input quits.\n";
     if (!sign_in_interactively(session)) {
         return kExitOk;
     }
@@ -158,7 +164,8 @@ int run_dev_menu(ToolSession& session) {
             {"My games", [&session] { return my_games_menu(session); }},
             {"Publish a package", [&session] { return publish_menu(session); }},
             {"Create a new game package", [&session] { return init_menu(session); }},
-            {"Sign out", [&session] {
+            {"Sign out",
+             [&session] {
                  sign_out_interactively(session);
                  return MenuStep::Leave;
              }},

@@ -6,22 +6,23 @@
 
 #include <CLI/CLI.hpp>
 
-#include "platform/cli/account.hpp"
-#include "platform/cli/cli_common.hpp"
-#include "platform/cli/console.hpp"
 #include "developer/dev_commands.hpp"
 #include "developer/dev_menu.hpp"
 #include "developer/scaffold.hpp"
-#include "platform/cli/tool_session.hpp"
 #include "developer/validate_command.hpp"
+#include "platform/cli/account.hpp"
+#include "platform/cli/cli_common.hpp"
+#include "platform/cli/console.hpp"
+#include "platform/cli/tool_session.hpp"
 
 using namespace gamestore::cli;
 using namespace gamestore::cli::developer;
 
 int main(int argc, char** argv) {
     set_program_name("gamestore-dev");
-    CLI::App app{"gamestore-dev: create, check and publish game packages; manage their versions.\n"
-                 "Without a command it shows numbered menus."};
+    CLI::App app{
+        "gamestore-dev: create, check and publish game packages; manage their versions.\n"
+        "Without a command it shows numbered menus."};
     app.fallthrough();  // --server/--user/--home may follow the command too
     CommonOptions options;
     add_common_options(app, options);
@@ -32,12 +33,14 @@ int main(int argc, char** argv) {
     std::string dir;
     std::string init_name;
     std::string init_template = "python";
-    auto* init = app.add_subcommand("init", "write a new, publishable game package (Python or C++ SDK example)");
+    auto* init = app.add_subcommand(
+        "init", "write a new, publishable game package (Python or C++ SDK example)");
     init->add_option("DIR", dir, "directory to create (must not exist or be empty)")->required();
     init->add_option("--name", init_name, "game name (default: the directory's name)");
     init->add_option("--template", init_template,
                      "python: server.py/client.py on the Python SDK (standard library only); "
-                     "cpp: src/server.cpp/src/client.cpp on the header-only C++ SDK (build bin/ before publishing)")
+                     "cpp: src/server.cpp/src/client.cpp on the header-only C++ SDK (build bin/ "
+                     "before publishing)")
         ->check(CLI::IsMember({"python", "cpp"}))
         ->capture_default_str();
 
@@ -46,7 +49,8 @@ int main(int argc, char** argv) {
 
     std::string package;
     PublishOptions publish_options;
-    auto* publish = app.add_subcommand("publish", "check a package locally, then upload it as a new version");
+    auto* publish =
+        app.add_subcommand("publish", "check a package locally, then upload it as a new version");
     publish->add_option("PACKAGE", package, "package directory or zip file")->required();
     publish->add_option("--notes", publish_options.notes, "release notes shown in the store");
     publish->add_flag("--hidden", publish_options.hidden, "publish without making it live");
@@ -56,16 +60,19 @@ int main(int argc, char** argv) {
     games->add_flag("--json", options.json, "print JSON");
 
     std::string game;
-    auto* versions = app.add_subcommand("versions", "every version of one of your games (hidden ones included)");
+    auto* versions =
+        app.add_subcommand("versions", "every version of one of your games (hidden ones included)");
     versions->add_option("GAME", game, "game name")->required();
     versions->add_flag("--json", options.json, "print JSON");
 
     std::string version;
-    auto* set_live = app.add_subcommand("set-live", "make VERSION the one players install (update or roll back)");
+    auto* set_live = app.add_subcommand(
+        "set-live", "make VERSION the one players install (update or roll back)");
     set_live->add_option("GAME", game, "game name")->required();
     set_live->add_option("VERSION", version, "a published version")->required();
 
-    auto* delist = app.add_subcommand("delist", "hide a game from the store (running matches finish)");
+    auto* delist =
+        app.add_subcommand("delist", "hide a game from the store (running matches finish)");
     delist->add_option("GAME", game, "game name")->required();
     auto* relist = app.add_subcommand("relist", "show a delisted game in the store again");
     relist->add_option("GAME", game, "game name")->required();
@@ -88,7 +95,8 @@ int main(int argc, char** argv) {
         if (*account.account) {
             return run_account_command(account, options, Role::Developer, console);
         }
-        ToolSession session(options, Role::Developer, console, /*interactive=*/app.get_subcommands().empty());
+        ToolSession session(options, Role::Developer, console,
+                            /*interactive=*/app.get_subcommands().empty());
         if (*publish) {
             return publish_package(session, package, publish_options);
         }

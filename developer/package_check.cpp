@@ -71,8 +71,9 @@ void check_zip(CheckedPackage& checked, const fs::path& zip) {
         return;
     }
     try {
-        add_manifest_result(checked, pkg::parse_manifest(pkg::read_zip_entry(zip, *root.prefix + "manifest.json",
-                                                                              pkg::kMaxManifestBytes)));
+        add_manifest_result(
+            checked, pkg::parse_manifest(pkg::read_zip_entry(zip, *root.prefix + "manifest.json",
+                                                             pkg::kMaxManifestBytes)));
     } catch (const pkg::ZipError& e) {
         checked.problems.push_back("manifest.json: " + as_sentence(e.what()));
         return;
@@ -85,7 +86,8 @@ void check_zip(CheckedPackage& checked, const fs::path& zip) {
     const auto extraction = pkg::extract_zip(zip, unpacked.path());
     add_zip_issues(checked, extraction.issues);
     if (extraction.ok()) {
-        add_file_issues(checked, pkg::check_referenced_files(*checked.manifest, unpacked.path() / *root.prefix));
+        add_file_issues(checked, pkg::check_referenced_files(*checked.manifest,
+                                                             unpacked.path() / *root.prefix));
     }
 }
 
@@ -99,7 +101,8 @@ CheckedPackage check_package(const fs::path& input) {
     } else if (fs::is_regular_file(input, ec)) {
         check_zip(checked, input);
     } else {
-        throw CliFailure(kExitUsage, input.string() + " is neither a package directory nor a zip file.");
+        throw CliFailure(kExitUsage,
+                         input.string() + " is neither a package directory nor a zip file.");
     }
     return checked;
 }

@@ -16,7 +16,7 @@
 namespace gamestore::cli::developer {
 
 struct CheckedPackage {
-    std::filesystem::path zip;        // the archive to upload
+    std::filesystem::path zip;         // the archive to upload
     std::unique_ptr<TempPath> packed;  // owns `zip` when it was packed from a directory
     std::optional<packages::Manifest> manifest;
     std::vector<std::string> problems;  // "manifest.json: server.command: ..." -- refuse the upload

@@ -21,7 +21,8 @@ std::string_view embedded(std::string_view name) {
             return kEmbeddedFiles[i].content;
         }
     }
-    throw CliFailure(kExitUsage, "This gamestore-dev was built without the scaffold file " + std::string(name) + ".");
+    throw CliFailure(kExitUsage, "This gamestore-dev was built without the scaffold file " +
+                                     std::string(name) + ".");
 }
 
 std::string make_manifest(const std::string& game_name) {
@@ -43,7 +44,8 @@ std::string make_server(const std::string& game_name) {
     const auto at = server.find(marker);
     if (at != std::string::npos) {
         // A JSON string literal (ASCII-escaped) is also a valid Python literal.
-        server.replace(at, marker.size(), "GAME_NAME = " + nlohmann::json(game_name).dump(-1, ' ', true));
+        server.replace(at, marker.size(),
+                       "GAME_NAME = " + nlohmann::json(game_name).dump(-1, ' ', true));
     }
     return server;
 }
@@ -59,8 +61,10 @@ std::string make_readme(const std::string& game_name) {
            "- `client.py`: the game client. It connects with the v1 handshake and plays.\n"
            "- `gamestore_sdk.py`: the SDK (standard library only), vendored so the package\n"
            "  runs anywhere Python 3 does.\n\n"
-           "Check it: `gamestore-dev validate . --players 2` (plays a match with two of its clients).\n"
-           "Publish it: `gamestore-dev publish .` (bump `version` in manifest.json for every release).\n";
+           "Check it: `gamestore-dev validate . --players 2` (plays a match with two of its "
+           "clients).\n"
+           "Publish it: `gamestore-dev publish .` (bump `version` in manifest.json for every "
+           "release).\n";
 }
 
 void write_file(const fs::path& path, std::string_view content, fs::perms perms) {
@@ -120,7 +124,8 @@ std::string make_cpp_readme(const std::string& game_name) {
            "(players each send a whole number; the highest wins).\n\n"
            "- `manifest.json`: how the platform starts the game server (`bin/server`) and each\n"
            "  player's client (`bin/client`).\n"
-           "- `src/server.cpp`: the game server. It reads its launch environment, listens, reports\n"
+           "- `src/server.cpp`: the game server. It reads its launch environment, listens, "
+           "reports\n"
            "  STARTED, sends heartbeats and reports END with every player's result.\n"
            "- `src/client.cpp`: the game client. It connects with the v1 handshake and plays.\n"
            "- `include/gamestore/`: the header-only C++ SDK (needs C++20 and nlohmann/json).\n\n"
@@ -135,14 +140,16 @@ std::string make_cpp_readme(const std::string& game_name) {
            "The binaries must run on the platform's machines: build them on (or for) the same\n"
            "system.\n\n"
            "Check it: `gamestore-dev validate .` (or `validate_game_package .`)\n"
-           "Publish it: `gamestore-dev publish .` (bump `version` in manifest.json for every release).\n";
+           "Publish it: `gamestore-dev publish .` (bump `version` in manifest.json for every "
+           "release).\n";
 }
 
 void check_target_dir(const fs::path& dir) {
     std::error_code ec;
     if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
-        throw CliFailure(kExitUsage, dir.string() + " already exists and is not an empty directory; "
-                                                    "choose a new one.");
+        throw CliFailure(kExitUsage, dir.string() +
+                                         " already exists and is not an empty directory; "
+                                         "choose a new one.");
     }
 }
 
@@ -161,13 +168,15 @@ void check_manifest(const std::string& manifest, const std::string& game_name) {
         for (const auto& issue : parsed.issues) {
             reasons += " " + as_sentence(packages::format_issue(issue));
         }
-        throw CliFailure(kExitUsage, "'" + game_name + "' cannot be used as a game name:" + reasons);
+        throw CliFailure(kExitUsage,
+                         "'" + game_name + "' cannot be used as a game name:" + reasons);
     }
 }
 
-constexpr auto kReadable = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                           fs::perms::others_read;
-constexpr auto kExecutable = kReadable | fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec;
+constexpr auto kReadable =
+    fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
+constexpr auto kExecutable =
+    kReadable | fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec;
 
 std::vector<std::string> scaffold_cpp(const fs::path& dir, const std::string& game_name) {
     const std::string manifest = make_cpp_manifest(game_name);
@@ -207,7 +216,8 @@ std::optional<ScaffoldTemplate> parse_scaffold_template(std::string_view name) {
     return std::nullopt;
 }
 
-std::vector<std::string> scaffold_package(const fs::path& dir, const std::string& game_name, ScaffoldTemplate kind) {
+std::vector<std::string> scaffold_package(const fs::path& dir, const std::string& game_name,
+                                          ScaffoldTemplate kind) {
     if (kind == ScaffoldTemplate::Cpp) {
         return scaffold_cpp(dir, game_name);
     }

@@ -38,7 +38,8 @@ std::optional<ScaffoldTemplate> parse_scaffold_template(std::string_view name);
 // for a game called `game_name`, version 0.1.0. Returns the files written,
 // relative to dir. Throws CliFailure(kExitUsage) with a sentence when the
 // name is not a valid game name or dir is not usable; nothing is written then.
-std::vector<std::string> scaffold_package(const std::filesystem::path& dir, const std::string& game_name,
+std::vector<std::string> scaffold_package(const std::filesystem::path& dir,
+                                          const std::string& game_name,
                                           ScaffoldTemplate kind = ScaffoldTemplate::Python);
 
 }  // namespace gamestore::cli::developer

@@ -14,9 +14,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "platform/cli/cli_common.hpp"
 #include "developer/dev_commands.hpp"
 #include "developer/validate_command.hpp"
+#include "platform/cli/cli_common.hpp"
 #include "platform/launch/process_launcher.hpp"
 
 namespace gamestore::cli::developer {
@@ -35,7 +35,7 @@ bool is_executable_file(const fs::path& path) {
 // While the validator runs, Ctrl-C is for it (it stops the game's processes
 // and removes its temp dir before exiting); we wait for its verdict.
 class InterruptsIgnored {
-public:
+  public:
     InterruptsIgnored() {
         struct sigaction ignore {};
         ignore.sa_handler = SIG_IGN;
@@ -50,7 +50,7 @@ public:
     InterruptsIgnored(const InterruptsIgnored&) = delete;
     InterruptsIgnored& operator=(const InterruptsIgnored&) = delete;
 
-private:
+  private:
     struct sigaction old_int_ {};
     struct sigaction old_quit_ {};
 };
@@ -70,47 +70,63 @@ fs::path find_validator() {
 }
 
 CLI::App* add_validate_command(CLI::App& app, ValidateCommand& command) {
-    auto* validate = app.add_subcommand(
-        "validate",
-        "run validate_game_package on a package: the checks the platform relies on (exit 0 = all passed); "
-        "every option is validate_game_package's (docs/VALIDATOR.md)");
+    auto* validate =
+        app.add_subcommand("validate",
+                           "run validate_game_package on a package: the checks the platform relies "
+                           "on (exit 0 = all passed); "
+                           "every option is validate_game_package's (docs/VALIDATOR.md)");
     validate->add_option("PACKAGE", command.package, "package directory or zip file")->required();
-    validate->add_option("--players", command.players,
-                         "players in the test match (default: the game's min_players); also launches their clients "
-                         "with GAMESTORE_BOT=1 and plays the match to its END")
+    validate
+        ->add_option("--players", command.players,
+                     "players in the test match (default: the game's min_players); also launches "
+                     "their clients "
+                     "with GAMESTORE_BOT=1 and plays the match to its END")
         ->type_name("N")
         ->check(CLI::Range(1, 64));
-    validate->add_flag("--no-clients", command.no_clients, "with --players: do not launch clients (server checks only)");
+    validate->add_flag("--no-clients", command.no_clients,
+                       "with --players: do not launch clients (server checks only)");
     validate->add_flag("--json", command.json, "print the results as JSON instead of a table");
     validate->add_option("--junit", command.junit, "also write the results as JUnit XML to FILE")
         ->type_name("FILE");
-    validate->add_option("--grace", command.grace, "seconds the server gets to exit after SIGTERM (default 5)")
+    validate
+        ->add_option("--grace", command.grace,
+                     "seconds the server gets to exit after SIGTERM (default 5)")
         ->type_name("SEC")
         ->check(CLI::Range(0.0, 600.0));
-    validate->add_option("--heartbeat-cycles", command.heartbeat_cycles, "heartbeat intervals to watch (default 3)")
+    validate
+        ->add_option("--heartbeat-cycles", command.heartbeat_cycles,
+                     "heartbeat intervals to watch (default 3)")
         ->type_name("K")
         ->check(CLI::Range(1, 100));
-    validate->add_option("--timeout-scale", command.timeout_scale,
-                         "multiply every timeout (slow machines, sanitizers; default 1)")
+    validate
+        ->add_option("--timeout-scale", command.timeout_scale,
+                     "multiply every timeout (slow machines, sanitizers; default 1)")
         ->type_name("X")
         ->check(CLI::Range(0.01, 100.0));
-    validate->add_option("--match-timeout", command.match_timeout,
-                         "seconds the clients' match may take to reach END (default 60)")
+    validate
+        ->add_option("--match-timeout", command.match_timeout,
+                     "seconds the clients' match may take to reach END (default 60)")
         ->type_name("SEC")
         ->check(CLI::Range(1.0, 3600.0));
-    validate->add_option("--max-package-bytes", command.max_package_bytes,
-                         "largest zip the server accepts (gamestore-server --max-package-bytes)")
+    validate
+        ->add_option("--max-package-bytes", command.max_package_bytes,
+                     "largest zip the server accepts (gamestore-server --max-package-bytes)")
         ->type_name("BYTES")
         ->check(CLI::PositiveNumber);
-    validate->add_option("--max-package-entries", command.max_package_entries,
-                         "most files and directories in one package (gamestore-server --max-package-entries)")
+    validate
+        ->add_option(
+            "--max-package-entries", command.max_package_entries,
+            "most files and directories in one package (gamestore-server --max-package-entries)")
         ->type_name("N")
         ->check(CLI::PositiveNumber);
-    validate->add_option("--max-package-uncompressed", command.max_package_uncompressed,
-                         "largest unpacked size of one package (gamestore-server --max-package-uncompressed)")
+    validate
+        ->add_option(
+            "--max-package-uncompressed", command.max_package_uncompressed,
+            "largest unpacked size of one package (gamestore-server --max-package-uncompressed)")
         ->type_name("BYTES")
         ->check(CLI::PositiveNumber);
-    validate->add_flag("--static-only", command.static_only, "only the static checks (no process is started)");
+    validate->add_flag("--static-only", command.static_only,
+                       "only the static checks (no process is started)");
     validate->add_flag("--keep-temp", command.keep_temp,
                        "keep the validator's temp dir (logs, match directory, unpacked zip)");
     return validate;
@@ -148,7 +164,8 @@ std::vector<std::string> validator_arguments(const ValidateCommand& command) {
 int run_validate_command(const ValidateCommand& command) {
     std::error_code ec;
     if (!fs::exists(command.package, ec)) {
-        throw CliFailure(kExitUsage, command.package + " does not exist; give a package directory or zip file.");
+        throw CliFailure(
+            kExitUsage, command.package + " does not exist; give a package directory or zip file.");
     }
     launch::ProcessSpec spec;
     const auto found = find_validator();
@@ -168,8 +185,9 @@ int run_validate_command(const ValidateCommand& command) {
     InterruptsIgnored interrupts_go_to_the_validator;
     auto spawned = launch::spawn_process(spec);
     if (auto* error = std::get_if<std::string>(&spawned)) {
-        throw CliFailure(kExitUsage, "Cannot run the validator: " + as_sentence(*error) +
-                                         " Build the validate_game_package target, or put it in PATH.");
+        throw CliFailure(kExitUsage,
+                         "Cannot run the validator: " + as_sentence(*error) +
+                             " Build the validate_game_package target, or put it in PATH.");
     }
     const pid_t pid = std::get<launch::SpawnedProcess>(spawned).pid;
     int status = 0;
@@ -185,7 +203,8 @@ int run_validate_command(const ValidateCommand& command) {
         return code <= 2 ? code : kExitUsage;
     }
     throw CliFailure(kExitUsage, "The validator was killed by signal " +
-                                     std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0) + ".");
+                                     std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0) +
+                                     ".");
 }
 
 }  // namespace gamestore::cli::developer

@@ -15,14 +15,14 @@
 
 #include "platform/cli/cli_common.hpp"
 #include "platform/cli/fs_util.hpp"
-#include "player/installer.hpp"
-#include "player/player_store.hpp"
 #include "platform/cli/text_table.hpp"
 #include "platform/cli/tool_session.hpp"
 #include "platform/launch/process_launcher.hpp"
 #include "platform/packages/command_template.hpp"
 #include "platform/packages/launch_info.hpp"
 #include "platform/packages/manifest.hpp"
+#include "player/installer.hpp"
+#include "player/player_store.hpp"
 
 namespace gamestore::cli::player {
 
@@ -36,7 +36,7 @@ namespace {
 // (its process group is ours, so it gets them too); like a shell, we ignore
 // them until it exits. The launcher resets them to default in the child.
 class TerminalSignalsIgnored {
-public:
+  public:
     explicit TerminalSignalsIgnored(bool active) : active_(active) {
         if (!active_) {
             return;
@@ -56,7 +56,7 @@ public:
     TerminalSignalsIgnored(const TerminalSignalsIgnored&) = delete;
     TerminalSignalsIgnored& operator=(const TerminalSignalsIgnored&) = delete;
 
-private:
+  private:
     bool active_;
     struct sigaction old_int_ {};
     struct sigaction old_quit_ {};
@@ -66,7 +66,7 @@ private:
 // none: then we look at it with WNOHANG on every wake-up) and its group when
 // it has one of its own.
 class ClientProcess {
-public:
+  public:
     ClientProcess(pid_t pid, pid_t own_group) : pid_(pid), own_group_(own_group) {
         // Through syscall(2): glibc 2.36's <sys/pidfd.h> wrapper is not
         // usable from C++ here. -1 (ENOSYS on old kernels) is handled.
@@ -122,7 +122,8 @@ public:
     bool wait_exit(std::chrono::milliseconds timeout) {
         const auto deadline = Clock::now() + timeout;
         while (!poll_exit()) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
             if (left.count() <= 0) {
                 return false;
             }
@@ -137,7 +138,7 @@ public:
         return true;
     }
 
-private:
+  private:
     void send(int signo) {
         // A GUI client has a group of its own: signal all of it. A CLI
         // client shares ours, so only the client itself.
@@ -161,7 +162,8 @@ std::string describe_status(int status) {
     if (WIFSIGNALED(status)) {
         const int signo = WTERMSIG(status);
         const char* name = ::sigabbrev_np(signo);
-        return "was killed by signal " + std::to_string(signo) + (name ? std::string(" (SIG") + name + ")" : "");
+        return "was killed by signal " + std::to_string(signo) +
+               (name ? std::string(" (SIG") + name + ")" : "");
     }
     return "ended with wait status " + std::to_string(status);
 }
@@ -176,7 +178,8 @@ int exit_code_of(int status) {
     return -1;
 }
 
-void set_env(std::vector<std::pair<std::string, std::string>>& env, const std::string& key, std::string value) {
+void set_env(std::vector<std::pair<std::string, std::string>>& env, const std::string& key,
+             std::string value) {
     for (auto& entry : env) {
         if (entry.first == key) {
             entry.second = std::move(value);
@@ -225,16 +228,19 @@ Launched launch_client(ToolSession& session, const json& room, const fs::path& m
         for (const auto& issue : parsed.issues) {
             reasons += " " + as_sentence(packages::format_issue(issue));
         }
-        throw CliFailure(kExitUsage, "The installed manifest of " + game + " " + version + " does not load:" + reasons +
-                                         " Reinstall it with: " + program_name() + " install \"" + game + "\"");
+        throw CliFailure(kExitUsage, "The installed manifest of " + game + " " + version +
+                                         " does not load:" + reasons + " Reinstall it with: " +
+                                         program_name() + " install \"" + game + "\"");
     }
     const auto& manifest = *parsed.manifest;
 
     packages::LaunchContext context;
     try {
-        context = packages::client_context_from_launch(launch, room, session.identity().user, match_dir);
+        context =
+            packages::client_context_from_launch(launch, room, session.identity().user, match_dir);
     } catch (const packages::LaunchInfoError& e) {
-        throw CliFailure(kExitRefused, "The server's launch information is incomplete: " + std::string(e.what()) + ".");
+        throw CliFailure(kExitRefused, "The server's launch information is incomplete: " +
+                                           std::string(e.what()) + ".");
     }
 
     // A directory left by an earlier run of this match id (impossible unless
@@ -256,8 +262,10 @@ Launched launch_client(ToolSession& session, const json& room, const fs::path& m
                                          " cannot be prepared: " + as_sentence(e.what()));
     }
     if (packages::argv_contains_secret(spec.argv, {context.client_token})) {
-        throw CliFailure(kExitUsage, "The client command of " + game + " " + version +
-                                         " would put the client token on the command line; refusing to start it.");
+        throw CliFailure(
+            kExitUsage,
+            "The client command of " + game + " " + version +
+                " would put the client token on the command line; refusing to start it.");
     }
 
     launch::ProcessSpec process;
@@ -291,17 +299,19 @@ Launched launch_client(ToolSession& session, const json& room, const fs::path& m
     std::cerr.flush();
     auto spawned = launch::spawn_process(process);
     if (auto* error = std::get_if<std::string>(&spawned)) {
-        throw CliFailure(kExitUsage, "The game client of " + game + " " + version + " could not start: " +
-                                         as_sentence(*error));
+        throw CliFailure(kExitUsage, "The game client of " + game + " " + version +
+                                         " could not start: " + as_sentence(*error));
     }
     const auto& child = std::get<launch::SpawnedProcess>(spawned);
-    launched.process = std::make_unique<ClientProcess>(child.pid, process.new_process_group ? child.pgid : 0);
+    launched.process =
+        std::make_unique<ClientProcess>(child.pid, process.new_process_group ? child.pgid : 0);
     return launched;
 }
 
 }  // namespace
 
-InstalledGame ensure_installed_version(ToolSession& session, const std::string& game, const std::string& version) {
+InstalledGame ensure_installed_version(ToolSession& session, const std::string& game,
+                                       const std::string& version) {
     auto library = installed_games(session);
     if (auto installed = library.find(game); installed && installed->version == version) {
         return *installed;
@@ -329,8 +339,8 @@ MatchRun run_match(ToolSession& session, const json& room, const MatchRunOptions
     const fs::path match_dir = session.identity().user_dir() / "matches" / run.match_id;
     auto& client = session.server().raw();
 
-    std::cout << "Room " << run.room_id << " is IN_GAME: starting the " << run.game << " " << run.version
-              << " client (match " << run.match_id << ").\n";
+    std::cout << "Room " << run.room_id << " is IN_GAME: starting the " << run.game << " "
+              << run.version << " client (match " << run.match_id << ").\n";
     Launched launched;
     try {
         launched = launch_client(session, room, match_dir, options);
@@ -379,13 +389,15 @@ MatchRun run_match(ToolSession& session, const json& room, const MatchRunOptions
             if (!linger_until) {
                 linger_until = now + options.client_linger;
             } else if (now >= *linger_until) {
-                std::cout << "The match is over but the game client is still running; stopping it.\n";
+                std::cout
+                    << "The match is over but the game client is still running; stopping it.\n";
                 launched.process->terminate();
                 handle_exit();
                 continue;
             }
         }
-        auto wait = std::min(options.deadline - now, Clock::duration(std::chrono::milliseconds(500)));
+        auto wait =
+            std::min(options.deadline - now, Clock::duration(std::chrono::milliseconds(500)));
         if (linger_until) {
             wait = std::min(wait, *linger_until - now);
         }
@@ -401,13 +413,15 @@ MatchRun run_match(ToolSession& session, const json& room, const MatchRunOptions
         // Without a pidfd the 500 ms cap bounds how late an exit is seen.
         const int ready = ::poll(fds, 2, static_cast<int>(wait_ms));
         if (ready < 0 && errno != EINTR) {
-            throw CliFailure(kExitUsage, std::string("Waiting for the match failed: ") + std::strerror(errno) + ".");
+            throw CliFailure(kExitUsage, std::string("Waiting for the match failed: ") +
+                                             std::strerror(errno) + ".");
         }
         if (client_running && launched.process->poll_exit()) {
             handle_exit();
         }
         while (auto event = client.next_event(std::chrono::milliseconds(0))) {
-            if (event->name == "match.ended" && string_or(event->data, "match_id", "") == run.match_id) {
+            if (event->name == "match.ended" &&
+                string_or(event->data, "match_id", "") == run.match_id) {
                 run.ended = event->data;
                 continue;
             }
@@ -420,7 +434,8 @@ MatchRun run_match(ToolSession& session, const json& room, const MatchRunOptions
         }
     }
     if (launched.process && launched.process->running()) {
-        std::cout << (run.timed_out ? "Time is up; stopping the game client.\n" : "Stopping the game client.\n");
+        std::cout << (run.timed_out ? "Time is up; stopping the game client.\n"
+                                    : "Stopping the game client.\n");
         launched.process->terminate();
         handle_exit();
     }
@@ -432,7 +447,8 @@ int match_exit_code(const MatchRun& run) {
     if (!run.ended) {
         return run.connection_lost ? kExitUnreachable : kExitRefused;
     }
-    const bool client_ok = run.client_launched && run.client_exit_code == 0 && run.client_problem.empty();
+    const bool client_ok =
+        run.client_launched && run.client_exit_code == 0 && run.client_problem.empty();
     return string_or(*run.ended, "status", "") == "END" && client_ok ? kExitOk : kExitRefused;
 }
 
@@ -465,23 +481,27 @@ json match_result_json(const MatchRun& run, const std::string& player) {
             {"exit_code", match_exit_code(run)}};
 }
 
-void print_match_result(const MatchRun& run, const std::string& player, bool as_json, std::ostream& out) {
+void print_match_result(const MatchRun& run, const std::string& player, bool as_json,
+                        std::ostream& out) {
     if (as_json) {
         out << match_result_json(run, player).dump() << "\n";
         return;
     }
     if (!run.ended) {
         if (run.timed_out) {
-            out << "Gave up waiting for match " << run.match_id << " to end: the --timeout passed.\n";
+            out << "Gave up waiting for match " << run.match_id
+                << " to end: the --timeout passed.\n";
         } else if (run.connection_lost) {
-            out << "The connection to the server was lost before match " << run.match_id << " ended.\n";
+            out << "The connection to the server was lost before match " << run.match_id
+                << " ended.\n";
         }
         return;
     }
     const auto& ended = *run.ended;
     const std::string status = string_or(ended, "status", "?");
-    out << "Match " << run.match_id << " of " << run.game << " " << run.version << " in room " << run.room_id
-        << " ended: " << status << ". " << as_sentence(string_or(ended, "reason", "")) << "\n";
+    out << "Match " << run.match_id << " of " << run.game << " " << run.version << " in room "
+        << run.room_id << " ended: " << status << ". "
+        << as_sentence(string_or(ended, "reason", "")) << "\n";
     const auto results = array_or_empty(ended, "results");
     if (!results.empty()) {
         TextTable table({"", "PLAYER", "OUTCOME", "RANK", "SCORE"});
@@ -496,8 +516,8 @@ void print_match_result(const MatchRun& run, const std::string& player, bool as_
                 text << entry[key].get<double>();
                 return text.str();
             };
-            table.add_row({me ? "->" : "", me ? name + " (you)" : name, string_or(entry, "outcome", "?"),
-                           number("rank"), number("score")});
+            table.add_row({me ? "->" : "", me ? name + " (you)" : name,
+                           string_or(entry, "outcome", "?"), number("rank"), number("score")});
         }
         table.print(out);
     }

@@ -1,6 +1,6 @@
 #pragma once
-// The player's side of a match (docs/MANIFEST.md for the launch, docs/CLI.md for play): launch the installed
-// game client for an IN_GAME room with the one launcher
+// The player's side of a match (docs/MANIFEST.md for the launch, docs/CLI.md for play): launch the
+// installed game client for an IN_GAME room with the one launcher
 // (platform/launch/process_launcher.hpp) and watch it alongside the lobby
 // connection until the client has exited and the platform announced the
 // match's end.
@@ -38,7 +38,8 @@ struct InstalledGame;
 
 // The installed package of `game` at exactly `version`, installing (or
 // replacing the installed version with) it first when needed.
-InstalledGame ensure_installed_version(ToolSession& session, const std::string& game, const std::string& version);
+InstalledGame ensure_installed_version(ToolSession& session, const std::string& game,
+                                       const std::string& version);
 
 struct MatchRunOptions {
     // --json: stdout must carry only the final JSON object, so a CLI game's
@@ -58,9 +59,10 @@ struct MatchRun {
     // match.ended's data ({room_id, match_id, status, reason, results}), when it came.
     std::optional<nlohmann::json> ended;
     bool client_launched = false;
-    std::optional<int> client_exit_code;     // the client's exit code (negative: killed by that signal)
-    std::string client_problem;              // why the client failed, a sentence; "" when it did not
-    bool timed_out = false;                  // the flow's deadline passed first
+    std::optional<int>
+        client_exit_code;        // the client's exit code (negative: killed by that signal)
+    std::string client_problem;  // why the client failed, a sentence; "" when it did not
+    bool timed_out = false;      // the flow's deadline passed first
     bool connection_lost = false;
 };
 
@@ -78,7 +80,8 @@ int match_exit_code(const MatchRun& run);
 
 // Prints the result: status, reason and per-player results with the player
 // highlighted; or, with `json`, one JSON object.
-void print_match_result(const MatchRun& run, const std::string& player, bool json, std::ostream& out);
+void print_match_result(const MatchRun& run, const std::string& player, bool json,
+                        std::ostream& out);
 
 // The same object print_match_result prints with `json`.
 nlohmann::json match_result_json(const MatchRun& run, const std::string& player);

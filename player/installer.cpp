@@ -70,14 +70,18 @@ std::string fold_case(std::string text) {
 
 void validate_target(const PackageTarget& target) {
     if (!is_safe_component(target.game)) {
-        throw CliFailure(kExitUsage, "'" + target.game + "' cannot be installed: the name is not a usable folder name.");
+        throw CliFailure(
+            kExitUsage,
+            "'" + target.game + "' cannot be installed: the name is not a usable folder name.");
     }
     if (!protocol::parse_semver(target.version)) {
-        throw CliFailure(kExitRefused, "The store announced version '" + target.version + "' of " + target.game +
+        throw CliFailure(kExitRefused, "The store announced version '" + target.version + "' of " +
+                                           target.game +
                                            ", which is not a valid semantic version.");
     }
     if (!is_hex_digest(target.sha256)) {
-        throw CliFailure(kExitRefused, "The store announced no valid SHA-256 for " + label(target) + ".");
+        throw CliFailure(kExitRefused,
+                         "The store announced no valid SHA-256 for " + label(target) + ".");
     }
 }
 
@@ -139,11 +143,13 @@ std::optional<InstalledGame> GameLibrary::find_exact(const std::string& game) co
         installed.installed_at_ms = record.value("installed_at", std::int64_t{0});
         const auto dir = record.at("dir").get<std::string>();
         const auto root = record.value("root", std::string());
-        if (installed.game != game || !is_safe_component(dir) || root.find("..") != std::string::npos) {
+        if (installed.game != game || !is_safe_component(dir) ||
+            root.find("..") != std::string::npos) {
             return std::nullopt;
         }
         installed.version_dir = game_dir / dir;
-        installed.package_root = root.empty() ? installed.version_dir : installed.version_dir / root;
+        installed.package_root =
+            root.empty() ? installed.version_dir : installed.version_dir / root;
         if (!fs::is_regular_file(installed.package_root / "manifest.json", ec)) {
             return std::nullopt;  // damaged: treated as not installed, so install repairs it
         }
@@ -178,9 +184,10 @@ InstallResult GameLibrary::install(client::SyncLobbyClient& client, const Packag
     ensure_private_dir(tmp_dir());
     std::error_code ec;
     fs::create_directories(games_dir(), ec);
-    FileLock lock(player_dir_ / "install.lock",
-                  "Another gamestore-player is installing or removing games for this account right now; "
-                  "try again when it has finished.");
+    FileLock lock(
+        player_dir_ / "install.lock",
+        "Another gamestore-player is installing or removing games for this account right now; "
+        "try again when it has finished.");
 
     InstallResult result;
     auto previous = find(target.game);
@@ -198,8 +205,8 @@ InstallResult GameLibrary::install(client::SyncLobbyClient& client, const Packag
     return result;
 }
 
-fs::path GameLibrary::download_verified(client::SyncLobbyClient& client, const PackageTarget& target,
-                                        std::uint64_t& resumed_from) {
+fs::path GameLibrary::download_verified(client::SyncLobbyClient& client,
+                                        const PackageTarget& target, std::uint64_t& resumed_from) {
     const fs::path part = part_file(target);
     const fs::path meta = part.string() + ".json";
     const json expected = {{"game", target.game},
@@ -232,8 +239,9 @@ fs::path GameLibrary::download_verified(client::SyncLobbyClient& client, const P
 
     if (offset < target.size) {
         if (offset > 0) {
-            std::cout << "Resuming the download of " << label(target) << " at " << human_bytes(offset) << " of "
-                      << human_bytes(target.size) << " (" << percent(offset, target.size) << ").\n"
+            std::cout << "Resuming the download of " << label(target) << " at "
+                      << human_bytes(offset) << " of " << human_bytes(target.size) << " ("
+                      << percent(offset, target.size) << ").\n"
                       << std::flush;
         }
         const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -243,7 +251,8 @@ fs::path GameLibrary::download_verified(client::SyncLobbyClient& client, const P
             if (fd >= 0) {
                 ::close(fd);
             }
-            throw CliFailure(kExitUsage, "Cannot write the download to " + part.string() + ": " + reason + ".");
+            throw CliFailure(kExitUsage,
+                             "Cannot write the download to " + part.string() + ": " + reason + ".");
         }
         // The sink runs on the client's I/O thread. Its state is shared and
         // closed under a lock once call() returns, so bytes arriving after a
@@ -257,7 +266,8 @@ fs::path GameLibrary::download_verified(client::SyncLobbyClient& client, const P
         };
         auto state = std::make_shared<SinkState>();
         state->fd = fd;
-        auto bar = std::make_shared<ProgressBar>("Downloading " + label(target), target.size, offset);
+        auto bar =
+            std::make_shared<ProgressBar>("Downloading " + label(target), target.size, offset);
         client::CallOptions options;
         options.timeout = transfer_timeout(target.size - offset);
         options.blob_sink = [state, bar, offset](std::string_view bytes) {
@@ -281,7 +291,8 @@ fs::path GameLibrary::download_verified(client::SyncLobbyClient& client, const P
             bar->update(offset + state->received);
         };
         const auto response =
-            client.call("store.download", {{"game", target.game}, {"version", target.version}, {"offset", offset}},
+            client.call("store.download",
+                        {{"game", target.game}, {"version", target.version}, {"offset", offset}},
                         std::move(options));
         std::uint64_t received = 0;
         int write_errno = 0;
@@ -299,18 +310,21 @@ fs::path GameLibrary::download_verified(client::SyncLobbyClient& client, const P
         }
         if (write_errno != 0 || !synced) {
             throw CliFailure(kExitUsage, "Cannot write the download to " + part.string() + ": " +
-                                             std::strerror(write_errno != 0 ? write_errno : errno) + ".");
+                                             std::strerror(write_errno != 0 ? write_errno : errno) +
+                                             ".");
         }
         if (!response.ok) {
             const int code = exit_code_for(response);
             if (code == kExitUnreachable) {
                 throw CliFailure(code, "The download of " + label(target) + " stopped at " +
-                                           human_bytes(offset + received) + " of " + human_bytes(target.size) +
-                                           ": " + as_sentence(response.message) +
+                                           human_bytes(offset + received) + " of " +
+                                           human_bytes(target.size) + ": " +
+                                           as_sentence(response.message) +
                                            " Run the same command again to resume it.");
             }
             remove_part(part);  // e.g. the offset was refused: start afresh next time
-            throw CliFailure(code, "Downloading " + label(target) + " failed: " + as_sentence(response.message));
+            throw CliFailure(
+                code, "Downloading " + label(target) + " failed: " + as_sentence(response.message));
         }
         const auto& data = response.data;
         auto number = [&data](const char* key) -> std::optional<std::uint64_t> {
@@ -319,24 +333,26 @@ fs::path GameLibrary::download_verified(client::SyncLobbyClient& client, const P
             }
             return data[key].get<std::uint64_t>();
         };
-        const bool consistent = string_or(data, "sha256", "") == target.sha256 && number("size") == target.size &&
-                                number("offset") == offset && number("length") == target.size - offset &&
+        const bool consistent = string_or(data, "sha256", "") == target.sha256 &&
+                                number("size") == target.size && number("offset") == offset &&
+                                number("length") == target.size - offset &&
                                 received == target.size - offset;
         if (!consistent) {
             remove_part(part);
-            throw CliFailure(kExitRefused, "The server sent something other than the package it announced for " +
-                                               label(target) +
-                                               "; the partial download was deleted. Try again.");
+            throw CliFailure(kExitRefused,
+                             "The server sent something other than the package it announced for " +
+                                 label(target) + "; the partial download was deleted. Try again.");
         }
     }
 
     const std::string actual = packages::sha256_file(part);
     if (actual != target.sha256) {
         remove_part(part);
-        throw CliFailure(kExitRefused, "The download of " + label(target) + " is corrupt: its SHA-256 is " + actual +
-                                           " but the store says " + target.sha256 +
-                                           ". It was deleted and nothing was installed; run the command again "
-                                           "to download it afresh.");
+        throw CliFailure(kExitRefused,
+                         "The download of " + label(target) + " is corrupt: its SHA-256 is " +
+                             actual + " but the store says " + target.sha256 +
+                             ". It was deleted and nothing was installed; run the command again "
+                             "to download it afresh.");
     }
     return part;
 }
@@ -367,11 +383,13 @@ InstalledGame GameLibrary::unpack(const PackageTarget& target, const fs::path& z
         for (const auto& issue : extraction.issues) {
             reasons += "\n  - " + packages::format_issue(issue);
         }
-        fail("The package of " + label(target) + " cannot be unpacked safely; nothing was installed:" + reasons);
+        fail("The package of " + label(target) +
+             " cannot be unpacked safely; nothing was installed:" + reasons);
     }
     const auto root = packages::find_manifest_root(staging);
     if (!root.found()) {
-        fail("The package of " + label(target) + " has no manifest.json: " + as_sentence(root.message));
+        fail("The package of " + label(target) +
+             " has no manifest.json: " + as_sentence(root.message));
     }
     const auto manifest = packages::load_manifest(staging / *root.prefix / "manifest.json");
     if (!manifest.ok()) {
@@ -379,11 +397,14 @@ InstalledGame GameLibrary::unpack(const PackageTarget& target, const fs::path& z
         for (const auto& issue : manifest.issues) {
             reasons += "\n  - " + packages::format_issue(issue);
         }
-        fail("The manifest of " + label(target) + " is not valid; nothing was installed:" + reasons);
+        fail("The manifest of " + label(target) +
+             " is not valid; nothing was installed:" + reasons);
     }
-    if (manifest.manifest->game_name != target.game || manifest.manifest->version != target.version) {
-        fail("The package downloaded for " + label(target) + " says it is " + manifest.manifest->game_name + " " +
-             manifest.manifest->version + "; nothing was installed.");
+    if (manifest.manifest->game_name != target.game ||
+        manifest.manifest->version != target.version) {
+        fail("The package downloaded for " + label(target) + " says it is " +
+             manifest.manifest->game_name + " " + manifest.manifest->version +
+             "; nothing was installed.");
     }
 
     const fs::path version_dir = game_dir / target.version;
@@ -401,7 +422,8 @@ InstalledGame GameLibrary::unpack(const PackageTarget& target, const fs::path& z
             std::error_code ignored;
             fs::rename(trash, version_dir, ignored);
         }
-        fail("Cannot move the unpacked game into " + version_dir.string() + ": " + ec.message() + ".");
+        fail("Cannot move the unpacked game into " + version_dir.string() + ": " + ec.message() +
+             ".");
     }
 
     InstalledGame installed;
@@ -449,14 +471,16 @@ bool GameLibrary::uninstall(const std::string& typed) {
         game = installed->game;
     }
     const fs::path game_dir = games_dir() / game;
-    FileLock lock(player_dir_ / "install.lock",
-                  "Another gamestore-player is installing or removing games for this account right now; "
-                  "try again when it has finished.");
+    FileLock lock(
+        player_dir_ / "install.lock",
+        "Another gamestore-player is installing or removing games for this account right now; "
+        "try again when it has finished.");
     // Rename first so a half-deleted tree never looks like an install.
     const fs::path trash = games_dir() / (".trash-" + random_suffix());
     fs::rename(game_dir, trash, ec);
     if (ec) {
-        throw CliFailure(kExitUsage, "Cannot remove " + game_dir.string() + ": " + ec.message() + ".");
+        throw CliFailure(kExitUsage,
+                         "Cannot remove " + game_dir.string() + ": " + ec.message() + ".");
     }
     remove_quietly(trash);
     return true;

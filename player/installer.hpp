@@ -57,7 +57,7 @@ struct InstallResult {
 };
 
 class GameLibrary {
-public:
+  public:
     // `player_dir` = <home>/player/<user>.
     explicit GameLibrary(std::filesystem::path player_dir);
 
@@ -80,8 +80,9 @@ public:
     std::filesystem::path tmp_dir() const { return player_dir_ / "tmp"; }
     std::filesystem::path part_file(const PackageTarget& target) const;
 
-private:
-    std::filesystem::path download_verified(client::SyncLobbyClient& client, const PackageTarget& target,
+  private:
+    std::filesystem::path download_verified(client::SyncLobbyClient& client,
+                                            const PackageTarget& target,
                                             std::uint64_t& resumed_from);
     InstalledGame unpack(const PackageTarget& target, const std::filesystem::path& zip,
                          const std::optional<InstalledGame>& previous);

@@ -4,10 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "player/room_menu.hpp"
+#include "platform/cli/text_table.hpp"
 #include "platform/cli/tool_session.hpp"
 #include "player/player_store.hpp"
-#include "platform/cli/text_table.hpp"
+#include "player/room_menu.hpp"
 
 namespace gamestore::cli::player {
 
@@ -32,20 +32,22 @@ MenuStep write_review(ToolSession& session, const std::string& game) {
 MenuStep game_menu(ToolSession& session, const std::string& game) {
     std::cout << "\n";
     store_show(session, game, false);
-    const bool more = run_menu(
-        session.console(), [&] { return "What would you like to do with " + game + "?"; },
-        {
-            {"Install or update", [&] {
-                 install_game(session, game, std::nullopt);
-                 return MenuStep::Stay;
-             }},
-            {"Write or edit my review", [&] { return write_review(session, game); }},
-            {"Delete my review", [&] {
-                 delete_review(session, game);
-                 return MenuStep::Stay;
-             }},
-            {"Back", [] { return MenuStep::Leave; }},
-        });
+    const bool more =
+        run_menu(session.console(), [&] { return "What would you like to do with " + game + "?"; },
+                 {
+                     {"Install or update",
+                      [&] {
+                          install_game(session, game, std::nullopt);
+                          return MenuStep::Stay;
+                      }},
+                     {"Write or edit my review", [&] { return write_review(session, game); }},
+                     {"Delete my review",
+                      [&] {
+                          delete_review(session, game);
+                          return MenuStep::Stay;
+                      }},
+                     {"Back", [] { return MenuStep::Leave; }},
+                 });
     return more ? MenuStep::Stay : MenuStep::Leave;
 }
 
@@ -54,15 +56,18 @@ MenuStep installed_game_menu(ToolSession& session, const std::string& game) {
         session.console(),
         [&] {
             auto installed = installed_games(session).find(game);
-            return installed ? game + " " + installed->version + " is installed. What would you like to do?"
+            return installed ? game + " " + installed->version +
+                                   " is installed. What would you like to do?"
                              : game + " is not installed any more.";
         },
         {
-            {"Update to the store's live version", [&] {
+            {"Update to the store's live version",
+             [&] {
                  update_games(session, game);
                  return MenuStep::Stay;
              }},
-            {"Uninstall", [&] {
+            {"Uninstall",
+             [&] {
                  const auto sure = session.console().confirm("Uninstall " + game + "?", false);
                  if (sure && *sure) {
                      uninstall_game(session, game);
@@ -86,8 +91,9 @@ MenuStep browse_store_menu(ToolSession& session) {
     }
     std::vector<std::string> lines;
     for (const auto& game : games) {
-        lines.push_back(string_or(game, "name", "?") + " " + string_or(game, "live_version", "") + " - " +
-                        format_players(game) + " players, " + format_rating(object_or_empty(game, "rating")));
+        lines.push_back(string_or(game, "name", "?") + " " + string_or(game, "live_version", "") +
+                        " - " + format_players(game) + " players, " +
+                        format_rating(object_or_empty(game, "rating")));
     }
     const auto choice = session.console().choose("Games in the store:", lines, "Choose a game");
     if (!choice) {
@@ -107,7 +113,8 @@ MenuStep installed_games_menu(ToolSession& session) {
     }
     std::vector<std::string> lines;
     for (const auto& game : games) {
-        lines.push_back(game.game + " " + game.version + " - " + install_status(session, game).text);
+        lines.push_back(game.game + " " + game.version + " - " +
+                        install_status(session, game).text);
     }
     const auto choice = session.console().choose("Installed games:", lines, "Choose a game");
     if (!choice) {
@@ -124,7 +131,8 @@ std::vector<MenuEntry> player_main_menu(ToolSession& session) {
         {"Browse the store", [&session] { return browse_store_menu(session); }},
         {"My installed games", [&session] { return installed_games_menu(session); }},
         {"Rooms and matches", [&session] { return rooms_menu(session); }},
-        {"Sign out", [&session] {
+        {"Sign out",
+         [&session] {
              sign_out_interactively(session);
              return MenuStep::Leave;
          }},
@@ -133,7 +141,8 @@ std::vector<MenuEntry> player_main_menu(ToolSession& session) {
 }
 
 int run_player_menu(ToolSession& session) {
-    std::cout << program_name() << ": the gamestore player menu. Choose by number; end of input quits.\n";
+    std::cout << program_name()
+              << ": the gamestore player menu. Choose by number; end of input quits.\n";
     if (!sign_in_interactively(session)) {
         return kExitOk;
     }

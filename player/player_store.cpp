@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "platform/cli/tool_session.hpp"
 #include "platform/cli/progress.hpp"
 #include "platform/cli/text_table.hpp"
+#include "platform/cli/tool_session.hpp"
 #include "platform/protocol/semver.hpp"
 
 namespace gamestore::cli::player {
@@ -103,7 +103,8 @@ void print_install_result(const InstallResult& result) {
         std::cout << installed.game << " " << installed.version << " is already installed.\n";
         return;
     }
-    std::cout << "Installed " << installed.game << " " << installed.version << " (" << human_bytes(installed.size);
+    std::cout << "Installed " << installed.game << " " << installed.version << " ("
+              << human_bytes(installed.size);
     if (result.previous_version) {
         std::cout << ", replacing " << *result.previous_version;
     }
@@ -141,29 +142,34 @@ int store_list(ToolSession& session, bool as_json) {
 }
 
 int store_show(ToolSession& session, const std::string& game, bool as_json) {
-    const auto data = session.server().call("store.show", {{"game", game}}, "Looking up " + game + " in the store");
+    const auto data = session.server().call("store.show", {{"game", game}},
+                                            "Looking up " + game + " in the store");
     if (as_json) {
         std::cout << data.dump() << "\n";
         return kExitOk;
     }
     const auto summary = object_or_empty(data, "game");
-    std::cout << string_or(summary, "name", game) << " " << string_or(summary, "live_version", "(no live version)")
-              << " by " << string_or(summary, "author", "?") << " (" << string_or(summary, "type", "?") << ", "
-              << format_players(summary) << " players)\n";
+    std::cout << string_or(summary, "name", game) << " "
+              << string_or(summary, "live_version", "(no live version)") << " by "
+              << string_or(summary, "author", "?") << " (" << string_or(summary, "type", "?")
+              << ", " << format_players(summary) << " players)\n";
     const std::string description = string_or(summary, "description", "");
     if (!description.empty()) {
         std::cout << description << "\n";
     }
     std::cout << "Rating: " << format_rating(object_or_empty(summary, "rating")) << "\n";
     if (const auto installed = installed_games(session).find(game)) {
-        std::cout << "Installed: " << installed->version << " (" << status_from(*installed, data).text << ")\n";
+        std::cout << "Installed: " << installed->version << " ("
+                  << status_from(*installed, data).text << ")\n";
     }
     std::cout << "\nVersions:\n";
     TextTable versions({"VERSION", "LIVE", "SIZE", "PUBLISHED", "NOTES"});
     for (const auto& version : array_or_empty(data, "versions")) {
-        versions.add_row({string_or(version, "version", "?"), bool_or(version, "live", false) ? "live" : "",
-                          human_bytes(static_cast<std::uint64_t>(number_or(version, "size", 0))),
-                          format_unix_ms((version.contains("published_at") ? version["published_at"] : json())), string_or(version, "notes", "")});
+        versions.add_row(
+            {string_or(version, "version", "?"), bool_or(version, "live", false) ? "live" : "",
+             human_bytes(static_cast<std::uint64_t>(number_or(version, "size", 0))),
+             format_unix_ms((version.contains("published_at") ? version["published_at"] : json())),
+             string_or(version, "notes", "")});
     }
     versions.print(std::cout);
     const auto reviews = array_or_empty(data, "reviews");
@@ -174,7 +180,8 @@ int store_show(ToolSession& session, const std::string& game, bool as_json) {
     for (const auto& review : reviews) {
         const int stars = static_cast<int>(number_or(review, "rating", 0));
         std::cout << "  " << stars << "/5 by " << string_or(review, "author", "?") << " (version "
-                  << string_or(review, "version", "?") << ", " << format_unix_ms((review.contains("updated_at") ? review["updated_at"] : json()))
+                  << string_or(review, "version", "?") << ", "
+                  << format_unix_ms((review.contains("updated_at") ? review["updated_at"] : json()))
                   << ")";
         const std::string text = string_or(review, "text", "");
         if (!text.empty()) {
@@ -185,7 +192,8 @@ int store_show(ToolSession& session, const std::string& game, bool as_json) {
     return kExitOk;
 }
 
-int install_game(ToolSession& session, const std::string& game, const std::optional<std::string>& version) {
+int install_game(ToolSession& session, const std::string& game,
+                 const std::optional<std::string>& version) {
     const auto show = fetch_game(session, game);
     if (!show) {
         throw CliFailure(kExitRefused, "The store has no game called '" + game + "'.");
@@ -201,8 +209,8 @@ int install_game(ToolSession& session, const std::string& game, const std::optio
     }
     const json* entry = find_version(*show, wanted);
     if (!entry) {
-        throw CliFailure(kExitRefused,
-                         game + " has no version " + wanted + "; available: " + available_versions(*show) + ".");
+        throw CliFailure(kExitRefused, game + " has no version " + wanted +
+                                           "; available: " + available_versions(*show) + ".");
     }
     // The store's spelling names the install, whatever case was typed.
     const auto name = string_or(object_or_empty(*show, "game"), "name", game);
@@ -218,8 +226,8 @@ int update_games(ToolSession& session, const std::optional<std::string>& game) {
     if (game) {
         auto installed = library.find(*game);
         if (!installed) {
-            throw CliFailure(kExitUsage, *game + " is not installed; install it with: " + program_name() +
-                                             " install " + *game);
+            throw CliFailure(kExitUsage, *game + " is not installed; install it with: " +
+                                             program_name() + " install " + *game);
         }
         targets.push_back(std::move(*installed));
     } else {
@@ -238,13 +246,16 @@ int update_games(ToolSession& session, const std::optional<std::string>& game) {
                 continue;
             }
             if (!status.live) {
-                std::cout << installed.game << " is " << status.text << "; keeping " << installed.version << ".\n";
+                std::cout << installed.game << " is " << status.text << "; keeping "
+                          << installed.version << ".\n";
                 continue;
             }
-            const auto result = library.install(session.server().raw(), package_target(installed.game, *status.live));
+            const auto result = library.install(session.server().raw(),
+                                                package_target(installed.game, *status.live));
             if (status.code == "rollback_available") {
-                std::cout << "Rolled " << installed.game << " back from " << installed.version << " to "
-                          << result.installed.version << ", the version its developer made live.\n";
+                std::cout << "Rolled " << installed.game << " back from " << installed.version
+                          << " to " << result.installed.version
+                          << ", the version its developer made live.\n";
             } else {
                 std::cout << "Updated " << installed.game << " from " << installed.version << " to "
                           << result.installed.version << ".\n";
@@ -296,8 +307,9 @@ int list_installed(ToolSession& session, bool as_json) {
                             {"size", installed.size},
                             {"path", installed.package_root.string()},
                             {"installed_at", installed.installed_at_ms},
-                            {"live_version", statuses[i].live ? json(string_or(*statuses[i].live, "version", ""))
-                                                              : json(nullptr)},
+                            {"live_version", statuses[i].live
+                                                 ? json(string_or(*statuses[i].live, "version", ""))
+                                                 : json(nullptr)},
                             {"status", statuses[i].code}});
         }
         std::cout << json{{"installed", list}}.dump() << "\n";
@@ -310,7 +322,8 @@ int list_installed(ToolSession& session, bool as_json) {
     TextTable table({"GAME", "INSTALLED", "LIVE", "STATUS"});
     for (std::size_t i = 0; i < games.size(); ++i) {
         table.add_row({games[i].game, games[i].version,
-                       statuses[i].live ? string_or(*statuses[i].live, "version", "-") : "-", statuses[i].text});
+                       statuses[i].live ? string_or(*statuses[i].live, "version", "-") : "-",
+                       statuses[i].text});
     }
     table.print(std::cout);
     return kExitOk;
@@ -325,7 +338,8 @@ int uninstall_game(ToolSession& session, const std::string& game) {
     return kExitOk;
 }
 
-int post_review(ToolSession& session, const std::string& game, int rating, const std::string& text) {
+int post_review(ToolSession& session, const std::string& game, int rating,
+                const std::string& text) {
     if (rating < 1 || rating > 5) {
         throw CliFailure(kExitUsage, "A rating is a whole number from 1 to 5.");
     }

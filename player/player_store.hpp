@@ -22,7 +22,8 @@ GameLibrary installed_games(ToolSession& session);
 
 int store_list(ToolSession& session, bool json);
 int store_show(ToolSession& session, const std::string& game, bool json);
-int install_game(ToolSession& session, const std::string& game, const std::optional<std::string>& version);
+int install_game(ToolSession& session, const std::string& game,
+                 const std::optional<std::string>& version);
 // Every installed game when `game` is empty.
 int update_games(ToolSession& session, const std::optional<std::string>& game);
 int list_installed(ToolSession& session, bool json);
@@ -32,8 +33,8 @@ int delete_review(ToolSession& session, const std::string& game);
 
 // How an installed game relates to the store's live version.
 struct InstallStatus {
-    std::string code;     // up_to_date | update_available | rollback_available | delisted | unknown
-    std::string text;     // "update available: 1.1.0"
+    std::string code;  // up_to_date | update_available | rollback_available | delisted | unknown
+    std::string text;  // "update available: 1.1.0"
     std::optional<nlohmann::json> live;  // the live Version object when known
 };
 InstallStatus install_status(ToolSession& session, const InstalledGame& installed);

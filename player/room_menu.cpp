@@ -6,11 +6,11 @@
 
 #include "platform/cli/account.hpp"
 #include "platform/cli/cli_common.hpp"
+#include "platform/cli/text_table.hpp"
+#include "platform/cli/tool_session.hpp"
 #include "player/game_client.hpp"
 #include "player/player_store.hpp"
 #include "player/rooms.hpp"
-#include "platform/cli/text_table.hpp"
-#include "platform/cli/tool_session.hpp"
 
 namespace gamestore::cli::player {
 
@@ -22,7 +22,7 @@ namespace {
 // player was at: run_menu prints the sentence and shows the room screen
 // again, fresh.
 class BackInRoom : public CliFailure {
-public:
+  public:
     explicit BackInRoom(const std::string& message) : CliFailure(kExitOk, message) {}
 };
 
@@ -63,8 +63,9 @@ void on_room_event(ToolSession& session, RoomScreen& screen, const protocol::Eve
 // Puts the general session watch back when the room screen ends, however it
 // ends (the room screen's handler refers to its local state).
 class RoomWatch {
-public:
-    RoomWatch(Console& console, SignedInClient& server, std::function<void(const protocol::Event&)> handler)
+  public:
+    RoomWatch(Console& console, SignedInClient& server,
+              std::function<void(const protocol::Event&)> handler)
         : console_(console), server_(server) {
         watch_session(console_, server_, std::move(handler));
     }
@@ -72,7 +73,7 @@ public:
     RoomWatch(const RoomWatch&) = delete;
     RoomWatch& operator=(const RoomWatch&) = delete;
 
-private:
+  private:
     Console& console_;
     SignedInClient& server_;
 };
@@ -83,16 +84,20 @@ MenuStep room_screen(ToolSession& session, json room) {
     auto& server = session.server();
     RoomScreen screen{std::move(room), "", session.identity().user};
     screen.last_description = describe_room(screen.room);
-    ensure_installed_version(session, string_or(screen.room, "game", ""), string_or(screen.room, "version", ""));
-    RoomWatch watch(console, server, [&](const protocol::Event& event) { on_room_event(session, screen, event); });
+    ensure_installed_version(session, string_or(screen.room, "game", ""),
+                             string_or(screen.room, "version", ""));
+    RoomWatch watch(console, server,
+                    [&](const protocol::Event& event) { on_room_event(session, screen, event); });
     // After an action: the server pushed the room's new state before it
     // answered, so the queued events are applied now, in order (a
     // response's snapshot may be older than events queued behind it). Our
     // own room changes are shown by the next title rather than echoed.
     const auto settle = [&] {
         while (auto event = server.raw().next_event(std::chrono::milliseconds(0))) {
-            if (event->name == "room.updated" && room_id_of(event->data) == room_id_of(screen.room) &&
-                !(string_or(event->data, "state", "") == "IN_GAME" && event->data.contains("launch"))) {
+            if (event->name == "room.updated" &&
+                room_id_of(event->data) == room_id_of(screen.room) &&
+                !(string_or(event->data, "state", "") == "IN_GAME" &&
+                  event->data.contains("launch"))) {
                 screen.room = event->data;
                 screen.last_description = describe_room(screen.room);
                 continue;
@@ -110,33 +115,40 @@ MenuStep room_screen(ToolSession& session, json room) {
     };
     bool left = false;
     const std::vector<MenuEntry> entries = {
-        {"Ready / not ready", [&] {
+        {"Ready / not ready",
+         [&] {
              const bool ready = !me_ready();
              server.call("room.ready", {{"ready", ready}}, "Changing readiness");
              std::cout << (ready ? "You are ready.\n" : "You are not ready.\n");
              settle();
              return MenuStep::Stay;
          }},
-        {"Start the match (host)", [&] {
+        {"Start the match (host)",
+         [&] {
              server.call("room.start", json::object(), "Starting the match");
              std::cout << "The match is starting; the game opens once its server is up.\n";
              settle();
              return MenuStep::Stay;
          }},
-        {"Send a chat message", [&] {
+        {"Send a chat message",
+         [&] {
              const auto text = console.read_line("Message: ");
              if (text && !text->empty()) {
                  server.call("room.chat", {{"text", *text}}, "Sending the message");
              }
              return MenuStep::Stay;
          }},
-        {"Show the room", [&] {
+        {"Show the room",
+         [&] {
              settle();
-             screen.room = object_or_empty(
-                 server.call("room.get", {{"room_id", room_id_of(screen.room)}}, "Looking at the room"), "room");
+             screen.room =
+                 object_or_empty(server.call("room.get", {{"room_id", room_id_of(screen.room)}},
+                                             "Looking at the room"),
+                                 "room");
              return MenuStep::Stay;
          }},
-        {"Leave the room", [&] {
+        {"Leave the room",
+         [&] {
              server.call("room.leave", json::object(), "Leaving the room");
              std::cout << "You left room " << room_id_of(screen.room) << ".\n";
              left = true;
@@ -145,8 +157,8 @@ MenuStep room_screen(ToolSession& session, json room) {
     };
     const auto title = [&] {
         screen.last_description = describe_room(screen.room);
-        return screen.last_description + "\n" + (is_host(screen.room, screen.user) ? "You are the host; you are "
-                                                                                      : "You are ") +
+        return screen.last_description + "\n" +
+               (is_host(screen.room, screen.user) ? "You are the host; you are " : "You are ") +
                (me_ready() ? "ready." : "not ready.");
     };
     bool more = true;
@@ -185,7 +197,8 @@ MenuStep list_and_join(ToolSession& session) {
         return MenuStep::Stay;
     }
     const auto id = room_id_of(rooms[*choice - 1]);
-    const auto joined = session.server().call("room.join", {{"room_id", id}}, "Joining room " + std::to_string(id));
+    const auto joined =
+        session.server().call("room.join", {{"room_id", id}}, "Joining room " + std::to_string(id));
     std::cout << "You joined room " << id << ".\n";
     return room_screen(session, object_or_empty(joined, "room"));
 }
@@ -208,8 +221,9 @@ MenuStep create_room(ToolSession& session) {
         return MenuStep::Stay;
     }
     const auto& game = games[*choice - 1];
-    const auto created = session.server().call("room.create", {{"game", game.game}, {"version", game.version}},
-                                                "Creating a room for " + game.game);
+    const auto created =
+        session.server().call("room.create", {{"game", game.game}, {"version", game.version}},
+                              "Creating a room for " + game.game);
     const auto room = object_or_empty(created, "room");
     std::cout << "You created room " << room_id_of(room) << " and are its host.\n";
     return room_screen(session, room);
@@ -223,7 +237,8 @@ MenuStep join_by_id(ToolSession& session) {
     if (*id == 0) {
         return MenuStep::Stay;
     }
-    const auto joined = session.server().call("room.join", {{"room_id", *id}}, "Joining room " + std::to_string(*id));
+    const auto joined = session.server().call("room.join", {{"room_id", *id}},
+                                              "Joining room " + std::to_string(*id));
     std::cout << "You joined room " << *id << ".\n";
     return room_screen(session, object_or_empty(joined, "room"));
 }
@@ -232,12 +247,14 @@ MenuStep join_by_id(ToolSession& session) {
 
 MenuStep rooms_menu(ToolSession& session) {
     const bool more = run_menu(
-        session.console(), [&session] { return "Rooms (signed in as player " + session.identity().user + ")"; },
+        session.console(),
+        [&session] { return "Rooms (signed in as player " + session.identity().user + ")"; },
         {
             {"List the rooms and join one", [&session] { return list_and_join(session); }},
             {"Create a room for an installed game", [&session] { return create_room(session); }},
             {"Join a room by its id", [&session] { return join_by_id(session); }},
-            {"Players online", [&session] {
+            {"Players online",
+             [&session] {
                  list_players(session, false);
                  return MenuStep::Stay;
              }},

@@ -4,10 +4,10 @@
 #include <iostream>
 
 #include "platform/cli/cli_common.hpp"
-#include "player/game_client.hpp"
-#include "player/player_store.hpp"
 #include "platform/cli/text_table.hpp"
 #include "platform/cli/tool_session.hpp"
+#include "player/game_client.hpp"
+#include "player/player_store.hpp"
 
 namespace gamestore::cli::player {
 
@@ -19,7 +19,7 @@ namespace {
 // With --json, stdout carries exactly one JSON object: everything the flow
 // says on the way goes to stderr until the result is printed.
 class StdoutToStderr {
-public:
+  public:
     explicit StdoutToStderr(bool active) {
         if (active) {
             std::cout.flush();
@@ -36,7 +36,7 @@ public:
     StdoutToStderr(const StdoutToStderr&) = delete;
     StdoutToStderr& operator=(const StdoutToStderr&) = delete;
 
-private:
+  private:
     std::streambuf* saved_ = nullptr;
 };
 
@@ -50,7 +50,8 @@ std::string member_list(const json& room) {
         if (!bool_or(member, "connected", true)) {
             flags += std::string(flags.empty() ? "" : ", ") + "disconnected";
         }
-        text += (text.empty() ? "" : ", ") + string_or(member, "name", "?") + (flags.empty() ? "" : " (" + flags + ")");
+        text += (text.empty() ? "" : ", ") + string_or(member, "name", "?") +
+                (flags.empty() ? "" : " (" + flags + ")");
     }
     return text.empty() ? "nobody" : text;
 }
@@ -68,7 +69,8 @@ json enter_room(ToolSession& session, const PlayOptions& options) {
         const auto listed = server.call("room.list", json::object(), "Listing the rooms");
         std::vector<json> open;
         for (const auto& room : array_or_empty(listed, "rooms")) {
-            if (string_or(room, "game", "") == options.game && string_or(room, "state", "") == "WAITING" &&
+            if (string_or(room, "game", "") == options.game &&
+                string_or(room, "state", "") == "WAITING" &&
                 number_or(room, "player_count", 0) < number_or(room, "max_players", 0)) {
                 open.push_back(room);
             }
@@ -85,11 +87,12 @@ json enter_room(ToolSession& session, const PlayOptions& options) {
             if (response.error_code != "CONFLICT" && response.error_code != "NOT_FOUND") {
                 require_ok(response, "Joining room " + std::to_string(room_id_of(room)));
             }
-            std::cout << "Room " << room_id_of(room) << " cannot be joined any more: "
-                      << as_sentence(response.message) << "\n";
+            std::cout << "Room " << room_id_of(room)
+                      << " cannot be joined any more: " << as_sentence(response.message) << "\n";
         }
     }
-    const auto data = server.call("room.create", {{"game", options.game}}, "Creating a room for " + options.game);
+    const auto data =
+        server.call("room.create", {{"game", options.game}}, "Creating a room for " + options.game);
     return object_or_empty(data, "room");
 }
 
@@ -125,14 +128,16 @@ void print_room_event(const protocol::Event& event, std::string& last_descriptio
             last_description = description;
         }
     } else if (event.name == "room.chat") {
-        std::cout << "[room " << static_cast<std::int64_t>(number_or(event.data, "room_id", 0)) << "] "
-                  << string_or(event.data, "from", "?") << ": " << string_or(event.data, "text", "") << "\n";
+        std::cout << "[room " << static_cast<std::int64_t>(number_or(event.data, "room_id", 0))
+                  << "] " << string_or(event.data, "from", "?") << ": "
+                  << string_or(event.data, "text", "") << "\n";
     } else if (event.name == "match.ended") {
-        std::cout << "Match " << string_or(event.data, "match_id", "?") << " ended: "
-                  << string_or(event.data, "status", "?") << ". " << as_sentence(string_or(event.data, "reason", ""))
-                  << "\n";
+        std::cout << "Match " << string_or(event.data, "match_id", "?")
+                  << " ended: " << string_or(event.data, "status", "?") << ". "
+                  << as_sentence(string_or(event.data, "reason", "")) << "\n";
     } else if (event.name == "server.shutdown") {
-        std::cout << "The server is shutting down: " << as_sentence(string_or(event.data, "message", "")) << "\n";
+        std::cout << "The server is shutting down: "
+                  << as_sentence(string_or(event.data, "message", "")) << "\n";
     }
     std::cout.flush();
 }
@@ -150,8 +155,8 @@ int list_rooms(ToolSession& session, bool as_json) {
     }
     TextTable table({"ROOM", "GAME", "VERSION", "HOST", "PLAYERS", "STATE", "MEMBERS"});
     for (const auto& room : rooms) {
-        table.add_row({std::to_string(room_id_of(room)), string_or(room, "game", "?"), string_or(room, "version", "?"),
-                       string_or(room, "host", "?"),
+        table.add_row({std::to_string(room_id_of(room)), string_or(room, "game", "?"),
+                       string_or(room, "version", "?"), string_or(room, "host", "?"),
                        std::to_string(static_cast<int>(number_or(room, "player_count", 0))) + "/" +
                            std::to_string(static_cast<int>(number_or(room, "max_players", 0))),
                        string_or(room, "state", "?"), member_list(room)});
@@ -201,18 +206,21 @@ int play_game(ToolSession& session, const PlayOptions& options) {
     const auto room_id = room_id_of(room);
     if (string_or(room, "game", "") != options.game) {
         server.call_raw("room.leave", json::object());
-        throw CliFailure(kExitUsage, "Room " + std::to_string(room_id) + " plays " + string_or(room, "game", "?") +
-                                         ", not " + options.game + "; left it again.");
+        throw CliFailure(kExitUsage, "Room " + std::to_string(room_id) + " plays " +
+                                         string_or(room, "game", "?") + ", not " + options.game +
+                                         "; left it again.");
     }
-    std::cout << "You are in room " << room_id << (is_host(room, user) ? " (you are the host)." : ".") << "\n";
+    std::cout << "You are in room " << room_id
+              << (is_host(room, user) ? " (you are the host)." : ".") << "\n";
     ensure_installed_version(session, options.game, string_or(room, "version", ""));
     const int max_players = static_cast<int>(number_or(room, "max_players", 0));
     const int min_players = static_cast<int>(number_or(room, "min_players", 1));
     const int start_at = options.start_at.value_or(min_players);
     if (start_at > max_players || start_at < min_players) {
         server.call_raw("room.leave", nlohmann::json::object());
-        throw CliFailure(kExitUsage, "--start-at " + std::to_string(start_at) + " does not fit " + options.game +
-                                         ": it plays with " + std::to_string(min_players) + " to " +
+        throw CliFailure(kExitUsage, "--start-at " + std::to_string(start_at) + " does not fit " +
+                                         options.game + ": it plays with " +
+                                         std::to_string(min_players) + " to " +
                                          std::to_string(max_players) + " players.");
     }
 
@@ -226,7 +234,8 @@ int play_game(ToolSession& session, const PlayOptions& options) {
         std::cout << "Waiting until " << start_at << (start_at == 1 ? " player is" : " players are")
                   << " ready, then starting the match.\n";
     } else {
-        std::cout << "Waiting for the host (" << string_or(room, "host", "?") << ") to start the match.\n";
+        std::cout << "Waiting for the host (" << string_or(room, "host", "?")
+                  << ") to start the match.\n";
     }
 
     const auto follow = [&](const protocol::Event& event) {
@@ -258,8 +267,8 @@ int play_game(ToolSession& session, const PlayOptions& options) {
         } else if (now >= deadline) {
             server.call_raw("room.leave", nlohmann::json::object());
             throw CliFailure(kExitRefused, "No match ended within the --timeout of " +
-                                               std::to_string(options.timeout.count()) + " s; left room " +
-                                               std::to_string(room_id) + ".");
+                                               std::to_string(options.timeout.count()) +
+                                               " s; left room " + std::to_string(room_id) + ".");
         } else if (state == "IN_GAME" && room.contains("launch")) {
             // Only now do a port and a token exist; STARTING means "wait".
             MatchRunOptions match_options;
@@ -267,22 +276,26 @@ int play_game(ToolSession& session, const PlayOptions& options) {
             match_options.deadline = deadline;
             run = run_match(session, room, match_options, follow);
             continue;
-        } else if (state == "WAITING" && is_host(room, user) && !start_tried && ready_count(room) >= start_at) {
+        } else if (state == "WAITING" && is_host(room, user) && !start_tried &&
+                   ready_count(room) >= start_at) {
             start_tried = true;
             const int ready = ready_count(room);
-            std::cout << ready << (ready == 1 ? " player is" : " players are") << " ready: starting the match.\n";
+            std::cout << ready << (ready == 1 ? " player is" : " players are")
+                      << " ready: starting the match.\n";
             const auto response = server.call_raw("room.start", json::object());
             if (response.ok) {
                 std::cout << "The match is starting: waiting for its game server.\n";
             } else if (response.error_code == "CONFLICT" || response.error_code == "UNAVAILABLE") {
-                std::cout << "The match cannot start yet: " << as_sentence(response.message) << "\n";
+                std::cout << "The match cannot start yet: " << as_sentence(response.message)
+                          << "\n";
             } else {
                 require_ok(response, "Starting the match");
             }
         }
         const auto limit = back_deadline ? *back_deadline : deadline;
-        const auto wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(limit - Clock::now()),
-                                     std::chrono::milliseconds(1), std::chrono::milliseconds(500));
+        const auto wait =
+            std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(limit - Clock::now()),
+                       std::chrono::milliseconds(1), std::chrono::milliseconds(500));
         if (auto event = client.next_event(wait)) {
             if (event->name == "room.updated" && room_id_of(event->data) == room_id) {
                 start_tried = false;

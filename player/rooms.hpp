@@ -24,11 +24,11 @@ int list_players(ToolSession& session, bool json);
 
 struct PlayOptions {
     std::string game;
-    bool new_room = false;                // --new-room
-    std::optional<std::int64_t> join;     // --join ID
-    std::optional<int> start_at;          // --start-at N (default: the room's min_players)
-    bool json = false;                    // --json
-    std::chrono::seconds timeout{600};    // --timeout SEC, for the whole flow
+    bool new_room = false;              // --new-room
+    std::optional<std::int64_t> join;   // --join ID
+    std::optional<int> start_at;        // --start-at N (default: the room's min_players)
+    bool json = false;                  // --json
+    std::chrono::seconds timeout{600};  // --timeout SEC, for the whole flow
 };
 
 // The whole flow; returns the exit code (0: the match ended with END and the

@@ -27,9 +27,9 @@ namespace gamestore::validator {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
 using protocol::join;
 using protocol::ReportStatus;
+using std::chrono::milliseconds;
 
 namespace {
 
@@ -109,7 +109,9 @@ class MatchSession {
 
     std::vector<std::string> secrets() const { return {match_.context.client_token, match_.context.report_token}; }
     // Text from the game, safe to show: tokens redacted, control characters gone.
-    std::string shown(const std::string& text) const { return protocol::in_quotes(redact_secrets(text, secrets()), kQuotedOutputBytes); }
+    std::string shown(const std::string& text) const {
+        return protocol::in_quotes(redact_secrets(text, secrets()), kQuotedOutputBytes);
+    }
     std::vector<std::string> log_tail(const OutputCapture& output, std::size_t lines) const {
         auto tail = output.tail(lines);
         for (auto& line : tail) line = protocol::printable(redact_secrets(line, secrets()), 300);

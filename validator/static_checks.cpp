@@ -82,9 +82,10 @@ DirectoryScan scan_directory(const fs::path& root, const packages::ZipLimits& li
         const auto rel = fs::relative(it->path(), root, ec).generic_string();
         const auto status = it->symlink_status(ec);
         if (fs::is_symlink(status)) {
-            scan.unsafe.push_back(in_quotes(rel) +
-                                  " is a symbolic link: packages may not contain links (copy the file "
-                                  "instead); gamestore-dev publish refuses it");
+            scan.unsafe.push_back(
+                in_quotes(rel) +
+                " is a symbolic link: packages may not contain links (copy the file "
+                "instead); gamestore-dev publish refuses it");
             it.disable_recursion_pending();
         } else if (fs::is_regular_file(status)) {
             ++scan.files;
@@ -159,7 +160,8 @@ void check_zip_package(const fs::path& zip, const fs::path& work_dir, const pack
     if (safety.empty()) {
         book.pass(checks::kZipSafety,
                   plural(inspection.entries.size(), "entry") +
-                      " checked with the server's rules: no absolute or '..' paths, links, special files, "
+                      " checked with the server's rules: no absolute or '..' paths, links, special "
+                      "files, "
                       "duplicates or zip bombs; manifest.json found " +
                       (root.prefix->empty() ? "at the root" : "in " + in_quotes(*root.prefix)),
                   duration);

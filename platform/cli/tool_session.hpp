@@ -31,7 +31,7 @@ public:
     // Forgets the connection (after signing out).
     void drop_server() { server_.reset(); }
 
-private:
+  private:
     CommonOptions options_;
     Role role_;
     Console& console_;

@@ -75,7 +75,6 @@ std::string libzip_error_text(int code) {
     return text;
 }
 
-
 std::vector<std::string> split_components(std::string_view path) {
     std::vector<std::string> parts;
     std::size_t start = 0;

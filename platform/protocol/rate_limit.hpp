@@ -1,9 +1,9 @@
 #pragma once
 // Per-connection rate limiting with explicit time, for the control plane's
 // policy (docs/PROTOCOL.md "Hardening": drop with a warning cooldown,
-// disconnect only on sustained abuse). Callers pass steady_clock::now(); tests pass made-up times. Nothing
-// here sleeps: excess messages are dropped at once so one noisy connection
-// never stalls a shared handler.
+// disconnect only on sustained abuse). Callers pass steady_clock::now(); tests pass made-up times.
+// Nothing here sleeps: excess messages are dropped at once so one noisy connection never stalls a
+// shared handler.
 
 #include <chrono>
 #include <cstddef>

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "platform/server/server_app.hpp"
 
@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
 
     std::string listen = config.listen.to_string();
     std::string report_listen = config.report_listen.to_string();
-    std::string game_ports = std::to_string(config.game_port_first) + "-" + std::to_string(config.game_port_last);
+    std::string game_ports =
+        std::to_string(config.game_port_first) + "-" + std::to_string(config.game_port_last);
     std::string log_level = "info";
     std::string data_dir = config.data_dir.string();
     std::string ready_file;
@@ -49,82 +50,136 @@ int main(int argc, char** argv) {
     double report_idle_timeout_sec = config.report_idle_timeout.count() / 1000.0;
 
     app.add_option("--listen", listen, "lobby address HOST:PORT (port 0: any free port)")
-        ->envname("GAMESTORE_LISTEN")->capture_default_str();
-    app.add_option("--report-listen", report_listen, "control-plane address for game servers HOST:PORT")
-        ->envname("GAMESTORE_REPORT_LISTEN")->capture_default_str();
+        ->envname("GAMESTORE_LISTEN")
+        ->capture_default_str();
+    app.add_option("--report-listen", report_listen,
+                   "control-plane address for game servers HOST:PORT")
+        ->envname("GAMESTORE_REPORT_LISTEN")
+        ->capture_default_str();
     app.add_option("--advertise-host", config.advertise_host,
-                   "host players are told to connect to (default: the address each player reached the lobby by)")
+                   "host players are told to connect to (default: the address each player reached "
+                   "the lobby by)")
         ->envname("GAMESTORE_ADVERTISE_HOST");
     app.add_option("--bind-host", config.bind_host, "address game servers bind ({bind_host})")
-        ->envname("GAMESTORE_BIND_HOST")->capture_default_str();
+        ->envname("GAMESTORE_BIND_HOST")
+        ->capture_default_str();
     app.add_option("--data-dir", data_dir, "where the database, packages and match dirs live")
-        ->envname("GAMESTORE_DATA_DIR")->capture_default_str();
+        ->envname("GAMESTORE_DATA_DIR")
+        ->capture_default_str();
     app.add_option("--game-ports", game_ports, "port range A-B for game servers")
-        ->envname("GAMESTORE_GAME_PORTS")->capture_default_str();
+        ->envname("GAMESTORE_GAME_PORTS")
+        ->capture_default_str();
     app.add_option("--seed-games", seed_games, "publish the packages in DIR on first start")
         ->envname("GAMESTORE_SEED_GAMES");
     app.add_option("--ready-file", ready_file, "write {lobby,report,pid} JSON here once listening")
         ->envname("GAMESTORE_READY_FILE");
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
-        ->envname("GAMESTORE_LOG_LEVEL")->capture_default_str()
+        ->envname("GAMESTORE_LOG_LEVEL")
+        ->capture_default_str()
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
     app.add_option("--auth-deadline", auth_deadline_sec,
                    "seconds a new lobby connection has to authenticate")
-        ->envname("GAMESTORE_AUTH_DEADLINE")->capture_default_str()->check(CLI::PositiveNumber);
+        ->envname("GAMESTORE_AUTH_DEADLINE")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
 
     app.add_flag("--fast-password-hash", config.fast_password_hash,
                  "cheap password hashing for test suites only (logged as a warning)")
         ->envname("GAMESTORE_FAST_PASSWORD_HASH");
-    app.add_option("--session-idle-hours", session_idle_hours, "sign a session out after this long unused")
-        ->envname("GAMESTORE_SESSION_IDLE_HOURS")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--max-package-bytes", config.zip_limits.max_archive_bytes, "largest package upload")
-        ->envname("GAMESTORE_MAX_PACKAGE_BYTES")->capture_default_str();
-    app.add_option("--max-package-entries", config.zip_limits.max_entries, "most files in one package")
-        ->envname("GAMESTORE_MAX_PACKAGE_ENTRIES")->capture_default_str();
+    app.add_option("--session-idle-hours", session_idle_hours,
+                   "sign a session out after this long unused")
+        ->envname("GAMESTORE_SESSION_IDLE_HOURS")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--max-package-bytes", config.zip_limits.max_archive_bytes,
+                   "largest package upload")
+        ->envname("GAMESTORE_MAX_PACKAGE_BYTES")
+        ->capture_default_str();
+    app.add_option("--max-package-entries", config.zip_limits.max_entries,
+                   "most files in one package")
+        ->envname("GAMESTORE_MAX_PACKAGE_ENTRIES")
+        ->capture_default_str();
     app.add_option("--max-package-uncompressed", config.zip_limits.max_total_uncompressed,
                    "largest total unpacked size of one package")
-        ->envname("GAMESTORE_MAX_PACKAGE_UNCOMPRESSED")->capture_default_str();
-    app.add_option("--blocking-threads", config.blocking_threads, "threads for database, zip and process work")
-        ->envname("GAMESTORE_BLOCKING_THREADS")->capture_default_str()->check(CLI::Range(1, 64));
+        ->envname("GAMESTORE_MAX_PACKAGE_UNCOMPRESSED")
+        ->capture_default_str();
+    app.add_option("--blocking-threads", config.blocking_threads,
+                   "threads for database, zip and process work")
+        ->envname("GAMESTORE_BLOCKING_THREADS")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
     app.add_option("--max-connections", config.max_connections,
-                   "lobby connections open at once; more are told UNAVAILABLE (at most half the open files limit)")
-        ->envname("GAMESTORE_MAX_CONNECTIONS")->capture_default_str()->check(CLI::Range(1, 1000000));
-    app.add_option("--auth-threads", config.auth_threads,
-                   "threads for password hashing (register, login), apart from the blocking threads")
-        ->envname("GAMESTORE_AUTH_THREADS")->capture_default_str()->check(CLI::Range(1, 64));
+                   "lobby connections open at once; more are told UNAVAILABLE (at most half the "
+                   "open files limit)")
+        ->envname("GAMESTORE_MAX_CONNECTIONS")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000000));
+    app.add_option(
+           "--auth-threads", config.auth_threads,
+           "threads for password hashing (register, login), apart from the blocking threads")
+        ->envname("GAMESTORE_AUTH_THREADS")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
 
-    app.add_option("--stop-grace", stop_grace_sec, "seconds between SIGTERM and SIGKILL when stopping a game server")
-        ->envname("GAMESTORE_STOP_GRACE")->capture_default_str()->check(CLI::NonNegativeNumber);
-    app.add_option("--end-grace", end_grace_sec, "seconds a game server has to exit by itself after END/ERROR")
-        ->envname("GAMESTORE_END_GRACE")->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_option("--stop-grace", stop_grace_sec,
+                   "seconds between SIGTERM and SIGKILL when stopping a game server")
+        ->envname("GAMESTORE_STOP_GRACE")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--end-grace", end_grace_sec,
+                   "seconds a game server has to exit by itself after END/ERROR")
+        ->envname("GAMESTORE_END_GRACE")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--report-grace", report_grace_sec,
-                   "seconds a live match waits, after its game server exited, for an END/ERROR still in flight "
+                   "seconds a live match waits, after its game server exited, for an END/ERROR "
+                   "still in flight "
                    "before it counts as CRASHED")
-        ->envname("GAMESTORE_REPORT_GRACE")->capture_default_str()->check(CLI::Range(0.0, 60.0));
+        ->envname("GAMESTORE_REPORT_GRACE")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 60.0));
     app.add_option("--startup-timeout", startup_timeout_sec,
                    "seconds to wait for STARTED (0: the manifest's server.startup_timeout)")
-        ->envname("GAMESTORE_STARTUP_TIMEOUT")->capture_default_str()->check(CLI::NonNegativeNumber);
+        ->envname("GAMESTORE_STARTUP_TIMEOUT")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--heartbeat-warn-factor", tuning.heartbeat_warn_factor,
                    "warn after this many heartbeat intervals of silence")
-        ->envname("GAMESTORE_HEARTBEAT_WARN_FACTOR")->capture_default_str()->check(CLI::PositiveNumber);
+        ->envname("GAMESTORE_HEARTBEAT_WARN_FACTOR")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     app.add_option("--heartbeat-kill-factor", tuning.heartbeat_kill_factor,
                    "stop the game server after this many heartbeat intervals of silence")
-        ->envname("GAMESTORE_HEARTBEAT_KILL_FACTOR")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--match-log-cap", tuning.match_log_cap_bytes, "bytes of game-server output kept per match")
-        ->envname("GAMESTORE_MATCH_LOG_CAP")->capture_default_str();
-    app.add_option("--report-rate", config.report_rate_per_sec, "control-plane messages per second allowed per connection")
-        ->envname("GAMESTORE_REPORT_RATE")->capture_default_str()->check(CLI::PositiveNumber);
+        ->envname("GAMESTORE_HEARTBEAT_KILL_FACTOR")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--match-log-cap", tuning.match_log_cap_bytes,
+                   "bytes of game-server output kept per match")
+        ->envname("GAMESTORE_MATCH_LOG_CAP")
+        ->capture_default_str();
+    app.add_option("--report-rate", config.report_rate_per_sec,
+                   "control-plane messages per second allowed per connection")
+        ->envname("GAMESTORE_REPORT_RATE")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     app.add_option("--idle-timeout", idle_timeout_sec,
                    "seconds a signed-in lobby connection may stay silent before it is closed")
-        ->envname("GAMESTORE_IDLE_TIMEOUT")->capture_default_str()->check(CLI::PositiveNumber);
+        ->envname("GAMESTORE_IDLE_TIMEOUT")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     app.add_option("--report-idle-timeout", report_idle_timeout_sec,
                    "seconds a control-plane connection may stay silent before it is closed")
-        ->envname("GAMESTORE_REPORT_IDLE_TIMEOUT")->capture_default_str()->check(CLI::PositiveNumber);
+        ->envname("GAMESTORE_REPORT_IDLE_TIMEOUT")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     app.add_option("--max-line-bytes", config.max_line_bytes,
                    "longest NDJSON line accepted on the lobby and control-plane ports")
-        ->envname("GAMESTORE_MAX_LINE_BYTES")->capture_default_str()->check(CLI::Range(1024, 16 * 1024 * 1024));
+        ->envname("GAMESTORE_MAX_LINE_BYTES")
+        ->capture_default_str()
+        ->check(CLI::Range(1024, 16 * 1024 * 1024));
     app.add_flag("--debug-keep-ready-after-match", tuning.debug_keep_ready_after_match,
-                 "TEST ONLY: break the reset path (ready is not cleared) to prove the sim's checkers fail")
+                 "TEST ONLY: break the reset path (ready is not cleared) to prove the sim's "
+                 "checkers fail")
         ->envname("GAMESTORE_DEBUG_KEEP_READY_AFTER_MATCH");
 
     try {
@@ -135,21 +190,25 @@ int main(int argc, char** argv) {
         char dash = 0;
         if (std::sscanf(game_ports.c_str(), "%u%c%u", &first, &dash, &last) != 3 || dash != '-' ||
             first == 0 || first > last || last > 65535) {
-            throw CLI::ValidationError("--game-ports", "expected A-B with 1 <= A <= B <= 65535, got '" + game_ports + "'");
+            throw CLI::ValidationError(
+                "--game-ports", "expected A-B with 1 <= A <= B <= 65535, got '" + game_ports + "'");
         }
         config.game_port_first = static_cast<std::uint16_t>(first);
         config.game_port_last = static_cast<std::uint16_t>(last);
         config.data_dir = data_dir;
         config.ready_file = ready_file;
         config.seed_games_dir = seed_games;
-        config.auth_deadline = std::chrono::milliseconds(static_cast<long>(auth_deadline_sec * 1000));
+        config.auth_deadline =
+            std::chrono::milliseconds(static_cast<long>(auth_deadline_sec * 1000));
         config.idle_timeout = std::chrono::milliseconds(static_cast<long>(idle_timeout_sec * 1000));
-        config.report_idle_timeout = std::chrono::milliseconds(static_cast<long>(report_idle_timeout_sec * 1000));
+        config.report_idle_timeout =
+            std::chrono::milliseconds(static_cast<long>(report_idle_timeout_sec * 1000));
         tuning.stop_grace = std::chrono::milliseconds(static_cast<long>(stop_grace_sec * 1000));
         tuning.end_grace = std::chrono::milliseconds(static_cast<long>(end_grace_sec * 1000));
         tuning.report_grace = std::chrono::milliseconds(static_cast<long>(report_grace_sec * 1000));
         if (startup_timeout_sec > 0) {
-            tuning.startup_timeout_override = std::chrono::milliseconds(static_cast<long>(startup_timeout_sec * 1000));
+            tuning.startup_timeout_override =
+                std::chrono::milliseconds(static_cast<long>(startup_timeout_sec * 1000));
         }
         config.session_idle_timeout =
             std::chrono::milliseconds(static_cast<long long>(session_idle_hours * 3600000.0));

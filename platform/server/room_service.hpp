@@ -197,7 +197,7 @@ public:
     std::size_t ports_in_use() const { return ports_.in_use(); }
     std::size_t cleanups_in_flight() const { return cleanups_in_flight_; }
 
-private:
+  private:
     // --- membership and events (room_service.cpp)
     Room* room_of(store::AccountId account);
     // The room `account` is in; NOT_FOUND when none.

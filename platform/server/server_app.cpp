@@ -11,8 +11,8 @@
 #include <optional>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "platform/asio/asio.hpp"
 #include "platform/launch/process_launcher.hpp"
@@ -63,9 +63,11 @@ std::unique_ptr<store::Store> open_store(const ServerConfig& config) {
     auto store = std::move(opened).value();
     sweep_unreferenced_packages(*store, config.data_dir);
     if (!config.seed_games_dir.empty()) {
-        const int seeded = seed_games(*store, config.data_dir, config.seed_games_dir, config.zip_limits);
+        const int seeded =
+            seed_games(*store, config.data_dir, config.seed_games_dir, config.zip_limits);
         if (seeded > 0) {
-            spdlog::info("seed: {} game version(s) published from {}", seeded, config.seed_games_dir.string());
+            spdlog::info("seed: {} game version(s) published from {}", seeded,
+                         config.seed_games_dir.string());
         }
     }
     return store;
@@ -74,12 +76,15 @@ std::unique_ptr<store::Store> open_store(const ServerConfig& config) {
 // Lobby connections may use at most half the open files limit: the rest is
 // for the control plane, the database, logs and spawning.
 ServerConfig within_process_limits(ServerConfig config) {
-    if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
-        const auto allowed = std::max<std::size_t>(16, static_cast<std::size_t>(files.rlim_cur / 2));
+    if (rlimit files{};
+        ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+        const auto allowed =
+            std::max<std::size_t>(16, static_cast<std::size_t>(files.rlim_cur / 2));
         if (config.max_connections > allowed) {
-            spdlog::warn("--max-connections {} lowered to {}: the open files limit is {} (raise it with "
-                         "ulimit -n or LimitNOFILE=)",
-                         config.max_connections, allowed, static_cast<unsigned long long>(files.rlim_cur));
+            spdlog::warn(
+                "--max-connections {} lowered to {}: the open files limit is {} (raise it with "
+                "ulimit -n or LimitNOFILE=)",
+                config.max_connections, allowed, static_cast<unsigned long long>(files.rlim_cur));
             config.max_connections = allowed;
         }
     }
@@ -122,7 +127,8 @@ struct ServerApp::Parts {
           services{lobby, *store, lobby.config()},
           reaper(io),
           reports(io, report_endpoint_config(config),
-                  [this](const protocol::Report& report) { return rooms->handle_report(report); }) {}
+                  [this](const protocol::Report& report) { return rooms->handle_report(report); }) {
+    }
 
     // Matches first (their players still get match.ended), then the lobby,
     // then the control plane; the last reap collects what exited meanwhile.
@@ -151,7 +157,8 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
     // Escaped grandchildren of game servers are reparented to us, so their
     // match's stop can still find and kill them.
     if (!launch::become_child_subreaper()) {
-        spdlog::warn("could not become a child subreaper; escaped game processes may outlive their match");
+        spdlog::warn(
+            "could not become a child subreaper; escaped game processes may outlive their match");
     }
     std::signal(SIGPIPE, SIG_IGN);
 
@@ -162,7 +169,8 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
     register_developer_ops(p.services);
 
     p.reports.listen();
-    p.rooms = std::make_unique<RoomService>(p.services, p.reaper, tuning, p.reports.local_endpoint().port());
+    p.rooms = std::make_unique<RoomService>(p.services, p.reaper, tuning,
+                                            p.reports.local_endpoint().port());
     register_room_ops(p.services, *p.rooms);
     p.rooms->reconcile_after_restart();
     p.lobby.add_session_closed_observer([&p](LobbySession& s) { p.rooms->on_session_closed(s); });
@@ -177,7 +185,8 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
             if (ec) {
                 return;
             }
-            spdlog::info("gamestore-server: signal {} received: ending matches, closing connections", signo);
+            spdlog::info(
+                "gamestore-server: signal {} received: ending matches, closing connections", signo);
             p.shut_down();
         });
     }
@@ -186,9 +195,13 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
 
 ServerApp::~ServerApp() = default;
 
-net::HostPort ServerApp::lobby_address() const { return host_port(parts_->lobby.lobby_endpoint()); }
+net::HostPort ServerApp::lobby_address() const {
+    return host_port(parts_->lobby.lobby_endpoint());
+}
 
-net::HostPort ServerApp::report_address() const { return host_port(parts_->reports.local_endpoint()); }
+net::HostPort ServerApp::report_address() const {
+    return host_port(parts_->reports.local_endpoint());
+}
 
 void ServerApp::run() {
     auto& p = *parts_;
@@ -198,7 +211,8 @@ void ServerApp::run() {
 
     const auto& config = p.lobby.config();
     spdlog::info("gamestore-server listening: lobby {}, control plane {} (data dir {})",
-                 lobby_address().to_string(), report_address().to_string(), config.data_dir.string());
+                 lobby_address().to_string(), report_address().to_string(),
+                 config.data_dir.string());
     if (!config.ready_file.empty()) {
         write_ready_file(config.ready_file, {{"lobby", lobby_address().to_string()},
                                              {"report", report_address().to_string()},

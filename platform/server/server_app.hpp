@@ -13,7 +13,7 @@
 namespace gamestore::server {
 
 class ServerApp {
-public:
+  public:
     // Whether SIGINT/SIGTERM stop this server (the program) or only stop()
     // does (a test that runs the server inside its own process).
     enum class StopSignals { handled, ignored };
@@ -42,7 +42,7 @@ public:
     // reaps what is left, and run() returns.
     void stop();
 
-private:
+  private:
     struct Parts;
     std::unique_ptr<Parts> parts_;
 };

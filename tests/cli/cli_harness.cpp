@@ -75,8 +75,8 @@ RunningCli CliHarness::start_player(const std::vector<std::string>& args,
                                     const std::map<std::string, std::string>& env, const fs::path& stdin_path,
                                     bool own_session) {
     RunningCli running;
-    auto options =
-        spawn_options(testing::binary("gamestore-player"), args, "", env, running.out_file, running.err_file);
+    auto options = spawn_options(testing::binary("gamestore-player"), args, "", env,
+                                 running.out_file, running.err_file);
     if (!stdin_path.empty()) {
         options.stdin_file = stdin_path;
     }

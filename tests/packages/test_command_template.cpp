@@ -160,8 +160,7 @@ TEST_CASE("LaunchContext fills every placeholder, {pK} empty when absent", "[com
     CHECK(values.at("platform_protocol_version") == "1");
 }
 
-TEST_CASE("a player name that is not UTF-8 still renders, as U+FFFD in players_json",
-          "[command]") {
+TEST_CASE("a player name that is not UTF-8 still renders, as U+FFFD in players_json", "[command]") {
     // Found by tests/fuzz/fuzz_command_template: json::dump threw type_error
     // out of placeholders() and render_*_launch.
     Manifest manifest = load_data_manifest("wordle_manifest.json");

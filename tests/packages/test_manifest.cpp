@@ -360,7 +360,8 @@ TEST_CASE("JSON-level problems", "[manifest]") {
     // A number beyond a double's range is refused by the JSON reader with
     // another exception than a syntax error; it is an issue all the same
     // (found by tests/fuzz/fuzz_manifest).
-    for (const char* text : {R"({"max_players": 1e400})", R"({"server": {"startup_timeout": -1e999}})"}) {
+    for (const char* text :
+         {R"({"max_players": 1e400})", R"({"server": {"startup_timeout": -1e999}})"}) {
         INFO(text);
         REQUIRE_NOTHROW(result = parse_manifest(text));
         REQUIRE(result.issues.size() == 1);

@@ -34,7 +34,8 @@ ServerConfig loopback_config(const std::filesystem::path& data_dir) {
 struct RunningApp {
     ServerApp& app;
     std::future<void> done;
-    explicit RunningApp(ServerApp& a) : app(a), done(std::async(std::launch::async, [&a] { a.run(); })) {}
+    explicit RunningApp(ServerApp& a)
+        : app(a), done(std::async(std::launch::async, [&a] { a.run(); })) {}
     ~RunningApp() {
         if (done.valid()) {
             app.stop();
@@ -52,8 +53,9 @@ json call(RawConnection& conn, const json& request) {
 
 }  // namespace
 
-TEST_CASE("ServerApp binds before run, answers while running, and stop() closes connections and returns",
-          "[server_app][integration]") {
+TEST_CASE(
+    "ServerApp binds before run, answers while running, and stop() closes connections and returns",
+    "[server_app][integration]") {
     TempDir data;
     ServerApp app(loopback_config(data.path() / "var"), {}, ServerApp::StopSignals::ignored);
     const auto lobby = app.lobby_address();
@@ -81,7 +83,8 @@ TEST_CASE("ServerApp binds before run, answers while running, and stop() closes 
     app.stop();
 }
 
-TEST_CASE("ServerApp on the same data dir keeps what the previous one acknowledged", "[server_app][integration]") {
+TEST_CASE("ServerApp on the same data dir keeps what the previous one acknowledged",
+          "[server_app][integration]") {
     TempDir data;
     {
         ServerApp first(loopback_config(data.path() / "var"), {}, ServerApp::StopSignals::ignored);
@@ -105,7 +108,8 @@ TEST_CASE("ServerApp on the same data dir keeps what the previous one acknowledg
     CHECK(login.at("ok") == true);
 }
 
-TEST_CASE("ServerApp refuses a data dir it cannot use, with a sentence", "[server_app][integration]") {
+TEST_CASE("ServerApp refuses a data dir it cannot use, with a sentence",
+          "[server_app][integration]") {
     TempDir data;
     const auto not_a_dir = data.path() / "file";
     gamestore::testing::write_file(not_a_dir, "x");

@@ -29,8 +29,9 @@ SimRun run_sim(const TempDir& dir, const std::string& tag, std::vector<std::stri
     const auto out = dir.path() / (tag + ".out");
     const auto report = dir.path() / (tag + ".json");
     SpawnOptions options;
-    options.argv = {binary("gamestore-sim").string(), "run", "--quiet", "--json", report.string(),
-                    "--work-dir", (dir.path() / tag).string()};
+    options.argv = {
+        binary("gamestore-sim").string(), "run", "--quiet", "--json", report.string(), "--work-dir",
+        (dir.path() / tag).string()};
     options.argv.insert(options.argv.end(), args.begin(), args.end());
     options.stdout_file = out;
     options.stderr_file = out;

@@ -279,12 +279,15 @@ TEST_CASE("each kind of problem is reported with its key path") {
     CHECK(one("[[games]]\nprofile = \"ok\"\nweight = -1\nexpect = [\"END\"]\n") ==
           "quick.toml: games[1].weight: must be > 0, got -1");
     CHECK(one("[[games]]\nprofile = \"Bad_Name\"\nexpect = [\"END\"]\n") ==
-          "quick.toml: games[1].profile: must match [a-z0-9-]+ (a fakegame package dir name), got 'Bad_Name'");
+          "quick.toml: games[1].profile: must match [a-z0-9-]+ (a fakegame package dir name), got "
+          "'Bad_Name'");
     CHECK(one("[[games]]\nprofile = \"\"\nexpect = [\"END\"]\n") ==
-          "quick.toml: games[1].profile: must match [a-z0-9-]+ (a fakegame package dir name), got ''");
+          "quick.toml: games[1].profile: must match [a-z0-9-]+ (a fakegame package dir name), got "
+          "''");
     CHECK(one("[[games]]\nprofile = \"ok\"\nexpect = []\n") == "quick.toml: games[1].expect: must not be empty");
     CHECK(one("[[games]]\nprofile = \"ok\"\nexpect = [\"END\", \"ENDED\"]\n") ==
-          "quick.toml: games[1].expect[1]: must be one of END, ERROR, CRASHED, TIMEOUT, ABORTED, LAUNCH_FAILED; "
+          "quick.toml: games[1].expect[1]: must be one of END, ERROR, CRASHED, TIMEOUT, ABORTED, "
+          "LAUNCH_FAILED; "
           "got 'ENDED'");
     CHECK(one("[[games]]\nprofile = \"ok\"\n") ==
           "quick.toml: games[1].expect: missing (the acceptable match.ended statuses, e.g. [\"END\"])");
@@ -304,7 +307,8 @@ TEST_CASE("each kind of problem is reported with its key path") {
     // expect
     CHECK(one("[expect]\ninvariants = [\"I1\", \"I10\"]\n") ==
           "quick.toml: expect.invariants[1]: must be one of I1..I9, got 'I10'");
-    CHECK(one("[expect]\nbroken = [\"i3\"]\n") == "quick.toml: expect.broken[0]: must be one of I1..I9, got 'i3'");
+    CHECK(one("[expect]\nbroken = [\"i3\"]\n") ==
+          "quick.toml: expect.broken[0]: must be one of I1..I9, got 'i3'");
     CHECK(one("[expect]\ninvariants = [\"I1\", \"I1\"]\n") == "quick.toml: expect.invariants[1]: I1 is listed twice");
     CHECK(one("[expect]\ninvariants = [\"I1\"]\nbroken = [\"I3\"]\n") ==
           "quick.toml: expect.broken[0]: I3 is not in expect.invariants, so it is never checked and cannot break");

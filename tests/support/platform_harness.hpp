@@ -69,7 +69,8 @@ private:
 };
 
 // The launch environment a player's launcher gives a game client, from the
-// room's launch info (docs/MANIFEST.md "Environment variables"), rendered from the package's manifest.
+// room's launch info (docs/MANIFEST.md "Environment variables"), rendered from the package's
+// manifest.
 struct ClientLaunch {
     std::vector<std::string> argv;
     std::vector<std::pair<std::string, std::string>> env;

@@ -27,11 +27,16 @@ ServerFixture::ServerFixture(std::vector<std::string> extra_args, const std::fil
     log_file_ = temp_.path() / "server.log";
     const auto ready = temp_.path() / "ready.json";
     std::vector<std::string> argv = {binary("gamestore-server").string(),
-                                     "--listen",        "127.0.0.1:0",
-                                     "--report-listen", "127.0.0.1:0",
-                                     "--data-dir",      relative ? data_dir.string() : data_dir_.string(),
-                                     "--ready-file",    ready.string(),
-                                     "--log-level",     "debug"};
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--report-listen",
+                                     "127.0.0.1:0",
+                                     "--data-dir",
+                                     relative ? data_dir.string() : data_dir_.string(),
+                                     "--ready-file",
+                                     ready.string(),
+                                     "--log-level",
+                                     "debug"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     // Debugging aid: GAMESTORE_TEST_SERVER_WRAPPER=/usr/bin/valgrind runs the
     // server under that program.
