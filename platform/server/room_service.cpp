@@ -29,6 +29,30 @@ std::string_view to_string(RoomState state) {
     return "WAITING";
 }
 
+std::uint64_t MatchCounters::rejected_reports() const {
+    std::uint64_t total = 0;
+    for (const auto reason : protocol::kReportRefusals) {
+        if (reason != protocol::ReportRefusal::StaleMatch && reason != protocol::ReportRefusal::WrongToken) {
+            total += refusals(reason);
+        }
+    }
+    return total;
+}
+
+namespace {
+
+// {"stale_match": n, ...}: every refusal reason, zero or not, so a reader
+// can tell "none refused" from "not reported by this server".
+json refusals_json(const MatchCounters& counters) {
+    json out = json::object();
+    for (const auto reason : protocol::kReportRefusals) {
+        out[std::string(protocol::to_string(reason))] = counters.refusals(reason);
+    }
+    return out;
+}
+
+}  // namespace
+
 RoomService::RoomService(PlatformServices& services, ChildReaper& reaper, RoomTuning tuning,
                          std::uint16_t report_port)
     : services_(services),
@@ -492,9 +516,10 @@ void RoomService::register_ops() {
                           {{"launched", counters_.launched},
                            {"started", counters_.started},
                            {"finished", counters_.finished},
-                           {"stale_reports", counters_.stale_reports},
-                           {"forged_reports", counters_.forged_reports},
-                           {"rejected_reports", counters_.rejected_reports},
+                           {"stale_reports", counters_.stale_reports()},
+                           {"forged_reports", counters_.forged_reports()},
+                           {"rejected_reports", counters_.rejected_reports()},
+                           {"refusals", refusals_json(counters_)},
                            {"reports_after_exit", counters_.reports_after_exit},
                            {"healthchecks_passed", counters_.healthchecks_passed},
                            {"healthchecks_failed", counters_.healthchecks_failed},
