@@ -170,6 +170,47 @@ json results_json(const std::vector<protocol::PlayerResult>& results) {
     return list;
 }
 
+// One warning per refused report; the reason's counter is in server.stats
+// (matches.refusals). Stale and forged reports show the token they carried,
+// redacted, to tell a late report from a forgery.
+void log_refusal(const protocol::Report& report, const protocol::Refusal& refusal) {
+    using protocol::ReportRefusal;
+    const auto status = protocol::to_string(report.status);
+    const std::string match_id = protocol::printable(report.match_id);
+    switch (refusal.reason) {
+        case ReportRefusal::StaleMatch:
+            spdlog::warn("control plane: stale {} for room {} match {} (token {}): not the room's current match; "
+                         "ignored",
+                         status, report.room_id, match_id, protocol::redact_token(report.report_token));
+            return;
+        case ReportRefusal::WrongToken:
+            spdlog::warn("control plane: {} for room {} match {} with a wrong report token ({}); ignored", status,
+                         report.room_id, match_id, protocol::redact_token(report.report_token));
+            return;
+        case ReportRefusal::MatchEnded:
+            spdlog::warn("control plane: {} for room {} match {} after the match ended; ignored", status,
+                         report.room_id, match_id);
+            return;
+        case ReportRefusal::AlreadyStarted:
+            spdlog::warn("room {}: match {}: duplicate STARTED ignored", report.room_id, match_id);
+            return;
+        case ReportRefusal::ServerExited:
+            spdlog::warn("room {}: match {}: STARTED after the game server exited; ignored", report.room_id,
+                         match_id);
+            return;
+        case ReportRefusal::WrongPort:
+            spdlog::warn("room {}: match {}: STARTED names port {} but the match was given port {}; ignored",
+                         report.room_id, match_id, report.port.value_or(0), refusal.port);
+            return;
+        case ReportRefusal::NotAPlayer:
+        case ReportRefusal::NamedTwice:
+        case ReportRefusal::WinnerIsLoser:
+            spdlog::warn("room {}: match {}: END refused: {}", report.room_id, match_id,
+                         protocol::refusal_sentence(refusal));
+            return;
+    }
+}
+
 }  // namespace
 
 std::string RoomService::start_match(Room& room) {
@@ -549,63 +590,44 @@ asio::awaitable<void> RoomService::record_in_game(std::string match_id, std::int
     }
 }
 
-std::optional<std::string> RoomService::handle_report(const protocol::Report& report) {
-    const auto status = protocol::to_string(report.status);
+std::optional<protocol::Refusal> RoomService::handle_report(const protocol::Report& report) {
     auto it = rooms_.find(report.room_id);
-    if (it == rooms_.end() || !it->second.match || it->second.match->match_id != report.match_id) {
-        ++counters_.stale_reports;
-        spdlog::warn("control plane: stale {} for room {} match {} (token {}): not the room's current match; ignored",
-                     status, report.room_id, protocol::printable(report.match_id),
-                     protocol::redact_token(report.report_token));
-        return "match " + protocol::printable(report.match_id) + " is not the current match of room " +
-               std::to_string(report.room_id);
+    Room* room = it != rooms_.end() && it->second.match ? &it->second : nullptr;
+    protocol::MatchFacts facts;
+    facts.room_id = report.room_id;
+    bool token_matches = false;
+    if (room != nullptr) {
+        const auto& current = *room->match;
+        facts.match_id = current.match_id;
+        facts.port = current.port;
+        facts.started = current.started;
+        facts.ended = current.terminal;
+        facts.server_exited = current.exited;
+        for (const auto& player : current.players) {
+            facts.players.push_back(player.name);
+        }
+        token_matches = same_secret(current.report_token, report.report_token);
     }
-    Room& room = it->second;
-    auto& match = *room.match;
-    if (!same_secret(match.report_token, report.report_token)) {
-        ++counters_.forged_reports;
-        spdlog::warn("control plane: {} for room {} match {} with a wrong report token ({}); ignored", status,
-                     room.id, match.match_id, protocol::redact_token(report.report_token));
-        return "wrong report_token for match " + match.match_id;
+    if (auto refusal = protocol::check_report(report, facts, token_matches)) {
+        ++counters_.refused[protocol::index_of(refusal->reason)];
+        log_refusal(report, *refusal);
+        return refusal;
     }
-    if (match.terminal) {
-        ++counters_.rejected_reports;
-        spdlog::warn("control plane: {} for room {} match {} after the match ended; ignored", status, room.id,
-                     match.match_id);
-        return "match " + match.match_id + " has already ended";
-    }
+    auto& match = *room->match;
     const auto now = Clock::now();
     switch (report.status) {
         case protocol::ReportStatus::Started: {
-            if (match.started) {
-                ++counters_.rejected_reports;
-                spdlog::warn("room {}: match {}: duplicate STARTED ignored", room.id, match.match_id);
-                return "STARTED was already accepted for match " + match.match_id;
-            }
-            if (match.exited) {
-                // Players would be sent to a server that is gone.
-                ++counters_.rejected_reports;
-                spdlog::warn("room {}: match {}: STARTED after the game server exited; ignored", room.id,
-                             match.match_id);
-                return "the game server of match " + match.match_id + " has already exited";
-            }
-            if (!report.port || *report.port != match.port) {
-                ++counters_.rejected_reports;
-                spdlog::warn("room {}: match {}: STARTED names port {} but the match was given port {}; ignored",
-                             room.id, match.match_id, report.port ? *report.port : 0, match.port);
-                return "STARTED must echo the assigned port " + std::to_string(match.port);
-            }
             match.started = true;
             match.started_at = now;
             match.last_heartbeat = now;
             match.in_game_at = store::unix_ms_now();
-            room.state = RoomState::InGame;
+            room->state = RoomState::InGame;
             ++counters_.started;
             spdlog::info("room {}: STARTING -> IN_GAME (match {}, port {}, ready {} ms after start, {} ms after spawn)",
-                         room.id, match.match_id, match.port,
+                         room->id, match.match_id, match.port,
                          std::chrono::duration_cast<std::chrono::milliseconds>(now - match.launched_at).count(),
                          std::chrono::duration_cast<std::chrono::milliseconds>(now - match.spawned_at).count());
-            publish_room(room);
+            publish_room(*room);
             // From here on the match counts as played (history, reviews),
             // also for a restart after a crash.
             asio::co_spawn(services_.lobby.io(), record_in_game(match.match_id, *match.in_game_at), asio::detached);
@@ -616,45 +638,9 @@ std::optional<std::string> RoomService::handle_report(const protocol::Report& re
             match.heartbeat_warned = false;
             return std::nullopt;
         case protocol::ReportStatus::End: {
-            // Every name in END must be a player of this match: in results
-            // (once each) and in winner/loser alike. A report naming anyone
-            // else is refused whole, with the reason, and changes nothing;
-            // the game may send a corrected END.
-            auto is_member = [&](const std::string& name) {
-                return std::any_of(match.players.begin(), match.players.end(),
-                                   [&](const RoomMember& m) { return m.name == name; });
-            };
-            for (const auto& [field, name] : {std::pair{"winner", &report.winner}, std::pair{"loser", &report.loser}}) {
-                if (*name && !is_member(**name)) {
-                    ++counters_.rejected_reports;
-                    const std::string why = std::string(field) + " '" + protocol::printable(**name) +
-                                            "' is not a player of this match";
-                    spdlog::warn("room {}: match {}: END refused: {}", room.id, match.match_id, why);
-                    return why;
-                }
-            }
-            if (report.winner && report.loser && *report.winner == *report.loser) {
-                ++counters_.rejected_reports;
-                const std::string why = "winner and loser are the same player '" + protocol::printable(*report.winner) + "'";
-                spdlog::warn("room {}: match {}: END refused: {}", room.id, match.match_id, why);
-                return why;
-            }
+            // check_end has accepted every name, so the results name players only.
             json results = nullptr;
             if (report.results) {
-                std::set<std::string> named;
-                for (std::size_t i = 0; i < report.results->size(); ++i) {
-                    const auto& player = (*report.results)[i].player;
-                    const bool member = std::any_of(match.players.begin(), match.players.end(),
-                                                    [&](const RoomMember& m) { return m.name == player; });
-                    if (!member || !named.insert(player).second) {
-                        ++counters_.rejected_reports;
-                        const std::string why = "results[" + std::to_string(i) + "].player '" +
-                                                protocol::printable(player) + "' " +
-                                                (member ? "is named twice" : "is not a player of this match");
-                        spdlog::warn("room {}: match {}: END refused: {}", room.id, match.match_id, why);
-                        return why;
-                    }
-                }
                 results = results_json(*report.results);
             } else if (report.winner || report.loser) {
                 results = json::array();
@@ -664,9 +650,9 @@ std::optional<std::string> RoomService::handle_report(const protocol::Report& re
             if (match.exited) {
                 ++counters_.reports_after_exit;
                 spdlog::info("room {}: match {}: END arrived after the game server exited, within the report grace",
-                             room.id, match.match_id);
+                             room->id, match.match_id);
             }
-            finish(room, match.match_id, store::MatchStatus::End, report.reason.value_or("the game ended"),
+            finish(*room, match.match_id, store::MatchStatus::End, report.reason.value_or("the game ended"),
                    std::move(results));
             return std::nullopt;
         }
@@ -674,9 +660,9 @@ std::optional<std::string> RoomService::handle_report(const protocol::Report& re
             if (match.exited) {
                 ++counters_.reports_after_exit;
                 spdlog::info("room {}: match {}: ERROR arrived after the game server exited, within the report grace",
-                             room.id, match.match_id);
+                             room->id, match.match_id);
             }
-            finish(room, match.match_id, store::MatchStatus::Error,
+            finish(*room, match.match_id, store::MatchStatus::Error,
                    "the game server reported an error: " + report.err_msg.value_or("(no message)"), nullptr);
             return std::nullopt;
     }

@@ -22,6 +22,7 @@
 #include "platform/net/channel.hpp"
 #include "platform/protocol/rate_limit.hpp"
 #include "platform/protocol/report.hpp"
+#include "platform/protocol/report_rules.hpp"
 
 namespace gamestore::server {
 
@@ -44,8 +45,9 @@ struct ReportEndpointStats {
 
 class ReportEndpoint {
 public:
-    // Returns nullopt to accept a valid report, or the sentence to refuse it.
-    using Handler = std::function<std::optional<std::string>(const protocol::Report&)>;
+    // Returns nullopt to accept a valid report, or why it is refused (the
+    // reply carries protocol::refusal_sentence of it).
+    using Handler = std::function<std::optional<protocol::Refusal>(const protocol::Report&)>;
 
     ReportEndpoint(boost::asio::io_context& io, ReportEndpointConfig config, Handler handler);
 

@@ -21,6 +21,16 @@ Reply room_reply(json view) {
     return Reply{{{"room", std::move(view)}}, std::nullopt};
 }
 
+// {"stale_match": n, ...}: every refusal reason, zero or not, so a reader
+// can tell "none refused" from "not reported by this server".
+json refusals_json(const MatchCounters& counters) {
+    json out = json::object();
+    for (const auto reason : protocol::kReportRefusals) {
+        out[std::string(protocol::to_string(reason))] = counters.refusals(reason);
+    }
+    return out;
+}
+
 json stats_json(const PlatformServices& services, const RoomService& rooms) {
     const auto& counters = rooms.counters();
     return {{"rooms", rooms.room_count()},
@@ -31,9 +41,10 @@ json stats_json(const PlatformServices& services, const RoomService& rooms) {
              {{"launched", counters.launched},
               {"started", counters.started},
               {"finished", counters.finished},
-              {"stale_reports", counters.stale_reports},
-              {"forged_reports", counters.forged_reports},
-              {"rejected_reports", counters.rejected_reports},
+              {"stale_reports", counters.stale_reports()},
+              {"forged_reports", counters.forged_reports()},
+              {"rejected_reports", counters.rejected_reports()},
+              {"refusals", refusals_json(counters)},
               {"reports_after_exit", counters.reports_after_exit},
               {"healthchecks_passed", counters.healthchecks_passed},
               {"healthchecks_failed", counters.healthchecks_failed},

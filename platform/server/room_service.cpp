@@ -31,6 +31,16 @@ std::string_view to_string(RoomState state) {
     return "WAITING";
 }
 
+std::uint64_t MatchCounters::rejected_reports() const {
+    std::uint64_t total = 0;
+    for (const auto reason : protocol::kReportRefusals) {
+        if (reason != protocol::ReportRefusal::StaleMatch && reason != protocol::ReportRefusal::WrongToken) {
+            total += refusals(reason);
+        }
+    }
+    return total;
+}
+
 RoomService::RoomService(PlatformServices& services, ChildReaper& reaper, RoomTuning tuning,
                          std::uint16_t report_port)
     : services_(services),

@@ -20,6 +20,7 @@
 // dir freed, history written). A failed launch goes STARTING -> ENDING ->
 // WAITING the same way.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -36,6 +37,7 @@
 #include "platform/launch/process_launcher.hpp"
 #include "platform/packages/manifest.hpp"
 #include "platform/protocol/report.hpp"
+#include "platform/protocol/report_rules.hpp"
 #include "platform/server/child_reaper.hpp"
 #include "platform/server/platform_services.hpp"
 #include "platform/server/port_pool.hpp"
@@ -140,13 +142,22 @@ struct MatchCounters {
     std::uint64_t launched = 0;
     std::uint64_t started = 0;
     std::uint64_t finished = 0;
-    std::uint64_t stale_reports = 0;   // a match_id that is not the room's current match
-    std::uint64_t forged_reports = 0;  // right match, wrong report_token
-    std::uint64_t rejected_reports = 0;  // other refusals (bad port echo, bad results, after the end)
+    // Refused reports, by reason (indexed by protocol::index_of).
+    std::array<std::uint64_t, protocol::kReportRefusalCount> refused{};
     std::uint64_t reports_after_exit = 0;  // END/ERROR accepted within the report grace
     std::uint64_t healthchecks_passed = 0;     // a TCP connect succeeded
     std::uint64_t healthchecks_failed = 0;     // none within healthcheck.timeout_sec
     std::uint64_t healthchecks_abandoned = 0;  // the match ended first
+
+    std::uint64_t refusals(protocol::ReportRefusal reason) const {
+        return refused[protocol::index_of(reason)];
+    }
+    // server.stats' three sums: a match_id that is not the room's current
+    // match, the right match with a wrong report_token, and every other
+    // refusal (bad port echo, bad names in END, after the end).
+    std::uint64_t stale_reports() const { return refusals(protocol::ReportRefusal::StaleMatch); }
+    std::uint64_t forged_reports() const { return refusals(protocol::ReportRefusal::WrongToken); }
+    std::uint64_t rejected_reports() const;
 };
 
 class RoomService {
@@ -162,8 +173,10 @@ public:
     // Aborts every match and waits for their cleanup; then `done`.
     void shutdown(std::function<void()> done);
 
-    // The control plane's handler: nullopt accepts, else the refusal sentence.
-    std::optional<std::string> handle_report(const protocol::Report& report);
+    // The control plane's handler: nullopt accepts, else why not (its
+    // sentence is the reply). The rules are protocol::check_report's; this
+    // applies an accepted report to the match and counts refusals.
+    std::optional<protocol::Refusal> handle_report(const protocol::Report& report);
 
     void on_session_closed(LobbySession& session);
     void on_session_signed_in(LobbySession& session);

@@ -22,6 +22,7 @@ extern "C" int gamestore_fuzz_launch_info(const std::uint8_t* data, std::size_t 
 // The protocol codecs (platform/protocol).
 extern "C" int gamestore_fuzz_framer(const std::uint8_t* data, std::size_t size);
 extern "C" int gamestore_fuzz_report(const std::uint8_t* data, std::size_t size);
+extern "C" int gamestore_fuzz_report_rules(const std::uint8_t* data, std::size_t size);
 extern "C" int gamestore_fuzz_request(const std::uint8_t* data, std::size_t size);
 extern "C" int gamestore_fuzz_handshake(const std::uint8_t* data, std::size_t size);
 extern "C" int gamestore_fuzz_semver(const std::uint8_t* data, std::size_t size);
@@ -36,8 +37,11 @@ struct Target {
 };
 
 constexpr Target kTargets[] = {
-    {"framer", gamestore_fuzz_framer},   {"report", gamestore_fuzz_report},
-    {"request", gamestore_fuzz_request}, {"handshake", gamestore_fuzz_handshake},
+    {"framer", gamestore_fuzz_framer},
+    {"report", gamestore_fuzz_report},
+    {"report_rules", gamestore_fuzz_report_rules},
+    {"request", gamestore_fuzz_request},
+    {"handshake", gamestore_fuzz_handshake},
     {"semver", gamestore_fuzz_semver},
 };
 
