@@ -14,6 +14,7 @@
 #include "platform/launch/process_launcher.hpp"
 #include "platform/packages/command_template.hpp"
 #include "platform/protocol/redact.hpp"
+#include "platform/protocol/text.hpp"
 #include "platform/server/blocking.hpp"
 #include "platform/server/lobby_error.hpp"
 #include "platform/server/lobby_session.hpp"
@@ -38,15 +39,6 @@ constexpr std::chrono::milliseconds kStopPoll{20};
 // attempt may take.
 constexpr std::chrono::milliseconds kHealthcheckRetry{100};
 constexpr std::chrono::milliseconds kHealthcheckAttempt{1000};
-
-std::string join(const std::vector<std::string>& items, std::string_view separator) {
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty()) out += separator;
-        out += item;
-    }
-    return out;
-}
 
 // Polls (cheap checks only) until the group and `escaped` are gone; false
 // at the deadline.
@@ -418,7 +410,7 @@ void RoomService::start_healthcheck(Room& room, const packages::LaunchContext& c
     }
     probe->timeout = seconds_to_ms(target.timeout_sec);
     spdlog::info("healthcheck: room {}: match {}: probing {} for up to {:g} s (diagnostic only: readiness is STARTED)",
-                 room.id, match.match_id, join(probe->targets, " then "), target.timeout_sec);
+                 room.id, match.match_id, protocol::join(probe->targets, " then "), target.timeout_sec);
     match.healthcheck = probe;
     asio::co_spawn(services_.lobby.io(), run_healthcheck(room.id, match.match_id, hosts.connect, target.port, probe),
                    asio::detached);
@@ -477,7 +469,7 @@ asio::awaitable<void> RoomService::run_healthcheck(std::int64_t room_id, std::st
     ++counters_.healthchecks_failed;
     spdlog::warn("healthcheck: room {}: match {}: no TCP connection to {} within {:g} s ({} attempts; last error: "
                  "{}); diagnostic only: the match goes on, readiness is STARTED",
-                 room_id, match_id, join(probe->targets, " or "), ms_to_seconds(probe->timeout), probe->attempts,
+                 room_id, match_id, protocol::join(probe->targets, " or "), ms_to_seconds(probe->timeout), probe->attempts,
                  probe->last_error.empty() ? std::string("none") : probe->last_error);
 }
 
@@ -490,7 +482,7 @@ void RoomService::conclude_abandoned_healthcheck(const Room& room, ActiveMatch& 
     ++counters_.healthchecks_abandoned;
     spdlog::info("healthcheck: room {}: match {}: abandoned, the match ended first ({} attempts, no TCP connection "
                  "to {}; last error: {})",
-                 room.id, match.match_id, probe.attempts, join(probe.targets, " or "),
+                 room.id, match.match_id, probe.attempts, protocol::join(probe.targets, " or "),
                  probe.last_error.empty() ? std::string("none") : probe.last_error);
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "platform/protocol/text.hpp"
 #include "platform/server/lobby_error.hpp"
 #include "platform/server/lobby_session.hpp"
 
@@ -402,15 +403,15 @@ asio::awaitable<json> RoomService::start(const LobbySession& host) {
                                                   " players; the room has " +
                                                   std::to_string(count));
     }
-    std::string not_ready;
+    std::vector<std::string> not_ready;
     for (const auto& member : room.members) {
         if (!member.ready) {
-            not_ready += (not_ready.empty() ? "" : ", ") + member.name;
+            not_ready.push_back(member.name);
         }
     }
     if (!not_ready.empty()) {
         throw LobbyError(ErrorCode::Conflict,
-                         "everyone must be ready first; not ready: " + not_ready);
+                         "everyone must be ready first; not ready: " + protocol::join(not_ready, ", "));
     }
     const auto room_id = room.id;
     const auto match_id = start_match(room);
