@@ -171,28 +171,32 @@ void log_refusal(const protocol::Report& report, const protocol::Refusal& refusa
     const std::string match_id = protocol::printable(report.match_id);
     switch (refusal.reason) {
         case ReportRefusal::StaleMatch:
-            spdlog::warn("control plane: stale {} for room {} match {} (token {}): not the room's current match; "
-                         "ignored",
-                         status, report.room_id, match_id, protocol::redact_token(report.report_token));
+            spdlog::warn(
+                "control plane: stale {} for room {} match {} (token {}): not the room's current "
+                "match; "
+                "ignored",
+                status, report.room_id, match_id, protocol::redact_token(report.report_token));
             return;
         case ReportRefusal::WrongToken:
-            spdlog::warn("control plane: {} for room {} match {} with a wrong report token ({}); ignored", status,
-                         report.room_id, match_id, protocol::redact_token(report.report_token));
+            spdlog::warn(
+                "control plane: {} for room {} match {} with a wrong report token ({}); ignored",
+                status, report.room_id, match_id, protocol::redact_token(report.report_token));
             return;
         case ReportRefusal::MatchEnded:
-            spdlog::warn("control plane: {} for room {} match {} after the match ended; ignored", status,
-                         report.room_id, match_id);
+            spdlog::warn("control plane: {} for room {} match {} after the match ended; ignored",
+                         status, report.room_id, match_id);
             return;
         case ReportRefusal::AlreadyStarted:
             spdlog::warn("room {}: match {}: duplicate STARTED ignored", report.room_id, match_id);
             return;
         case ReportRefusal::ServerExited:
-            spdlog::warn("room {}: match {}: STARTED after the game server exited; ignored", report.room_id,
-                         match_id);
+            spdlog::warn("room {}: match {}: STARTED after the game server exited; ignored",
+                         report.room_id, match_id);
             return;
         case ReportRefusal::WrongPort:
-            spdlog::warn("room {}: match {}: STARTED names port {} but the match was given port {}; ignored",
-                         report.room_id, match_id, report.port.value_or(0), refusal.port);
+            spdlog::warn(
+                "room {}: match {}: STARTED names port {} but the match was given port {}; ignored",
+                report.room_id, match_id, report.port.value_or(0), refusal.port);
             return;
         case ReportRefusal::NotAPlayer:
         case ReportRefusal::NamedTwice:
@@ -409,8 +413,10 @@ void RoomService::start_healthcheck(Room& room, const packages::LaunchContext& c
         probe->targets.push_back(net::HostPort{host, target.port}.to_string());
     }
     probe->timeout = seconds_to_ms(target.timeout_sec);
-    spdlog::info("healthcheck: room {}: match {}: probing {} for up to {:g} s (diagnostic only: readiness is STARTED)",
-                 room.id, match.match_id, protocol::join(probe->targets, " then "), target.timeout_sec);
+    spdlog::info(
+        "healthcheck: room {}: match {}: probing {} for up to {:g} s (diagnostic only: readiness "
+        "is STARTED)",
+        room.id, match.match_id, protocol::join(probe->targets, " then "), target.timeout_sec);
     match.healthcheck = probe;
     asio::co_spawn(services_.lobby.io(), run_healthcheck(room.id, match.match_id, hosts.connect, target.port, probe),
                    asio::detached);
@@ -467,10 +473,12 @@ asio::awaitable<void> RoomService::run_healthcheck(std::int64_t room_id, std::st
     }
     probe->done = true;
     ++counters_.healthchecks_failed;
-    spdlog::warn("healthcheck: room {}: match {}: no TCP connection to {} within {:g} s ({} attempts; last error: "
-                 "{}); diagnostic only: the match goes on, readiness is STARTED",
-                 room_id, match_id, protocol::join(probe->targets, " or "), ms_to_seconds(probe->timeout), probe->attempts,
-                 probe->last_error.empty() ? std::string("none") : probe->last_error);
+    spdlog::warn(
+        "healthcheck: room {}: match {}: no TCP connection to {} within {:g} s ({} attempts; last "
+        "error: "
+        "{}); diagnostic only: the match goes on, readiness is STARTED",
+        room_id, match_id, protocol::join(probe->targets, " or "), ms_to_seconds(probe->timeout),
+        probe->attempts, probe->last_error.empty() ? std::string("none") : probe->last_error);
 }
 
 void RoomService::conclude_abandoned_healthcheck(const Room& room, ActiveMatch& match) {
@@ -480,10 +488,12 @@ void RoomService::conclude_abandoned_healthcheck(const Room& room, ActiveMatch& 
     auto& probe = *match.healthcheck;
     probe.done = true;
     ++counters_.healthchecks_abandoned;
-    spdlog::info("healthcheck: room {}: match {}: abandoned, the match ended first ({} attempts, no TCP connection "
-                 "to {}; last error: {})",
-                 room.id, match.match_id, probe.attempts, protocol::join(probe.targets, " or "),
-                 probe.last_error.empty() ? std::string("none") : probe.last_error);
+    spdlog::info(
+        "healthcheck: room {}: match {}: abandoned, the match ended first ({} attempts, no TCP "
+        "connection "
+        "to {}; last error: {})",
+        room.id, match.match_id, probe.attempts, protocol::join(probe.targets, " or "),
+        probe.last_error.empty() ? std::string("none") : probe.last_error);
 }
 
 void RoomService::pump_log(int read_fd, fs::path log_file) {
@@ -615,10 +625,14 @@ std::optional<protocol::Refusal> RoomService::handle_report(const protocol::Repo
             match.in_game_at = store::unix_ms_now();
             room->state = RoomState::InGame;
             ++counters_.started;
-            spdlog::info("room {}: STARTING -> IN_GAME (match {}, port {}, ready {} ms after start, {} ms after spawn)",
-                         room->id, match.match_id, match.port,
-                         std::chrono::duration_cast<std::chrono::milliseconds>(now - match.launched_at).count(),
-                         std::chrono::duration_cast<std::chrono::milliseconds>(now - match.spawned_at).count());
+            spdlog::info(
+                "room {}: STARTING -> IN_GAME (match {}, port {}, ready {} ms after start, {} ms "
+                "after spawn)",
+                room->id, match.match_id, match.port,
+                std::chrono::duration_cast<std::chrono::milliseconds>(now - match.launched_at)
+                    .count(),
+                std::chrono::duration_cast<std::chrono::milliseconds>(now - match.spawned_at)
+                    .count());
             publish_room(*room);
             // From here on the match counts as played (history, reviews),
             // also for a restart after a crash.
@@ -641,21 +655,26 @@ std::optional<protocol::Refusal> RoomService::handle_report(const protocol::Repo
             }
             if (match.exited) {
                 ++counters_.reports_after_exit;
-                spdlog::info("room {}: match {}: END arrived after the game server exited, within the report grace",
-                             room->id, match.match_id);
+                spdlog::info(
+                    "room {}: match {}: END arrived after the game server exited, within the "
+                    "report grace",
+                    room->id, match.match_id);
             }
-            finish(*room, match.match_id, store::MatchStatus::End, report.reason.value_or("the game ended"),
-                   std::move(results));
+            finish(*room, match.match_id, store::MatchStatus::End,
+                   report.reason.value_or("the game ended"), std::move(results));
             return std::nullopt;
         }
         case protocol::ReportStatus::Error:
             if (match.exited) {
                 ++counters_.reports_after_exit;
-                spdlog::info("room {}: match {}: ERROR arrived after the game server exited, within the report grace",
-                             room->id, match.match_id);
+                spdlog::info(
+                    "room {}: match {}: ERROR arrived after the game server exited, within the "
+                    "report grace",
+                    room->id, match.match_id);
             }
             finish(*room, match.match_id, store::MatchStatus::Error,
-                   "the game server reported an error: " + report.err_msg.value_or("(no message)"), nullptr);
+                   "the game server reported an error: " + report.err_msg.value_or("(no message)"),
+                   nullptr);
             return std::nullopt;
     }
     return std::nullopt;

@@ -147,8 +147,9 @@ asio::awaitable<void> ReportEndpoint::serve(tcp::socket socket) {
         const auto& report = std::get<protocol::Report>(parsed);
         match_id = report.match_id;
         const auto refusal = handler_(report);
-        channel->send(refusal ? protocol::encode_report_reply_error(protocol::refusal_sentence(*refusal))
-                              : protocol::encode_report_reply_ok());
+        channel->send(
+            refusal ? protocol::encode_report_reply_error(protocol::refusal_sentence(*refusal))
+                    : protocol::encode_report_reply_ok());
     }
     idle->cancel();
     // queued() counts a reply being written: a one-shot sender that closed

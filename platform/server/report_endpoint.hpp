@@ -45,17 +45,17 @@ struct ReportEndpointStats {
 
 class ReportEndpoint {
 public:
-    // Returns nullopt to accept a valid report, or why it is refused (the
-    // reply carries protocol::refusal_sentence of it).
-    using Handler = std::function<std::optional<protocol::Refusal>(const protocol::Report&)>;
+  // Returns nullopt to accept a valid report, or why it is refused (the
+  // reply carries protocol::refusal_sentence of it).
+  using Handler = std::function<std::optional<protocol::Refusal>(const protocol::Report&)>;
 
-    ReportEndpoint(boost::asio::io_context& io, ReportEndpointConfig config, Handler handler);
+  ReportEndpoint(boost::asio::io_context& io, ReportEndpointConfig config, Handler handler);
 
-    void listen();
-    void start();
-    void stop();
-    boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
-    const ReportEndpointStats& stats() const { return stats_; }
+  void listen();
+  void start();
+  void stop();
+  boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  const ReportEndpointStats& stats() const { return stats_; }
 
 private:
     boost::asio::awaitable<void> accept_loop();

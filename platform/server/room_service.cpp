@@ -35,7 +35,8 @@ std::string_view to_string(RoomState state) {
 std::uint64_t MatchCounters::rejected_reports() const {
     std::uint64_t total = 0;
     for (const auto reason : protocol::kReportRefusals) {
-        if (reason != protocol::ReportRefusal::StaleMatch && reason != protocol::ReportRefusal::WrongToken) {
+        if (reason != protocol::ReportRefusal::StaleMatch &&
+            reason != protocol::ReportRefusal::WrongToken) {
             total += refusals(reason);
         }
     }
@@ -410,8 +411,8 @@ asio::awaitable<json> RoomService::start(const LobbySession& host) {
         }
     }
     if (!not_ready.empty()) {
-        throw LobbyError(ErrorCode::Conflict,
-                         "everyone must be ready first; not ready: " + protocol::join(not_ready, ", "));
+        throw LobbyError(ErrorCode::Conflict, "everyone must be ready first; not ready: " +
+                                                  protocol::join(not_ready, ", "));
     }
     const auto room_id = room.id;
     const auto match_id = start_match(room);
