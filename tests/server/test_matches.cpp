@@ -394,20 +394,28 @@ TEST_CASE("2- and 3-player matches run to END, record history and unlock reviews
         std::vector<std::unique_ptr<ChildProcess>> clients;
         std::string match_id;
         std::set<std::string> client_tokens;
+        std::vector<json> launches;
         for (auto& player : players) {
             auto room = player->wait_room([](const json& r) { return state_is(r, "IN_GAME"); });
             REQUIRE(room);
             match_id = room->at("match_id");
             client_tokens.insert(room->at("launch").at("client_token").get<std::string>());
-            clients.push_back(launch_client("ok", room->at("launch"), player->name(), work.path()));
+            launches.push_back(room->at("launch"));
         }
-        // While the server and every client run: neither token is in the
-        // argv of any process on the machine (they travel by env and file).
+        // Neither token is in the argv of any process on the machine (they
+        // travel by env and file): checked while the game server surely runs
+        // (it waits for its players), and again once the clients run (a
+        // loaded machine may let the match end before the second look).
         const auto report_token =
             gamestore::testing::read_file(server.data_dir() / "matches" / match_id / "report_token");
         REQUIRE(report_token.size() == 32);
         REQUIRE(client_tokens.size() == 1);
         REQUIRE_FALSE(no_match_processes(match_id));
+        CHECK(pids_with_secret_in_cmdline(report_token).empty());
+        CHECK(pids_with_secret_in_cmdline(*client_tokens.begin()).empty());
+        for (std::size_t i = 0; i < players.size(); ++i) {
+            clients.push_back(launch_client("ok", launches[i], players[i]->name(), work.path()));
+        }
         CHECK(pids_with_secret_in_cmdline(report_token).empty());
         CHECK(pids_with_secret_in_cmdline(*client_tokens.begin()).empty());
         for (auto& player : players) {
