@@ -50,6 +50,10 @@ milliseconds scaled(double seconds, double scale) {
 // Game output quoted in a check's sentence: enough to recognise it.
 constexpr std::size_t kQuotedOutputBytes = 100;
 
+std::string in_quotes(const std::string& text) {
+    return protocol::in_quotes(text, kQuotedOutputBytes);
+}
+
 struct ClientRun {
     std::string player;
     pid_t pid = -1;
@@ -109,9 +113,7 @@ class MatchSession {
 
     std::vector<std::string> secrets() const { return {match_.context.client_token, match_.context.report_token}; }
     // Text from the game, safe to show: tokens redacted, control characters gone.
-    std::string shown(const std::string& text) const {
-        return protocol::in_quotes(redact_secrets(text, secrets()), kQuotedOutputBytes);
-    }
+    std::string shown(const std::string& text) const { return in_quotes(redact_secrets(text, secrets())); }
     std::vector<std::string> log_tail(const OutputCapture& output, std::size_t lines) const {
         auto tail = output.tail(lines);
         for (auto& line : tail) line = protocol::printable(redact_secrets(line, secrets()), 300);

@@ -219,7 +219,7 @@ std::string RoomService::start_match(Room& room) {
     }
     ActiveMatch match;
     // Generated and stored before anything is spawned, so even an instant
-    // STARTED is validated against them (plan, item 11).
+    // STARTED is validated against them (docs/MATCHES.md, "Identity and secrets of a match").
     match.match_id = kMatchIdPrefix + random_hex(kMatchIdHexDigits / 2);
     match.client_token = random_hex(16);
     match.report_token = random_hex(16);
