@@ -24,9 +24,9 @@ int init_package(const std::filesystem::path& dir, const std::string& game_name)
 int init_package(const std::filesystem::path& dir, const std::string& game_name,
                  ScaffoldTemplate kind);
 
-// Where validate_game_package is: next to this executable, then in the
-// build tree (<dir>/../../validator/), then PATH. Empty when none is found
-// next to us or in the build tree (then PATH decides at launch).
+// Where validate_game_package is: next to this executable (installed side
+// by side, as in build/bin/). Empty when it is not there (then PATH decides
+// at launch).
 std::filesystem::path find_validator();
 // Checks locally (exit 2 listing every problem, nothing uploaded), then uploads.
 int publish_package(ToolSession& session, const std::filesystem::path& input,
