@@ -61,7 +61,8 @@ void check_process(const ProcessTemplate& process, int max_players) {
 }
 
 // A full match whose tokens are `secret`-specific, so two renderings that
-// differ only in the tokens show whether a token influenced the result.
+// differ only in the tokens show whether a token influenced the result. The
+// token files' paths are no secret (a command may name them) and stay alike.
 LaunchContext context_with_tokens(int max_players, const std::string& secret) {
     LaunchContext context;
     context.room_id = 42;
@@ -72,8 +73,8 @@ LaunchContext context_with_tokens(int max_players, const std::string& secret) {
     context.report_port = 16535;
     context.client_token = "client-token-" + secret;
     context.report_token = "report-token-" + secret;
-    context.client_token_path = "/run/match/client_token-" + secret;
-    context.report_token_path = "/run/match/report_token-" + secret;
+    context.client_token_path = "/run/match/client_token";
+    context.report_token_path = "/run/match/report_token";
     for (int k = 1; k <= max_players; ++k) {
         context.players.push_back(k == 1 ? "a b; $(rm -rf /) {p2}" : "player" + std::to_string(k));
     }
@@ -116,7 +117,7 @@ void check_renders(const Manifest& manifest) {
     const LaunchSpec client_a = render_client_launch(manifest, a, kPackageRoot);
     LaunchContext a_other_report = a;
     a_other_report.report_token = b.report_token;
-    a_other_report.report_token_path = b.report_token_path;
+    a_other_report.report_token_path = "/run/match/report_token-elsewhere";
     const LaunchSpec client_a2 = render_client_launch(manifest, a_other_report, kPackageRoot);
     const LaunchSpec client_b = render_client_launch(manifest, b, kPackageRoot);
     FUZZ_CHECK(client_a.argv.size() == manifest.client.argv.size());
