@@ -906,7 +906,13 @@ asio::awaitable<void> Run::play_round(std::vector<SimPlayer*> members, const Rou
                 live.match_id = match_id;
                 live.players = names;
                 live.report_token = read_text(server_->data_dir() / "matches" / match_id / "report_token");
-                checks_.add_secret(live.report_token, "the report token of " + match_id);
+                // The token-in-argv game puts its own report token in a
+                // child's argv on purpose (the validator fails it for that);
+                // I9 watches what the platform does with tokens, so that one
+                // game's leak of its own token is not counted against it.
+                if (game.profile != "token-in-argv") {
+                    checks_.add_secret(live.report_token, "the report token of " + match_id);
+                }
                 live_matches_[match_id] = live;
             }
             checks_.add_secret(str(views[i].launch, "client_token"),
