@@ -19,6 +19,7 @@
 #include "fakegames/control_plane_abuse.hpp"
 #include "fakegames/helper_processes.hpp"
 #include "fakegames/options.hpp"
+#include "fakegames/sandbox_probes.hpp"
 #include "fakegames/scoreboard.hpp"
 #include "gamestore/sdk.hpp"
 
@@ -149,9 +150,15 @@ int run_server(const ServerOptions& o) {
         ctx.report_host() + ":" + std::to_string(ctx.report_port()) + " with token " +
         sdk::redact(ctx.report_token()));
 
+    SandboxProbes probes(o.sandbox, [&log](const std::string& line) { log(line); });
+    if (!probes.at_startup(ctx.match_id())) {
+        return kExitProbeFailed;
+    }
+    int helpers_started = 0;  // --attack counts them as part of its own match
     if (o.grandchild) {
         try {
             const pid_t pid = spawn_escaped_grandchild(ctx.match_id(), o.grandchild_lifetime_sec);
+            ++helpers_started;
             log("spawned escaped grandchild pid " + std::to_string(pid) + " (" + kGrandchildMarker +
                 "=" + ctx.match_id() + ")");
         } catch (const std::exception& e) {
@@ -163,6 +170,7 @@ int run_server(const ServerOptions& o) {
         // forking thread, and this one lives until the server exits.
         try {
             const pid_t pid = spawn_token_holder(ctx.report_token(), o.grandchild_lifetime_sec);
+            ++helpers_started;
             log("spawned child pid " + std::to_string(pid) +
                 " with REPORT_TOKEN in its argv (--token-in-argv)");
         } catch (const std::exception& e) {
@@ -291,6 +299,16 @@ int run_server(const ServerOptions& o) {
     }
     abuse.start();
 
+    const AttackContext attack{ctx.match_id(), ctx.report_host(), ctx.report_port(),
+                               helpers_started};
+    if (const auto code = probes.after_started(attack, stop.fd(), [&] {
+            manual_heartbeats = {};
+            reporter.stop_heartbeats();
+        })) {
+        abuse.stop();
+        return *code;
+    }
+
     if (o.started_before_accept && !o.never_started) {
         // Connections queue in the listen backlog; nobody answers them yet.
         log("answering no handshake for " + std::to_string(o.started_before_accept->count()) +
@@ -331,7 +349,11 @@ int run_server(const ServerOptions& o) {
     accept_options.timeout = o.player_timeout;
     accept_options.handshake_timeout = o.handshake_timeout;
     accept_options.interrupt_fd = stop.fd();
-    accept_options.on_decision = [&log](const std::string& peer, const sdk::HandshakeDecision& d) {
+    accept_options.on_decision = [&log, &probes](const std::string& peer,
+                                                 const sdk::HandshakeDecision& d) {
+        if (d.ok) {
+            probes.player_joined(d.player_name, d.player_index);
+        }
         log(d.ok ? "handshake from " + peer + ": accepted " + d.player_name + " as seat " +
                        std::to_string(d.player_index)
                  : "handshake from " + peer + ": rejected (" + d.reason + ")");
@@ -400,6 +422,7 @@ int run_server(const ServerOptions& o) {
         reporter.error("fakegame reports ERROR after END (--end-then-error)");
     }
     log("reported END with " + std::to_string(results.size()) + " results");
+    probes.match_ended(results.size());
     if (!reporter.flush(10s)) {
         log("END not acknowledged within 10 s");
     }

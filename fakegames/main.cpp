@@ -166,6 +166,63 @@ int main(int argc, char** argv) {
         ->add_flag("--result-duplicate-player", s.result_duplicate_player,
                    "END names the first player twice")
         ->group(faults);
+    // Sandbox probes (fakegames/sandbox_probes.hpp): each prints its outcome
+    // as one line on stdout.
+    auto* attack =
+        server
+            ->add_flag("--attack", s.sandbox.attack,
+                       "after STARTED, try to escape the sandbox and print ATTACK {json}")
+            ->group(faults);
+    server
+        ->add_option("--attack-db", s.sandbox.attack_db,
+                     "--attack reads the first 16 bytes of PATH (the platform's database)")
+        ->needs(attack)
+        ->type_name("PATH")
+        ->group(faults);
+    server
+        ->add_option("--attack-store", s.sandbox.attack_store,
+                     "--attack creates a file in DIR (repeatable)")
+        ->allow_extra_args(false)
+        ->needs(attack)
+        ->type_name("DIR")
+        ->group(faults);
+    server
+        ->add_option("--attack-matches", s.sandbox.attack_matches,
+                     "--attack reads other matches' token files in DIR (a data dir's matches/)")
+        ->needs(attack)
+        ->type_name("DIR")
+        ->group(faults);
+    server
+        ->add_option("--attack-signal", s.sandbox.attack_signal,
+                     "--attack tries kill(PID, 0) (repeatable)")
+        ->allow_extra_args(false)
+        ->check(CLI::PositiveNumber)
+        ->needs(attack)
+        ->type_name("PID")
+        ->group(faults);
+    server
+        ->add_flag("--fork-loop", s.sandbox.fork_loop,
+                   "after STARTED, stop heartbeats and fork idle children until fork fails")
+        ->group(faults);
+    server
+        ->add_option("--write-file-mb", s.sandbox.write_file_mb,
+                     "after STARTED, write N MiB to big.bin in the current directory")
+        ->check(CLI::Range(1, fg::kMaxWriteFileMb))
+        ->group(faults);
+    server
+        ->add_option("--allocate-mb", s.sandbox.allocate_mb,
+                     "after STARTED, allocate and touch N MiB, held until the match ends")
+        ->check(CLI::Range(1, fg::kMaxAllocateMb))
+        ->group(faults);
+    server
+        ->add_option("--write-beside", s.sandbox.write_beside,
+                     "at start-up, create DIR (relative to the current directory) and log "
+                     "events to DIR/server.log")
+        ->check([](const std::string& dir) {
+            return dir.empty() ? std::string("DIR must not be empty") : std::string();
+        })
+        ->type_name("DIR")
+        ->group(faults);
 
     fg::ClientOptions c;
     MsFlag connect_timeout, result_timeout, hold, think;

@@ -6,10 +6,26 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace gamestore::fakegames {
 
 using std::chrono::milliseconds;
+
+// Faults that probe the sandbox a platform runs the server in: escapes
+// (reading other matches' secrets, writing where only the platform may) and
+// exhaustion (processes, disk, memory). See fakegames/sandbox_probes.hpp.
+struct SandboxProbeOptions {
+    bool attack = false;                        // try every escape, print ATTACK {json}
+    std::optional<std::string> attack_db;       // file to read (the platform's database)
+    std::vector<std::string> attack_store;      // directories to create a file in
+    std::optional<std::string> attack_matches;  // a data directory's matches/
+    std::vector<int> attack_signal;             // pids to kill(pid, 0)
+    bool fork_loop = false;                     // fork until fork fails
+    std::optional<int> write_file_mb;           // write big.bin of N MiB into the cwd
+    std::optional<int> allocate_mb;             // allocate and touch N MiB
+    std::optional<std::string> write_beside;    // keep DIR/server.log next to the server
+};
 
 struct ServerOptions {
     std::optional<int> port;                // --port, else env PORT
@@ -51,6 +67,7 @@ struct ServerOptions {
     std::optional<milliseconds> started_before_accept;
     bool result_missing_player = false;    // END leaves out the last player
     bool result_duplicate_player = false;  // END names the first player twice
+    SandboxProbeOptions sandbox;
 };
 
 struct ClientOptions {
@@ -81,6 +98,11 @@ inline constexpr std::size_t kMaxOversizedLine = 64 * 1024 * 1024;
 inline constexpr int kMaxMalformedLines = 100000;
 inline constexpr std::size_t kMaxSlowlorisBytes = 1024 * 1024;
 inline constexpr int kMaxStdoutSpam = 1000000;
+inline constexpr int kMaxWriteFileMb = 64 * 1024;
+inline constexpr int kMaxAllocateMb = 64 * 1024;
+// --fork-loop never forks more children than this in total, so that run
+// without a process limit (outside a sandbox) it cannot exhaust the machine.
+inline constexpr int kForkLoopCap = 4096;
 
 int run_server(const ServerOptions& options);
 int run_client(const ClientOptions& options);
@@ -96,5 +118,7 @@ inline constexpr int kExitRejected = 4;    // client: handshake refused
 inline constexpr int kExitProtocol = 5;    // client: no or bad reply from the server
 inline constexpr int kExitBindFailed = 6;  // server: cannot listen
 inline constexpr int kExitCrashAfterStarted = 1;  // server --exit-after-started-ms
+// server: --write-beside or --write-file-mb could not write
+inline constexpr int kExitProbeFailed = 1;
 
 }  // namespace gamestore::fakegames

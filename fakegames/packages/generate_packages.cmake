@@ -29,14 +29,22 @@ foreach(i RANGE ${last})
   foreach(field ${fields})
     string(JSON ${field} GET "${row}" ${field})
   endforeach()
+  # One optional key: sandbox_only (a boolean) marks a profile that must only
+  # ever run sandboxed (the validator matrix and the sim skip it).
+  set(optional_fields sandbox_only)
+  string(JSON sandbox_only ERROR_VARIABLE no_sandbox_only TYPE "${row}" sandbox_only)
+  if(NOT no_sandbox_only AND NOT sandbox_only STREQUAL "BOOLEAN")
+    message(FATAL_ERROR "${PROFILES}: profile '${name}': sandbox_only must be true or false")
+  endif()
   # No other keys: what the validator must report for a profile lives only in
   # validator/expectations.tsv, so no second, drifting copy can creep back in.
   string(JSON keys LENGTH "${row}")
   math(EXPR last_key "${keys} - 1")
   foreach(k RANGE ${last_key})
     string(JSON key MEMBER "${row}" ${k})
-    if(NOT key IN_LIST fields)
+    if(NOT key IN_LIST fields AND NOT key IN_LIST optional_fields)
       list(JOIN fields ", " allowed)
+      string(APPEND allowed ", optional: sandbox_only")
       message(FATAL_ERROR "${PROFILES}: profile '${name}' has the unknown key '${key}' (allowed: ${allowed}; "
                           "expected validator verdicts belong in validator/expectations.tsv)")
     endif()

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,17 +26,28 @@ using Status = protocol::ReportStatus;
 inline const std::string kFakegame = FAKEGAME_BINARY;
 
 struct FakegameRun {
+    // `launcher`, if given, runs the server: its argv comes first (for
+    // example prlimit with a resource limit for the server alone).
     FakegameRun(std::vector<std::string> players, std::vector<std::string> server_args,
-                std::string heartbeat_interval_sec = "5", EndpointOptions endpoint_options = {})
+                std::string heartbeat_interval_sec = "5", EndpointOptions endpoint_options = {},
+                std::vector<std::string> launcher = {})
         : endpoint(endpoint_options),
           match(std::move(players), endpoint.port(), std::move(heartbeat_interval_sec)),
           port(sdk_test::pick_free_port()) {
-        std::vector<std::string> argv{kFakegame, "server"};
+        std::vector<std::string> argv = std::move(launcher);
+        argv.insert(argv.end(), {kFakegame, "server"});
         argv.insert(argv.end(), server_args.begin(), server_args.end());
+        // Like the platform, which runs the server in its package directory:
+        // whatever the server writes into its current directory stays in the
+        // match's temp dir.
+        std::filesystem::create_directory(game_dir());
         server = std::make_unique<ChildProcess>(argv, match.server_env(port),
                                                 match.dir.path() / "server.out",
-                                                match.dir.path() / "server.err");
+                                                match.dir.path() / "server.err", game_dir());
     }
+
+    // The server's current directory.
+    std::filesystem::path game_dir() const { return match.dir.path() / "game"; }
 
     // A `fakegame client` for `player`, started now.
     std::unique_ptr<ChildProcess> client(const std::string& player,

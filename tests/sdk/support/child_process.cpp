@@ -40,7 +40,8 @@ std::string describe(const ExitStatus& s) {
 
 ChildProcess::ChildProcess(std::vector<std::string> argv,
                            const std::map<std::string, std::string>& env,
-                           const fs::path& stdout_file, const fs::path& stderr_file)
+                           const fs::path& stdout_file, const fs::path& stderr_file,
+                           const std::optional<fs::path>& cwd)
     : stdout_file_(stdout_file), stderr_file_(stderr_file) {
     std::vector<char*> args;
     for (auto& a : argv) {
@@ -64,6 +65,10 @@ ChildProcess::ChildProcess(std::vector<std::string> argv,
                                      0600);
     posix_spawn_file_actions_addopen(&actions, 2, stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                      0600);
+    if (cwd) {
+        // After the opens: relative stdout/stderr paths mean the test's directory.
+        posix_spawn_file_actions_addchdir_np(&actions, cwd->c_str());
+    }
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     // Own session and process group, as the platform starts game servers;

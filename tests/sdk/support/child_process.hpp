@@ -28,9 +28,10 @@ std::string describe(const ExitStatus& status);
 class ChildProcess {
   public:
     // argv[0] is the executable path. stdout/stderr go to the given files.
+    // The child starts in `cwd` if given, else in the test's directory.
     ChildProcess(std::vector<std::string> argv, const std::map<std::string, std::string>& env,
-                 const std::filesystem::path& stdout_file,
-                 const std::filesystem::path& stderr_file);
+                 const std::filesystem::path& stdout_file, const std::filesystem::path& stderr_file,
+                 const std::optional<std::filesystem::path>& cwd = std::nullopt);
     // Kills the whole process group (SIGKILL) if still running, then reaps it.
     ~ChildProcess();
     ChildProcess(const ChildProcess&) = delete;
