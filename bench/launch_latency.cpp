@@ -1,9 +1,12 @@
 // Launch latency: from the host's room.start to the moment every member holds
 // IN_GAME with launch info, over N matches (default 200) of the instant
 // STARTED fakegame ("ok" profile) in rooms of M members (default 2), printed
-// next to the floor of posix_spawn + waitpid of /bin/true measured in the
-// same run, and the cost of one spawn_process() call (the launcher the server
-// uses, in a session of its own) for /bin/true.
+// next to floors measured in the same run: posix_spawn + waitpid of
+// /bin/true, the same /bin/true through the server's whole sandbox command
+// line (bwrap, gamestore-sandbox-init, an empty package) until it exited,
+// and the cost of one spawn_process() call (the launcher the server uses, in
+// a session of its own) for /bin/true. --sandbox none runs the server
+// without the sandbox (the bwrap floor is still measured).
 //
 // --stubborn K adds load that used to starve launches: K other players keep
 // starting and abandoning matches of a game server that ignores SIGTERM, so
@@ -16,6 +19,7 @@
 // (the server runs without --fast-password-hash then), reconnecting when the
 // auth deadline closes them.
 // Usage: bench_launch_latency [--matches N] [--members M] [--stubborn K] [--register-flood K]
+//                             [--sandbox bwrap|none]
 
 #include <spawn.h>
 #include <sys/wait.h>
@@ -31,6 +35,7 @@
 #include "bench/bench_common.hpp"
 #include "platform/client/lobby_client.hpp"
 #include "platform/launch/process_launcher.hpp"
+#include "platform/launch/sandbox.hpp"
 #include "platform/packages/sha256.hpp"
 #include "platform/packages/zip.hpp"
 
@@ -76,6 +81,38 @@ std::vector<double> launcher_spawns(int n) {
             int status = 0;
             ::waitpid(process->pid, &status, 0);
         }
+    }
+    return samples;
+}
+
+// The sandbox's floor: /bin/true through the same bwrap command line the
+// server builds (namespaces, mounts, the init program copying an empty
+// package, the limits), timed until it has exited and been reaped.
+std::vector<double> sandbox_floor(int n, const fs::path& work) {
+    gamestore::launch::SandboxSettings settings;
+    const gamestore::launch::Sandbox sandbox(settings);
+    const auto empty = work / "empty-package";
+    fs::create_directories(empty);
+    gamestore::launch::SandboxRequest request;
+    request.package_root = empty;
+    std::vector<double> samples;
+    for (int i = 0; i < n; ++i) {
+        gamestore::launch::ProcessSpec game;
+        game.argv = {"/bin/true"};
+        game.env = sandbox.base_environment();
+        const auto start = Clock::now();
+        auto wrapped = sandbox.wrap(std::move(game), request);
+        auto* launch = std::get_if<gamestore::launch::SandboxedLaunch>(&wrapped);
+        if (launch == nullptr) {
+            throw std::runtime_error(std::get<std::string>(wrapped));
+        }
+        const auto spawned = gamestore::launch::spawn_process(launch->process);
+        launch->descriptors.clear();
+        if (const auto* process = std::get_if<gamestore::launch::SpawnedProcess>(&spawned)) {
+            int status = 0;
+            ::waitpid(process->pid, &status, 0);
+        }
+        samples.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
     }
     return samples;
 }
@@ -175,18 +212,22 @@ int main(int argc, char** argv) {
     int members = 2;
     int stubborn = 0;
     int register_flood = 0;
+    std::string sandbox_mode = "bwrap";
     for (int i = 1; i + 1 < argc; ++i) {
         if (std::string(argv[i]) == "--matches") matches = std::stoi(argv[i + 1]);
         if (std::string(argv[i]) == "--members") members = std::clamp(std::stoi(argv[i + 1]), 1, 8);
         if (std::string(argv[i]) == "--stubborn") stubborn = std::stoi(argv[i + 1]);
         if (std::string(argv[i]) == "--register-flood") register_flood = std::stoi(argv[i + 1]);
+        if (std::string(argv[i]) == "--sandbox")
+            sandbox_mode = argv[i + 1];
     }
     const fs::path exe_dir = fs::canonical("/proc/self/exe").parent_path();
     const fs::path packages = (exe_dir / ".." / "fakegames" / "packages").lexically_normal();
     const fs::path work = fs::temp_directory_path() / ("gamestore-launch-bench-" + std::to_string(::getpid()));
     fs::create_directories(work);
-    auto server = gamestore::bench::start_server(exe_dir, work, {"--end-grace", "0.2", "--stop-grace", "2"},
-                                                 register_flood > 0);
+    auto server = gamestore::bench::start_server(
+        exe_dir, work, {"--end-grace", "0.2", "--stop-grace", "2", "--sandbox", sandbox_mode},
+        register_flood > 0);
     int status = 0;
     std::vector<double> latencies;
     int failed = 0;
@@ -304,6 +345,7 @@ int main(int argc, char** argv) {
         io.run();
 
         auto floor = spawn_floor(matches);
+        auto bwrap_floor = sandbox_floor(matches, work);
         auto launcher = launcher_spawns(matches);
         std::printf("launch latency over %d matches (room.start -> every one of %d members holds IN_GAME with "
                     "launch info)",
@@ -319,12 +361,18 @@ int main(int argc, char** argv) {
         std::printf("\n%-34s %10s %10s %10s %8s\n", "", "p50 ms", "p99 ms", "max ms", "failed");
         auto copy_latencies = latencies;
         if (copy_latencies.empty()) copy_latencies.push_back(0);
-        std::printf("%-34s %10.3f %10.3f %10.3f %8d\n", "gamestore launch (fakegame ok)",
-                    gamestore::bench::percentile(copy_latencies, 50), gamestore::bench::percentile(copy_latencies, 99),
+        const std::string launch_row = "gamestore launch (fakegame ok, " + sandbox_mode + ")";
+        std::printf("%-34s %10.3f %10.3f %10.3f %8d\n", launch_row.c_str(),
+                    gamestore::bench::percentile(copy_latencies, 50),
+                    gamestore::bench::percentile(copy_latencies, 99),
                     gamestore::bench::percentile(copy_latencies, 100), failed);
         std::printf("%-34s %10.3f %10.3f %10.3f\n", "floor: posix_spawn+waitpid true",
                     gamestore::bench::percentile(floor, 50), gamestore::bench::percentile(floor, 99),
                     gamestore::bench::percentile(floor, 100));
+        std::printf("%-34s %10.3f %10.3f %10.3f\n", "floor: sandbox (bwrap) true",
+                    gamestore::bench::percentile(bwrap_floor, 50),
+                    gamestore::bench::percentile(bwrap_floor, 99),
+                    gamestore::bench::percentile(bwrap_floor, 100));
         std::printf("%-34s %10.3f %10.3f %10.3f\n", "spawn_process(true) call alone",
                     gamestore::bench::percentile(launcher, 50),
                     gamestore::bench::percentile(launcher, 99),

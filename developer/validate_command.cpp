@@ -129,6 +129,33 @@ CLI::App* add_validate_command(CLI::App& app, ValidateCommand& command) {
                        "only the static checks (no process is started)");
     validate->add_flag("--keep-temp", command.keep_temp,
                        "keep the validator's temp dir (logs, match directory, unpacked zip)");
+    // The game sandbox's options, as validate_game_package and
+    // gamestore-server name them (docs/SERVER.md "The game sandbox").
+    static const std::pair<const char*, const char*> kSandboxOptions[] = {
+        {"--sandbox", "bwrap (default) or none: the sandbox the game server runs in"},
+        {"--sandbox-user", "account the sandbox runs as when started by root"},
+        {"--sandbox-bwrap", "the bubblewrap executable"},
+        {"--sandbox-init", "gamestore-sandbox-init"},
+        {"--game-open-files", "open files per game server process"},
+        {"--game-file-size-mib", "largest file a game server may write, MiB"},
+        {"--game-memory-mib", "address space per game server process, MiB"},
+        {"--game-processes", "processes and threads per match"},
+        {"--game-cpu-seconds", "CPU time per game server process"},
+        {"--game-writable-mib", "what the game server may write beside its package, MiB"},
+        {"--game-nice", "niceness added to the game server"},
+    };
+    for (const auto& [name, help] : kSandboxOptions) {
+        const std::string flag = name;
+        validate
+            ->add_option_function<std::string>(
+                flag,
+                [&command, flag](const std::string& value) {
+                    command.sandbox.emplace_back(flag, value);
+                },
+                help)
+            ->type_name("VALUE")
+            ->group("Game sandbox (docs/SECURITY.md)");
+    }
     return validate;
 }
 
@@ -158,6 +185,10 @@ std::vector<std::string> validator_arguments(const ValidateCommand& command) {
     value("--max-package-uncompressed", command.max_package_uncompressed);
     flag("--static-only", command.static_only);
     flag("--keep-temp", command.keep_temp);
+    for (const auto& [name, given] : command.sandbox) {
+        args.push_back(name);
+        args.push_back(given);
+    }
     return args;
 }
 

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace CLI {
@@ -31,6 +32,9 @@ struct ValidateCommand {
     std::optional<std::string> max_package_uncompressed;
     bool static_only = false;
     bool keep_temp = false;
+    // The sandbox options (--sandbox, --sandbox-*, --game-*): flag -> value
+    // as typed, for the ones given.
+    std::vector<std::pair<std::string, std::string>> sandbox;
 };
 
 // Adds the `validate` subcommand to `app`, writing into `command`.

@@ -388,10 +388,17 @@ json attack_forge(const std::vector<Stolen>& stolen, const AttackContext& contex
         return attempt(false, "no stolen token");
     }
     const Stolen& victim = stolen.front();
+    // Token files carry no room id; an environment of the same match does.
+    std::int64_t room_id = victim.room_id;
+    for (const auto& other : stolen) {
+        if (room_id == 0 && other.match_id == victim.match_id) {
+            room_id = other.room_id;
+        }
+    }
     sdk::ReportTarget target;
     target.host = context.report_host;
     target.port = context.report_port;
-    target.room_id = victim.room_id;
+    target.room_id = room_id;
     target.match_id = victim.match_id;
     target.report_token = victim.report_token;
     target.game = "fakegame";
@@ -412,7 +419,7 @@ json attack_forge(const std::vector<Stolen>& stolen, const AttackContext& contex
     end["reason"] = "forged by fakegame --attack";
     end["results"] = std::move(results);
     const std::string what = "END for match " + victim.match_id + " (room " +
-                             std::to_string(victim.room_id) + ", " +
+                             std::to_string(room_id) + ", " +
                              std::to_string(victim.players.size()) + " results)";
     try {
         sdk::LineConnection conn(sdk::connect_tcp(target.host, target.port, 2s));

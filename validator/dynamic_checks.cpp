@@ -180,22 +180,24 @@ bool MatchSession::launch_server() {
                            {"client_token", match_.context.client_token},
                            {"report_token", match_.context.report_token}});
 
-    auto spec = server_process_spec(run_.manifest, match_, run_.package_root);
-    if (auto* error = std::get_if<std::string>(&spec)) {
+    auto prepared = server_launch(run_.manifest, match_, run_.package_root, run_.sandbox);
+    if (auto* error = std::get_if<std::string>(&prepared)) {
         book_.fail(checks::kStartedWithinTimeout, "the server could not be launched: " + *error);
         return false;
     }
-    auto& process = std::get<launch::ProcessSpec>(spec);
+    auto& launch_plan = std::get<launch::GameServerLaunch>(prepared);
+    auto& process = launch_plan.sandboxed.process;
     server_output_ = std::make_unique<OutputCapture>(io_->io(), run_.work_dir / "server.log");
     process.output_fd = server_output_->write_fd();
     launched_at_ = Clock::now();
     last_scan_ = launched_at_;
     auto spawned = launch::spawn_process(process);
     server_output_->writer_spawned();
+    launch_plan.sandboxed.descriptors.clear();
     if (auto* error = std::get_if<std::string>(&spawned)) {
         book_.fail(checks::kStartedWithinTimeout,
-                   "the server could not be started: " + *error + " (server.command, run from " +
-                       process.cwd.string() + ")");
+                   "the server could not be started: " + *error +
+                       " (server.command: " + protocol::join(launch_plan.game_argv, " ") + ")");
         return false;
     }
     const auto& server = std::get<launch::SpawnedProcess>(spawned);

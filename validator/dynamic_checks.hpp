@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "platform/launch/sandbox.hpp"
 #include "platform/packages/manifest.hpp"
 #include "validator/check_book.hpp"
 
@@ -29,6 +30,8 @@ struct DynamicRun {
     std::filesystem::path work_dir;  // private temp dir: match dir, logs
     int players = 1;
     bool launch_clients = false;
+    // The sandbox the platform would run the server in (checked to work).
+    const launch::Sandbox& sandbox;
 };
 
 struct DynamicResult {

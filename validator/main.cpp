@@ -12,6 +12,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "platform/launch/sandbox_options.hpp"
+
 #include "validator/validator.hpp"
 
 namespace {
@@ -107,10 +109,14 @@ int main(int argc, char** argv) {
                    "largest unpacked size of one package (gamestore-server --max-package-uncompressed)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
+    gamestore::launch::SandboxSettings sandbox;
+    gamestore::launch::SandboxOptionValues sandbox_values;
+    gamestore::launch::add_sandbox_options(app, sandbox, sandbox_values);
     app.add_flag("--static-only", static_only, "only the static checks (no process is started)");
     app.add_flag("--keep-temp", keep_temp, "keep the temp dir (logs, match directory, unpacked zip)");
     try {
         app.parse(argc, argv);
+        gamestore::launch::finish_sandbox_options(sandbox, sandbox_values);
     } catch (const CLI::ParseError& e) {
         const int code = app.exit(e);
         return code == 0 ? 0 : 2;
@@ -129,6 +135,7 @@ int main(int argc, char** argv) {
     options.match_timeout = std::chrono::milliseconds(static_cast<long long>(match_timeout * 1000.0));
     options.keep_temp = keep_temp;
     options.zip_limits = zip_limits;
+    options.sandbox = sandbox;
     if (!json && ::isatty(STDERR_FILENO)) {
         options.on_check = [](const v::CheckResult& check) {
             std::fprintf(stderr, "  %-32s %s\n", check.name.c_str(), std::string(v::to_string(check.status)).c_str());

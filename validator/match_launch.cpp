@@ -19,27 +19,6 @@ namespace gamestore::validator {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// The launcher's base environment with `extra` on top (same name: extra wins),
-// as the platform merges it.
-std::vector<std::pair<std::string, std::string>> merged_environment(
-    const std::vector<std::pair<std::string, std::string>>& extra) {
-    auto env = launch::base_environment();
-    for (const auto& [key, value] : extra) {
-        const auto existing =
-            std::find_if(env.begin(), env.end(), [&](const auto& entry) { return entry.first == key; });
-        if (existing != env.end()) {
-            existing->second = value;
-        } else {
-            env.emplace_back(key, value);
-        }
-    }
-    return env;
-}
-
-}  // namespace
-
 std::string random_hex(std::size_t bytes) {
     static const bool ready = sodium_init() >= 0;
     if (!ready) {
@@ -154,24 +133,19 @@ ServerMatch prepare_server_match(const fs::path& match_dir, int players, std::ui
     return match;
 }
 
-std::variant<launch::ProcessSpec, std::string> server_process_spec(const packages::Manifest& manifest,
-                                                                  const ServerMatch& match,
-                                                                  const fs::path& package_root) {
-    packages::LaunchSpec spec;
-    try {
-        spec = packages::render_server_launch(manifest, match.context, package_root);
-    } catch (const std::exception& e) {
-        return std::string("the server command could not be rendered: ") + e.what();
+std::variant<launch::GameServerLaunch, std::string> server_launch(
+    const packages::Manifest& manifest, const ServerMatch& match, const fs::path& package_root,
+    const launch::Sandbox& sandbox) {
+    std::uint64_t package_bytes = 0;
+    if (sandbox.mode() == launch::SandboxMode::Bwrap) {
+        try {
+            package_bytes = launch::package_view_bytes(package_root);
+        } catch (const std::exception& e) {
+            return std::string("the package could not be read: ") + e.what();
+        }
     }
-    if (packages::argv_contains_secret(spec.argv, {match.context.client_token, match.context.report_token})) {
-        return std::string("refusing to launch: a token would appear in the server's argv");
-    }
-    launch::ProcessSpec process;
-    process.argv = std::move(spec.argv);
-    process.env = merged_environment(spec.env);
-    process.cwd = spec.cwd;
-    process.new_session = true;
-    return process;
+    return launch::prepare_game_server(manifest, match.context, package_root, package_bytes,
+                                       sandbox);
 }
 
 ClientLaunch prepare_client(const fs::path& client_dir, const ServerMatch& match, const std::string& player_name,
@@ -207,7 +181,7 @@ std::variant<launch::ProcessSpec, std::string> client_process_spec(const package
     spec.env.emplace_back("GAMESTORE_BOT", "1");
     launch::ProcessSpec process;
     process.argv = std::move(spec.argv);
-    process.env = merged_environment(spec.env);
+    process.env = launch::environment_with(launch::base_environment(), spec.env);
     process.cwd = spec.cwd;
     process.new_session = false;
     process.new_process_group = true;

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "platform/launch/game_server.hpp"
 #include "platform/launch/process_launcher.hpp"
 #include "platform/packages/command_template.hpp"
 #include "platform/packages/manifest.hpp"
@@ -44,13 +45,13 @@ struct ServerMatch {
 ServerMatch prepare_server_match(const std::filesystem::path& match_dir, int players, std::uint16_t port,
                                  std::uint16_t report_port);
 
-// The process spec of the game server: render_server_launch, the launcher's
-// base environment with the rendered variables on top, cwd from the
-// manifest, a new session. A sentence when it cannot be launched (render
-// failure, a token would be in argv).
-std::variant<launch::ProcessSpec, std::string> server_process_spec(const packages::Manifest& manifest,
-                                                                  const ServerMatch& match,
-                                                                  const std::filesystem::path& package_root);
+// The game server's launch, exactly as the platform prepares it
+// (launch::prepare_game_server in `sandbox`): a new session, output left to
+// the caller. A sentence when it cannot be launched (render failure, a token
+// would be in argv, the sandbox refused).
+std::variant<launch::GameServerLaunch, std::string> server_launch(
+    const packages::Manifest& manifest, const ServerMatch& match,
+    const std::filesystem::path& package_root, const launch::Sandbox& sandbox);
 
 // What the player's launcher knows about one player of the match.
 struct ClientLaunch {

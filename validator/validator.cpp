@@ -202,8 +202,13 @@ ValidationReport validate_package(const ValidationOptions& options) {
                                      "min_players " + std::to_string(manifest.min_players) + ", max_players " +
                                      std::to_string(manifest.max_players);
             } else {
-                DynamicRun run{options, manifest, outcome.package_root, work_dir, players,
-                               options.players.has_value() && options.launch_clients};
+                // Checked before the match: a machine where the sandbox cannot
+                // start games cannot say whether the platform would run this one.
+                const launch::Sandbox sandbox(options.sandbox);
+                DynamicRun run{
+                    options,  manifest, outcome.package_root,
+                    work_dir, players,  options.players.has_value() && options.launch_clients,
+                    sandbox};
                 const auto dynamic = run_dynamic_checks(run, book);
                 report.match_id = dynamic.match_id;
                 if (book.any_dynamic_failed()) {

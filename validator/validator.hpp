@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "platform/launch/sandbox.hpp"
 #include "platform/packages/zip.hpp"
 
 namespace gamestore::validator {
@@ -58,6 +59,8 @@ struct ValidationOptions {
     double timeout_scale = 1.0;             // multiplies every timeout (slow machines)
     std::chrono::milliseconds match_timeout{60000};  // clients launched -> END (scaled)
     bool keep_temp = false;  // keep the temp dir (logs, match dir, extracted zip)
+    // The game server runs in the sandbox the platform uses (docs/SECURITY.md).
+    launch::SandboxSettings sandbox;
     // Called as each check is decided (progress output); may be empty.
     std::function<void(const CheckResult&)> on_check;
 };

@@ -5,7 +5,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,6 +117,10 @@ std::variant<SpawnedProcess, std::string> spawn_process(const ProcessSpec& spec)
     std::vector<char*> argvp;
     for (auto& arg : args) argvp.push_back(arg.data());
     argvp.push_back(nullptr);
+    // Scratch for the child, which may not allocate: each passed descriptor
+    // is first moved above the range 3..3+n it will be renumbered into.
+    const int passed = static_cast<int>(spec.pass_fds.size());
+    std::vector<int> moved(spec.pass_fds.size(), -1);
 
     // Dispositions we changed (SIGPIPE ignored, SIGCHLD/SIGTERM handled) go
     // back to their defaults in the child.
@@ -172,6 +178,11 @@ std::variant<SpawnedProcess, std::string> spawn_process(const ProcessSpec& spec)
                 action.sa_handler = SIG_DFL;
                 ::sigaction(signo, &action, nullptr);
             }
+            for (int signo : spec.ignored_signals) {
+                struct sigaction action {};
+                action.sa_handler = SIG_IGN;
+                ::sigaction(signo, &action, nullptr);
+            }
             if (spec.new_session) {
                 if (::setsid() < 0)
                     fail();
@@ -210,10 +221,35 @@ std::variant<SpawnedProcess, std::string> spawn_process(const ProcessSpec& spec)
                         STDOUT_FILENO);
                 dup_as(STDOUT_FILENO, STDERR_FILENO);
             }
+            for (int i = 0; i < passed; ++i) {
+                moved[i] = ::fcntl(spec.pass_fds[i], F_DUPFD, 3 + passed);
+                if (moved[i] < 0)
+                    fail();
+            }
+            for (int i = 0; i < passed; ++i) {
+                if (::dup2(moved[i], 3 + i) < 0)
+                    fail();
+            }
             if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0)
                 fail();
+            if (spec.nice != 0) {
+                errno = 0;
+                const int current = ::getpriority(PRIO_PROCESS, 0);
+                if (errno != 0 || ::setpriority(PRIO_PROCESS, 0, current + spec.nice) != 0)
+                    fail();
+            }
+            if (spec.credentials) {
+                // Raw system calls: glibc's wrappers would broadcast the change
+                // to every thread of the process, and in a vfork child those
+                // are the launcher's own threads.
+                const auto [uid, gid] = *spec.credentials;
+                if (::syscall(SYS_setgroups, 0, nullptr) != 0 ||
+                    ::syscall(SYS_setresgid, gid, gid, gid) != 0 ||
+                    ::syscall(SYS_setresuid, uid, uid, uid) != 0)
+                    fail();
+            }
             // Our sockets, the database and every other descriptor stay ours.
-            ::closefrom(3);
+            ::closefrom(3 + passed);
             ::sigprocmask(SIG_SETMASK, &empty, nullptr);
         }),
         // execve failed (the child has exited): remember it, to reap it.

@@ -44,6 +44,19 @@ struct ProcessSpec {
     int output_fd = -1;
     // stdin from /dev/null unless the process gets the terminal.
     bool inherit_stdin = false;
+    // Descriptors the process receives as 3, 4, ... in this order (every
+    // other one is closed). The caller keeps and closes its own copies.
+    std::vector<int> pass_fds;
+    // Switch to this user and group (no supplementary groups) before exec:
+    // how a launcher running as root hands a sandbox to an unprivileged
+    // account. Needs root.
+    std::optional<std::pair<uid_t, gid_t>> credentials;
+    // Added to the niceness before exec: a positive value lowers the CPU
+    // priority of the process and of everything it starts.
+    int nice = 0;
+    // Signals the process starts with ignored (inherited by what it execs
+    // until that resets them).
+    std::vector<int> ignored_signals;
 };
 
 struct SpawnedProcess {

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "platform/launch/sandbox_options.hpp"
 #include "platform/server/server_app.hpp"
 
 namespace {
@@ -177,6 +178,8 @@ int main(int argc, char** argv) {
         ->envname("GAMESTORE_MAX_LINE_BYTES")
         ->capture_default_str()
         ->check(CLI::Range(1024, 16 * 1024 * 1024));
+    gamestore::launch::SandboxOptionValues sandbox_values;
+    gamestore::launch::add_sandbox_options(app, config.sandbox, sandbox_values);
     app.add_flag("--debug-keep-ready-after-match", tuning.debug_keep_ready_after_match,
                  "TEST ONLY: break the reset path (ready is not cleared) to prove the sim's "
                  "checkers fail")
@@ -212,6 +215,7 @@ int main(int argc, char** argv) {
         }
         config.session_idle_timeout =
             std::chrono::milliseconds(static_cast<long long>(session_idle_hours * 3600000.0));
+        gamestore::launch::finish_sandbox_options(config.sandbox, sandbox_values);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }

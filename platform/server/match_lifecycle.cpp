@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "platform/launch/game_server.hpp"
 #include "platform/launch/healthcheck_hosts.hpp"
 #include "platform/launch/process_launcher.hpp"
 #include "platform/packages/command_template.hpp"
@@ -260,6 +261,9 @@ asio::awaitable<void> RoomService::launch(std::int64_t room_id, std::string matc
     }
 
     std::optional<std::string> failure;
+    std::uint64_t package_bytes = 0;
+    const bool sandboxed = services_.sandbox.mode() == launch::SandboxMode::Bwrap;
+    const auto package_root = room.package_root;
     try {
         co_await run_blocking(services_.lobby.blocking_pool(), [&] {
             launch::create_private_dir(snapshot.dir);
@@ -267,6 +271,10 @@ asio::awaitable<void> RoomService::launch(std::int64_t room_id, std::string matc
             launch::write_private_file(snapshot.dir / "report_token", snapshot.report_token);
             launch::write_private_file(snapshot.dir / "players.json", player_names.dump());
             unwrap(services_.store.create_match(record));
+            // The size of the sandbox's writable view starts from this.
+            if (sandboxed) {
+                package_bytes = launch::package_view_bytes(package_root);
+            }
             return true;
         });
     } catch (const std::exception& e) {
@@ -290,7 +298,7 @@ asio::awaitable<void> RoomService::launch(std::int64_t room_id, std::string matc
         finish(it->second, match_id, store::MatchStatus::LaunchFailed, *failure, nullptr);
         co_return;
     }
-    spawn_server(it->second);
+    spawn_server(it->second, package_bytes);
     auto& match = *it->second.match;
     if (match.spawned) {
         const store::ProcessInfo info{match.pid, match.pgid, match.start_time};
@@ -303,7 +311,7 @@ asio::awaitable<void> RoomService::launch(std::int64_t room_id, std::string matc
     }
 }
 
-void RoomService::spawn_server(Room& room) {
+void RoomService::spawn_server(Room& room, std::uint64_t package_bytes) {
     auto& match = *room.match;
     const auto& config = services_.config;
     packages::LaunchContext context;
@@ -326,33 +334,18 @@ void RoomService::spawn_server(Room& room) {
     context.players_json_path = match.dir / "players.json";
     context.match_dir = match.dir;
 
-    packages::LaunchSpec spec;
-    try {
-        spec = packages::render_server_launch(room.manifest, context, room.package_root);
-    } catch (const std::exception& e) {
-        finish(room, match.match_id, store::MatchStatus::LaunchFailed,
-               std::string("the server command could not be rendered: ") + e.what(), nullptr);
+    auto prepared = launch::prepare_game_server(room.manifest, context, room.package_root,
+                                                package_bytes, services_.sandbox);
+    if (auto* error = std::get_if<std::string>(&prepared)) {
+        finish(room, match.match_id, store::MatchStatus::LaunchFailed, *error, nullptr);
         return;
     }
-    if (packages::argv_contains_secret(spec.argv, {match.client_token, match.report_token})) {
-        finish(room, match.match_id, store::MatchStatus::LaunchFailed,
-               "refusing to launch: a token would appear in the server's argv", nullptr);
-        return;
+    auto& launch_plan = std::get<launch::GameServerLaunch>(prepared);
+    auto& process = launch_plan.sandboxed.process;
+    if (services_.sandbox.mode() == launch::SandboxMode::None) {
+        spdlog::warn("room {}: match {}: launching without a sandbox (--sandbox none)", room.id,
+                     match.match_id);
     }
-    launch::ProcessSpec process;
-    process.argv = spec.argv;
-    process.env = launch::base_environment();
-    for (auto& [key, value] : spec.env) {
-        const auto existing = std::find_if(process.env.begin(), process.env.end(),
-                                           [&](const auto& entry) { return entry.first == key; });
-        if (existing != process.env.end()) {
-            existing->second = value;
-        } else {
-            process.env.emplace_back(key, value);
-        }
-    }
-    process.cwd = spec.cwd;
-    process.new_session = true;
 
     int fds[2] = {-1, -1};
     if (::pipe2(fds, O_CLOEXEC) == 0) {
@@ -362,9 +355,13 @@ void RoomService::spawn_server(Room& room) {
     if (fds[1] >= 0) {
         ::close(fds[1]);
     }
+    launch_plan.sandboxed.descriptors.clear();
     if (auto* error = std::get_if<std::string>(&spawned)) {
         if (fds[0] >= 0) {
             ::close(fds[0]);
+        }
+        if (services_.sandbox.mode() == launch::SandboxMode::Bwrap) {
+            ++counters_.sandbox_failures;
         }
         finish(room, match.match_id, store::MatchStatus::LaunchFailed, "the game server could not start: " + *error,
                nullptr);
@@ -378,8 +375,9 @@ void RoomService::spawn_server(Room& room) {
     // The startup timeout measures the game, not our queue: a launch that
     // waited for the blocking pool must not be charged for it.
     match.spawned_at = Clock::now();
-    spdlog::info("room {}: match {}: game server pid {} spawned: {}", room.id, match.match_id, match.pid,
-                 fmt::format("{}", fmt::join(spec.argv, " ")));
+    spdlog::info("room {}: match {}: game server pid {} spawned ({}): {}", room.id, match.match_id,
+                 match.pid, launch::sandbox_mode_name(services_.sandbox.mode()),
+                 fmt::format("{}", fmt::join(launch_plan.game_argv, " ")));
     if (fds[0] >= 0) {
         pump_log(fds[0], config.data_dir / "logs" / (match.match_id + ".log"));
     }
@@ -544,7 +542,7 @@ void RoomService::on_process_exit(std::int64_t room_id, const std::string& match
     auto& match = *it->second.match;
     match.exited = true;
     spdlog::info("room {}: match {}: game server pid {} ended ({})", room_id, match_id, match.pid,
-                 describe_wait_status(wait_status));
+                 launch::describe_game_exit(wait_status, services_.sandbox.mode()));
     if (match.terminal) {
         return;
     }
@@ -574,7 +572,8 @@ void RoomService::on_report_grace_over(std::int64_t room_id, const std::string& 
     const auto& match = *it->second.match;
     std::string reason = (match.started ? "the game server exited without reporting END ("
                                         : "the game server exited before reporting STARTED (") +
-                         describe_wait_status(*match.exit_status) + ")";
+                         launch::describe_game_exit(*match.exit_status, services_.sandbox.mode()) +
+                         ")";
     finish(it->second, match_id, store::MatchStatus::Crashed, std::move(reason), nullptr);
 }
 

@@ -2,6 +2,7 @@
 // What the op handlers share: the lobby (sessions, op table, blocking pool),
 // the store and the configuration. Owned by gamestore-server's main.
 
+#include "platform/launch/sandbox.hpp"
 #include "platform/server/lobby_server.hpp"
 #include "platform/server/server_config.hpp"
 #include "platform/store/store.hpp"
@@ -14,6 +15,7 @@ struct PlatformServices {
     LobbyServer& lobby;
     store::Store& store;
     const ServerConfig& config;
+    const launch::Sandbox& sandbox;  // every game server runs in it
 };
 
 void register_account_ops(PlatformServices& services);

@@ -49,7 +49,9 @@ json stats_json(const PlatformServices& services, const RoomService& rooms) {
               {"healthchecks_passed", counters.healthchecks_passed},
               {"healthchecks_failed", counters.healthchecks_failed},
               {"healthchecks_abandoned", counters.healthchecks_abandoned},
-              {"cleanups_in_flight", rooms.cleanups_in_flight()}}}};
+              {"sandbox_failures", counters.sandbox_failures},
+              {"cleanups_in_flight", rooms.cleanups_in_flight()}}},
+            {"sandbox", launch::sandbox_mode_name(services.sandbox.mode())}};
 }
 
 }  // namespace

@@ -147,6 +147,7 @@ struct MatchCounters {
     std::uint64_t reports_after_exit = 0;  // END/ERROR accepted within the report grace
     std::uint64_t healthchecks_passed = 0;     // a TCP connect succeeded
     std::uint64_t healthchecks_failed = 0;     // none within healthcheck.timeout_sec
+    std::uint64_t sandbox_failures = 0;        // bwrap could not start a game server
     std::uint64_t healthchecks_abandoned = 0;  // the match ended first
 
     std::uint64_t refusals(protocol::ReportRefusal reason) const {
@@ -227,7 +228,7 @@ public:
     // launch() then prepares, records and spawns it.
     std::string start_match(Room& room);
     boost::asio::awaitable<void> launch(std::int64_t room_id, std::string match_id);
-    void spawn_server(Room& room);
+    void spawn_server(Room& room, std::uint64_t package_bytes);
     void pump_log(int read_fd, std::filesystem::path log_file);
     void on_process_exit(std::int64_t room_id, const std::string& match_id, int wait_status);
     // The report grace is over: no END/ERROR came, the match CRASHED.

@@ -111,6 +111,7 @@ net::HostPort host_port(const asio::ip::tcp::endpoint& endpoint) {
 // nothing outlives what it points to (the report handler reaches the rooms,
 // the rooms reach the lobby and the store).
 struct ServerApp::Parts {
+    launch::Sandbox sandbox;
     std::unique_ptr<store::Store> store;
     asio::io_context io{1};
     LobbyServer lobby;
@@ -121,10 +122,11 @@ struct ServerApp::Parts {
     std::optional<asio::signal_set> signals;
     std::atomic<bool> stopping{false};
 
-    Parts(const ServerConfig& config, std::unique_ptr<store::Store> opened)
-        : store(std::move(opened)),
+    Parts(const ServerConfig& config, launch::Sandbox checked, std::unique_ptr<store::Store> opened)
+        : sandbox(std::move(checked)),
+          store(std::move(opened)),
           lobby(io, config),
-          services{lobby, *store, lobby.config()},
+          services{lobby, *store, lobby.config(), sandbox},
           reaper(io),
           reports(io, report_endpoint_config(config),
                   [this](const protocol::Report& report) { return rooms->handle_report(report); }) {
@@ -152,6 +154,22 @@ struct ServerApp::Parts {
 ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_signals) {
     // Absolute from here on: game processes run with other working dirs.
     config.data_dir = fs::absolute(config.data_dir).lexically_normal();
+    // Before anything else: a server that cannot confine its games refuses
+    // to start (the exception says how to fix it).
+    launch::Sandbox sandbox(config.sandbox);
+    if (sandbox.mode() == launch::SandboxMode::None) {
+        spdlog::warn(
+            "--sandbox none: game servers run unconfined, as this account, with its view of the "
+            "machine; use it only for games you trust (docs/SECURITY.md)");
+    } else {
+        const auto& limits = config.sandbox.limits;
+        spdlog::info(
+            "sandbox: bwrap; per game server: {} open files, {} MiB files, {} MiB address space, "
+            "{} "
+            "processes, {} s CPU, {} MiB writable, nice +{} (0 = unlimited)",
+            limits.open_files, limits.file_size_bytes >> 20, limits.address_space_bytes >> 20,
+            limits.processes, limits.cpu_seconds, limits.writable_bytes >> 20, limits.nice);
+    }
     auto store = open_store(config);
 
     // Escaped grandchildren of game servers are reparented to us, so their
@@ -162,7 +180,8 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
     }
     std::signal(SIGPIPE, SIG_IGN);
 
-    parts_ = std::make_unique<Parts>(within_process_limits(std::move(config)), std::move(store));
+    parts_ = std::make_unique<Parts>(within_process_limits(std::move(config)), std::move(sandbox),
+                                     std::move(store));
     auto& p = *parts_;
     register_account_ops(p.services);
     register_catalog_ops(p.services);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "platform/launch/sandbox.hpp"
 #include "platform/net/channel.hpp"
 #include "platform/packages/zip.hpp"
 
@@ -47,6 +48,8 @@ struct ServerConfig {
     bool fast_password_hash = false;
     std::chrono::milliseconds session_idle_timeout{7LL * 24 * 60 * 60 * 1000};
     packages::ZipLimits zip_limits;
+    // How game servers are confined (docs/SECURITY.md).
+    launch::SandboxSettings sandbox;
 };
 
 }  // namespace gamestore::server

@@ -16,6 +16,7 @@
 
 #include <condition_variable>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -27,6 +28,7 @@
 #include "platform/asio/asio.hpp"
 #include "platform/launch/healthcheck_hosts.hpp"
 #include "platform/launch/process_launcher.hpp"
+#include "platform/packages/sha256.hpp"
 #include "platform/server/child_reaper.hpp"
 #include "platform/store/sqlite_store.hpp"
 #include "tests/support/platform_harness.hpp"
@@ -890,7 +892,8 @@ TEST_CASE("kill -9 after a match's END but before its stop: the restart kills wh
         for (pid_t pid : gamestore::launch::processes_with_env_entry(match_id)) {
             leftovers.emplace_back(pid, gamestore::launch::process_start_time(pid));
         }
-        REQUIRE(leftovers.size() == 2);  // the game server and its escapee
+        // bwrap, the sandbox's init, the game server and its escapee.
+        REQUIRE(leftovers.size() == 4);
         server.kill_hard();
         for (const auto& [pid, start_time] : leftovers) {
             CHECK(gamestore::launch::same_process_alive(pid, start_time));
@@ -1114,4 +1117,206 @@ TEST_CASE("stopping a SIGTERM-ignoring game does not hold up another room's laun
     CHECK(wait_no_rooms(observer, 30s));
     CHECK(wait_for_log(server, "match " + stubborn_match + ": the game server ignored SIGTERM"));
     CHECK(no_match_processes(stubborn_match));
+}
+
+// ---------------------------------------------------------------------------
+// The game sandbox (docs/SECURITY.md). ci/unprivileged runs the [sandbox]
+// cases again as an unprivileged user.
+
+namespace {
+
+// The one line `fakegame server --attack` prints, parsed.
+json attack_report(const ServerFixture& server, const std::string& match_id) {
+    const auto log = server.data_dir() / "logs" / (match_id + ".log");
+    REQUIRE(gamestore::testing::wait_for_text(log, "ATTACK {", 30s));
+    std::istringstream lines(gamestore::testing::read_file(log));
+    for (std::string line; std::getline(lines, line);) {
+        const auto at = line.find("ATTACK {");
+        if (at != std::string::npos) {
+            return json::parse(line.substr(at + 7));
+        }
+    }
+    FAIL("no ATTACK line in " << log);
+    return {};
+}
+
+std::string room_state(TestPlayer& player, std::int64_t room_id) {
+    return player.require("room.get", {{"room_id", room_id}})
+        .at("room")
+        .at("state")
+        .get<std::string>();
+}
+
+// sha256 of every file of a directory tree, by relative path.
+std::map<std::string, std::string> tree_hashes(const fs::path& root) {
+    std::map<std::string, std::string> hashes;
+    for (const auto& entry : fs::recursive_directory_iterator(root)) {
+        const auto relative = fs::relative(entry.path(), root).string();
+        hashes[relative] =
+            entry.is_regular_file() ? gamestore::packages::sha256_file(entry.path()) : "dir";
+    }
+    return hashes;
+}
+
+fs::path only_store_copy(const ServerFixture& server) {
+    std::vector<fs::path> copies;
+    for (const auto& entry : fs::directory_iterator(server.data_dir() / "games")) {
+        copies.push_back(entry.path());
+    }
+    REQUIRE(copies.size() == 1);
+    return copies.front();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a game that attacks from inside its match reaches nothing while another match runs; "
+    "unconfined it would",
+    "[matches][integration][sandbox]") {
+    const std::string mode = GENERATE(as<std::string>{}, "bwrap", "none");
+    if (mode == "none" && ::geteuid() != 0) {
+        // Unconfined and unprivileged, the attack would only meet file
+        // permissions: what it shows is the root case, which CI runs.
+        SUCCEED("the unconfined comparison runs as root");
+        return;
+    }
+    INFO("--sandbox " << mode);
+    TempDir work;
+    ServerFixture server(server_args({"--sandbox", mode}));
+    TestDeveloper dev(server, "maker");
+    const auto victim_game = dev.publish_fakegame("ok", "Victim Game", "1.0.0", 1);
+    const auto store_copy = only_store_copy(server);
+
+    // The victim's game server waits for a client that never comes: its
+    // match stays IN_GAME while the attacker plays.
+    auto victims = gather_and_start(server, victim_game, {"vera"});
+    const auto victim_room =
+        victims[0]->wait_room([](const json& r) { return state_is(r, "IN_GAME"); });
+    REQUIRE(victim_room);
+    const std::string victim_match = victim_room->at("match_id");
+
+    const auto data = server.data_dir();
+    const std::string targets = " --attack-db " + (data / "gamestore.db").string() +
+                                " --attack-store " + (data / "packages").string() +
+                                " --attack-store " + store_copy.string() + " --attack-matches " +
+                                (data / "matches").string() + " --attack-signal " +
+                                std::to_string(server.process().pid());
+    const auto attacker_game =
+        publish_edited_fakegame(dev, work.path(), "attack", "Attacker Game", [&](json& m) {
+            m["server"]["command"] = m["server"]["command"].get<std::string>() + targets;
+        });
+    auto attackers = gather_and_start(server, attacker_game, {"mallory"});
+    const auto attack_room =
+        attackers[0]->wait_room([](const json& r) { return state_is(r, "IN_GAME"); });
+    REQUIRE(attack_room);
+    const auto report = attack_report(server, attack_room->at("match_id"));
+    INFO(report.dump(2));
+
+    if (mode == "bwrap") {
+        CHECK_FALSE(report.at("db").at("ok").get<bool>());
+        CHECK_FALSE(report.at("store").at("ok").get<bool>());
+        CHECK_FALSE(report.at("tokens").at("ok").get<bool>());
+        CHECK_FALSE(report.at("environ").at("ok").get<bool>());
+        CHECK_FALSE(report.at("signal").at("ok").get<bool>());
+        CHECK_FALSE(report.at("processes").at("ok").get<bool>());
+        CHECK_FALSE(report.at("forge").at("ok").get<bool>());
+        CHECK(room_state(*victims[0], victim_room->at("room_id").get<std::int64_t>()) == "IN_GAME");
+        CHECK(ended_events_for(*victims[0], victim_match) == 0);
+        CHECK(stats(*victims[0]).at("sandbox") == "bwrap");
+    } else {
+        CHECK(report.at("db").at("ok").get<bool>());
+        CHECK(report.at("store").at("ok").get<bool>());
+        CHECK(report.at("tokens").at("ok").get<bool>());
+        CHECK(report.at("environ").at("ok").get<bool>());
+        CHECK(report.at("signal").at("ok").get<bool>());
+        CHECK(report.at("processes").at("ok").get<bool>());
+        CHECK(report.at("forge").at("ok").get<bool>());
+        // The forged END ended the victims' match.
+        CHECK(victims[0]->wait_event("match.ended", 20s));
+        CHECK(server.log().find("launching without a sandbox") != std::string::npos);
+    }
+}
+
+TEST_CASE(
+    "a game that writes logs/ beside itself plays to END and the store's copy stays byte-identical",
+    "[matches][integration][sandbox]") {
+    TempDir work;
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    const auto game = dev.publish_fakegame("logs-beside", "Logs Beside", "1.0.0", 1);
+    const auto store_copy = only_store_copy(server);
+    const auto before = tree_hashes(store_copy);
+
+    for (int round = 0; round < 2; ++round) {
+        auto players = gather_and_start(server, game, {"lena" + std::to_string(round)});
+        const auto room =
+            players[0]->wait_room([](const json& r) { return state_is(r, "IN_GAME"); });
+        REQUIRE(room);
+        auto client =
+            launch_client("logs-beside", room->at("launch"), players[0]->name(), work.path());
+        const auto ended = players[0]->wait_event("match.ended");
+        REQUIRE(ended);
+        INFO(gamestore::testing::read_file(server.data_dir() / "logs" /
+                                           (room->at("match_id").get<std::string>() + ".log")));
+        CHECK(ended->at("status") == "END");
+        CHECK(client->wait_exit_code(20s) == 0);
+    }
+    CHECK(tree_hashes(store_copy) == before);
+    CHECK_FALSE(fs::exists(store_copy / "logs"));
+}
+
+TEST_CASE(
+    "a game past a limit is stopped with the reason; the lobby answers and the next match starts",
+    "[matches][integration][sandbox]") {
+    TempDir work;
+    ServerFixture server(server_args(
+        {"--game-file-size-mib", "16", "--game-memory-mib", "512", "--game-processes", "32"}));
+    TestDeveloper dev(server, "maker");
+    const auto ok_game = dev.publish_fakegame("ok", "After Limits", "1.0.0", 1);
+
+    struct Case {
+        const char* profile;
+        const char* status;
+        const char* reason;   // in match.ended's reason
+        const char* printed;  // in the game's own log ("": killed before it could say anything)
+    };
+    const Case cases[] = {
+        {"big-file", "CRASHED", "SIGXFSZ", ""},
+        {"memory-hog", "CRASHED", "SIGABRT", "ALLOCATE: out of memory"},
+        {"fork-loop", "TIMEOUT", "no heartbeat", "FORK_LOOP: fork failed after"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.profile);
+        const auto game = publish_edited_fakegame(dev, work.path(), c.profile,
+                                                  std::string("Limit ") + c.profile, [](json&) {});
+        auto players = gather_and_start(server, game, {std::string("lim-") + c.profile});
+        const auto room =
+            players[0]->wait_room([](const json& r) { return state_is(r, "IN_GAME"); });
+        REQUIRE(room);
+        const std::string match_id = room->at("match_id");
+        const auto ended = players[0]->wait_event("match.ended", 60s);
+        REQUIRE(ended);
+        const auto log =
+            gamestore::testing::read_file(server.data_dir() / "logs" / (match_id + ".log"));
+        INFO(ended->dump() << "\n" << log);
+        CHECK(ended->at("status") == c.status);
+        CHECK(ended->at("reason").get<std::string>().find(c.reason) != std::string::npos);
+        CHECK(log.find(c.printed) != std::string::npos);
+        CHECK(log.find("WRITE_FILE: wrote") == std::string::npos);
+        if (std::string(c.profile) == "fork-loop") {
+            const auto at = log.find("fork failed after ");
+            REQUIRE(at != std::string::npos);
+            CHECK(std::stoi(log.substr(at + 18)) < 32);
+        }
+        // Back in WAITING once the stop (group and sandbox) has finished.
+        CHECK(players[0]->wait_room(waiting_after(match_id)));
+        CHECK(no_match_processes(match_id));
+
+        // The lobby answers, and a well-behaved match starts next.
+        CHECK(stats(*players[0]).at("sessions").get<int>() >= 1);
+        auto next = gather_and_start(server, ok_game, {std::string("next-") + c.profile});
+        CHECK(next[0]->wait_room([](const json& r) { return state_is(r, "IN_GAME"); }));
+        next[0]->require("room.leave");
+        players[0]->require("room.leave");
+    }
 }

@@ -27,6 +27,8 @@ ServerConfig loopback_config(const std::filesystem::path& data_dir) {
     config.report_listen = {"127.0.0.1", 0};
     config.data_dir = data_dir;
     config.fast_password_hash = true;
+    // The app runs in this test's process, not beside gamestore-server.
+    config.sandbox.init_program = gamestore::testing::binary("gamestore-sandbox-init");
     return config;
 }
 

@@ -48,14 +48,17 @@ fs::path make_leaky_package(const fs::path& dir) {
 
 TEST_CASE("a token in a process's argv fails no_tokens_in_argv and is shown redacted", "[validator][tokens]") {
     TempDir temp("validator-token-leak");
-    // Two copies: each run leaks its own token into its own package dir.
+    // Two copies: each run leaks its own token into its own package dir
+    // (unconfined: in the sandbox the write would land in the game's
+    // private copy, out of this test's reach).
     const auto for_json = make_leaky_package(temp.path() / "json");
     const auto for_table = make_leaky_package(temp.path() / "table");
     const auto junit = temp.path() / "results.xml";
-    const auto results = run_validators({{for_json.string(), "--json", "--junit", junit.string(), "--grace", "1",
-                                          "--heartbeat-cycles", "2"},
-                                         {for_table.string(), "--grace", "1", "--heartbeat-cycles", "2"}},
-                                        2);
+    const auto results = run_validators(
+        {{for_json.string(), "--json", "--junit", junit.string(), "--grace", "1",
+          "--heartbeat-cycles", "2", "--sandbox", "none"},
+         {for_table.string(), "--grace", "1", "--heartbeat-cycles", "2", "--sandbox", "none"}},
+        2);
 
     const auto& json_run = results[0];
     {
