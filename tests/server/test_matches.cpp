@@ -932,24 +932,27 @@ TEST_CASE("lobby.watch turns the lobby.updated pushes of one connection off and 
     CHECK(quiet.require("lobby.watch", {{"on", false}}).at("on") == false);
     CHECK(quiet.call("lobby.watch", {{"on", "no"}}).error_code == "BAD_REQUEST");
 
+    // wait_for reads new events only (wait_event would answer with the first
+    // lobby.updated this player ever saw, e.g. one that arrived while it
+    // signed in, and never look further).
     auto lists_room = [&](TestPlayer& player) {
-        for (int i = 0; i < 50; ++i) {
-            auto update = player.wait_event("lobby.updated", 10s);
-            if (!update) return false;
-            if (!update->at("rooms").empty()) return true;
-        }
-        return false;
+        return player
+            .wait_for(
+                "lobby.updated", [](const json& update) { return !update.at("rooms").empty(); },
+                10s)
+            .has_value();
     };
     host.require("room.create", {{"game", game}});
     REQUIRE(lists_room(watcher));
     // Pushes to every session are queued together; quiet's answer to a ping
     // comes after anything pushed to it then, so nothing may be waiting.
     quiet.require("ping");
-    CHECK_FALSE(quiet.wait_event("lobby.updated", 1ms));
+    const auto any = [](const json&) { return true; };
+    CHECK_FALSE(quiet.wait_for("lobby.updated", any, 1ms));
 
     CHECK(quiet.require("lobby.watch").at("on") == true);  // default: on
     host.require("room.leave");
-    auto update = quiet.wait_event("lobby.updated", 10s);
+    auto update = quiet.wait_for("lobby.updated", any, 10s);
     REQUIRE(update);
 }
 
