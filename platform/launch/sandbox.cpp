@@ -226,10 +226,13 @@ void add_system_mounts(BwrapPlan& plan) {
             plan.read_only.push_back(path.string());
         }
     }
-    // Debian's Python reads its site configuration from /etc/python3.X.
+    // Runtimes read their own configuration from /etc: Debian's Python its
+    // site setup (/etc/python3.X), OpenJDK its security and TLS settings
+    // (/etc/java-N-openjdk).
     for (const auto& entry : fs::directory_iterator("/etc", ec)) {
         const auto name = entry.path().filename().string();
-        if (name.rfind("python3", 0) == 0 && entry.is_directory(ec)) {
+        if ((name.rfind("python3", 0) == 0 || name.rfind("java-", 0) == 0) &&
+            entry.is_directory(ec)) {
             plan.read_only.push_back(entry.path().string());
         }
     }

@@ -124,7 +124,7 @@ std::vector<std::string> bwrap_arguments(const BwrapPlan& plan);
 // library and binary directories (bound, or recreated as the symlinks they
 // are on merged-/usr systems) and the few files of /etc that programs need
 // to start (the dynamic linker cache, time zone, name resolution, users,
-// TLS certificates, Python's configuration); never all of /etc.
+// TLS certificates, Python's and OpenJDK's configuration); never all of /etc.
 void add_system_mounts(BwrapPlan& plan);
 
 // How a sandboxed game's end reads: bwrap exits with 128+N when the game was
