@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
 
     std::string listen = config.listen.to_string();
     std::string report_listen = config.report_listen.to_string();
+    std::string http_listen = config.http_listen.to_string();
     std::string game_ports =
         std::to_string(config.game_port_first) + "-" + std::to_string(config.game_port_last);
     std::string log_level = "info";
@@ -57,6 +58,10 @@ int main(int argc, char** argv) {
                    "control-plane address for game servers HOST:PORT")
         ->envname("GAMESTORE_REPORT_LISTEN")
         ->capture_default_str();
+    app.add_option("--http-listen", http_listen,
+                   "HTTP address for /metrics, /livez and /readyz (docs/OPERATIONS.md) HOST:PORT")
+        ->envname("GAMESTORE_HTTP_LISTEN")
+        ->capture_default_str();
     app.add_option("--advertise-host", config.advertise_host,
                    "host players are told to connect to (default: the address each player reached "
                    "the lobby by)")
@@ -72,7 +77,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--seed-games", seed_games, "publish the packages in DIR on first start")
         ->envname("GAMESTORE_SEED_GAMES");
-    app.add_option("--ready-file", ready_file, "write {lobby,report,pid} JSON here once listening")
+    app.add_option("--ready-file", ready_file,
+                   "write {lobby,report,http,pid} JSON here once listening")
         ->envname("GAMESTORE_READY_FILE");
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->envname("GAMESTORE_LOG_LEVEL")
@@ -189,6 +195,7 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
         config.listen = parse_endpoint_flag("--listen", listen);
         config.report_listen = parse_endpoint_flag("--report-listen", report_listen);
+        config.http_listen = parse_endpoint_flag("--http-listen", http_listen);
         unsigned first = 0, last = 0;
         char dash = 0;
         if (std::sscanf(game_ports.c_str(), "%u%c%u", &first, &dash, &last) != 3 || dash != '-' ||

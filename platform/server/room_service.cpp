@@ -32,6 +32,14 @@ std::string_view to_string(RoomState state) {
     return "WAITING";
 }
 
+std::array<std::size_t, 4> RoomService::rooms_by_state() const {
+    std::array<std::size_t, 4> counts{};
+    for (const auto& [id, room] : rooms_) {
+        ++counts[static_cast<std::size_t>(room.state)];
+    }
+    return counts;
+}
+
 std::uint64_t MatchCounters::rejected_reports() const {
     std::uint64_t total = 0;
     for (const auto reason : protocol::kReportRefusals) {

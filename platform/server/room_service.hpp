@@ -208,6 +208,8 @@ public:
 
     const MatchCounters& counters() const { return counters_; }
     std::size_t room_count() const { return rooms_.size(); }
+    // Rooms per state, indexed by RoomState.
+    std::array<std::size_t, 4> rooms_by_state() const;
     std::size_t ports_in_use() const { return ports_.in_use(); }
     std::size_t cleanups_in_flight() const { return cleanups_in_flight_; }
 

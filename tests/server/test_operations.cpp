@@ -1,0 +1,174 @@
+// The HTTP port of the real server (docs/OPERATIONS.md): /metrics, /livez and
+// /readyz while a real fakegame match runs, with the numbers checked to move
+// and the exposition checked against the format's rules.
+
+#include <cmath>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/http_get.hpp"
+#include "tests/support/platform_harness.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/prometheus_check.hpp"
+#include "tests/support/raw_connection.hpp"
+
+using namespace std::chrono_literals;
+using gamestore::testing::ChildProcess;
+using gamestore::testing::http_get;
+using gamestore::testing::http_request;
+using gamestore::testing::ParsedMetrics;
+using gamestore::testing::RawConnection;
+using gamestore::testing::ServerFixture;
+using gamestore::testing::TempDir;
+using gamestore::testing::TestDeveloper;
+using gamestore::testing::TestPlayer;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> server_args() {
+    std::vector<std::string> args = {"--fast-password-hash", "--stop-grace", "1", "--end-grace",
+                                     "1"};
+    auto ports = gamestore::testing::unique_game_ports_args();
+    args.insert(args.end(), ports.begin(), ports.end());
+    return args;
+}
+
+ParsedMetrics scrape(const ServerFixture& server) {
+    const auto reply =
+        http_get(server.endpoints().http_host, server.endpoints().http_port, "/metrics");
+    REQUIRE(reply.status == 200);
+    CHECK(reply.headers.at("content-type").rfind("text/plain; version=0.0.4", 0) == 0);
+    auto parsed = gamestore::testing::parse_prometheus_text(reply.body);
+    for (const auto& problem : parsed.problems) {
+        UNSCOPED_INFO(problem);
+    }
+    CHECK(parsed.problems.empty());
+    return parsed;
+}
+
+std::unique_ptr<ChildProcess> launch_client(const json& launch, const std::string& name,
+                                            const fs::path& work) {
+    const auto package = gamestore::testing::build_dir() / "fakegames" / "packages" / "ok";
+    const auto spec =
+        gamestore::testing::client_launch_for(package, launch, name, work / ("client-" + name));
+    gamestore::testing::SpawnOptions options;
+    options.argv = spec.argv;
+    options.argv[0] = (spec.cwd / spec.argv[0]).lexically_normal().string();
+    for (const auto& [key, value] : spec.env) {
+        options.env[key] = value;
+    }
+    options.cwd = spec.cwd;
+    options.stdout_file = work / ("client-" + name + ".log");
+    options.stderr_file = work / ("client-" + name + ".log");
+    return std::make_unique<ChildProcess>(options);
+}
+
+}  // namespace
+
+TEST_CASE("metrics, livez and readyz follow a real match from launch to END",
+          "[operations][integration]") {
+    TempDir work;
+    ServerFixture server(server_args());
+    const auto& http_host = server.endpoints().http_host;
+    const auto http_port = server.endpoints().http_port;
+
+    const auto live = http_get(http_host, http_port, "/livez");
+    REQUIRE(live.status == 200);
+    CHECK(live.headers.at("content-type") == "application/json");
+    CHECK(json::parse(live.body).at("live") == true);
+    const auto ready = http_get(http_host, http_port, "/readyz");
+    REQUIRE(ready.status == 200);
+    const auto readiness = json::parse(ready.body);
+    CHECK(readiness.at("ready") == true);
+    CHECK(readiness.at("checks").at("database").at("ok") == true);
+    CHECK(readiness.at("checks").at("listeners").at("ok") == true);
+    CHECK(readiness.at("checks").at("sandbox").at("ok") == true);
+    CHECK(readiness.at("checks").at("shutting_down") == false);
+    CHECK(http_get(http_host, http_port, "/no-such-page").status == 404);
+    CHECK(http_request(http_host, http_port, "POST", "/metrics").status == 405);
+
+    const auto before = scrape(server);
+    CHECK(before.value("gamestore_build_info{version=\"0.1.0\",sandbox=\"bwrap\"}") == 1);
+    CHECK(before.value("gamestore_match_launches_total") == 0);
+    CHECK(before.value("gamestore_match_launch_duration_seconds_count") == 0);
+    CHECK(before.value("gamestore_publishes_total") == 0);
+
+    TestDeveloper dev(server, "maker");
+    const auto game = dev.publish_fakegame("ok", "Metrics OK");
+    TestPlayer player(server, "watcher");
+    player.require("room.create", {{"game", game}});
+    player.require("room.ready", {{"ready", true}});
+    player.require("room.start");
+    const auto room = player.wait_room([](const json& r) { return r.at("state") == "IN_GAME"; });
+    REQUIRE(room);
+    const auto match_id = room->at("match_id").get<std::string>();
+
+    const auto running = scrape(server);
+    CHECK(running.value("gamestore_publishes_total") == 1);
+    CHECK(running.value("gamestore_published_bytes_total") > 0);
+    CHECK(running.value("gamestore_match_launches_total") == 1);
+    CHECK(running.value("gamestore_match_in_game_total") == 1);
+    CHECK(running.value("gamestore_match_launch_duration_seconds_count") == 1);
+    CHECK(running.value("gamestore_match_launch_duration_seconds_bucket{le=\"+Inf\"}") == 1);
+    CHECK(running.value("gamestore_match_launch_duration_seconds_sum") > 0);
+    CHECK(running.value("gamestore_rooms{state=\"IN_GAME\"}") == 1);
+    CHECK(running.value("gamestore_lobby_sessions") == 2);
+    CHECK(running.value("gamestore_game_ports_in_use") == 1);
+    CHECK(running.value("gamestore_store_operation_duration_seconds_count{kind=\"write\"}") >
+          before.value("gamestore_store_operation_duration_seconds_count{kind=\"write\"}"));
+    CHECK(running.value("gamestore_blocking_jobs") >= 0);
+
+    // A forged report: the running match's id with a wrong token.
+    const auto forged_before =
+        running.value("gamestore_report_refusals_total{reason=\"wrong_token\"}");
+    {
+        RawConnection report(server.endpoints().report_host, server.endpoints().report_port);
+        REQUIRE(report.send(json{{"room_id", room->at("room_id")},
+                                 {"match_id", match_id},
+                                 {"report_token", std::string(32, 'f')},
+                                 {"status", "HEARTBEAT"}}
+                                .dump() +
+                            "\n"));
+        const auto answer = report.read_line(10s);
+        REQUIRE(answer);
+        CHECK(answer->find("wrong report_token") != std::string::npos);
+    }
+    const auto forged = scrape(server);
+    CHECK(forged.value("gamestore_report_refusals_total{reason=\"wrong_token\"}") ==
+          forged_before + 1);
+    CHECK(forged.value("gamestore_report_connections_total") >
+          running.value("gamestore_report_connections_total"));
+
+    auto client = launch_client(room->at("launch"), player.name(), work.path());
+    const auto ended = player.wait_event("match.ended");
+    REQUIRE(ended);
+    CHECK(ended->at("status") == "END");
+    REQUIRE(player.wait_room([](const json& r) { return r.at("state") == "WAITING"; }));
+    CHECK(client->wait_exit_code(20s) == 0);
+
+    const auto after = scrape(server);
+    CHECK(after.value("gamestore_matches_ended_total{status=\"END\"}") == 1);
+    CHECK(after.value("gamestore_matches_ended_total{status=\"CRASHED\"}") == 0);
+    CHECK(after.value("gamestore_rooms{state=\"IN_GAME\"}") == 0);
+    CHECK(after.value("gamestore_rooms{state=\"WAITING\"}") == 1);
+    CHECK(after.value("gamestore_game_ports_in_use") == 0);
+    CHECK(after.value("gamestore_http_requests_total") >
+          forged.value("gamestore_http_requests_total"));
+}
+
+TEST_CASE("the HTTP port keeps the lobby's deadline and body limit", "[operations][integration]") {
+    ServerFixture server({"--fast-password-hash", "--auth-deadline", "1"});
+    const auto& host = server.endpoints().http_host;
+    const auto port = server.endpoints().http_port;
+    // A request that never finishes is closed at the deadline.
+    RawConnection slow(host, port);
+    REQUIRE(slow.send("GET /livez HTTP/1.1\r\nHost: x\r\n"));
+    CHECK(slow.wait_closed(10s));
+    // A body over --max-line-bytes is refused without being read whole.
+    const auto big = http_request(host, port, "POST", "/metrics", {}, std::string(70 * 1024, 'x'));
+    CHECK(big.status == 413);
+    CHECK(http_get(host, port, "/livez").status == 200);
+}
