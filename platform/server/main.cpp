@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "platform/launch/sandbox_options.hpp"
+#include "platform/server/json_log.hpp"
 #include "platform/server/server_app.hpp"
 
 namespace {
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     std::string game_ports =
         std::to_string(config.game_port_first) + "-" + std::to_string(config.game_port_last);
     std::string log_level = "info";
+    std::string log_format = "text";
     std::string data_dir = config.data_dir.string();
     std::string ready_file;
     std::string seed_games;
@@ -84,6 +86,12 @@ int main(int argc, char** argv) {
         ->envname("GAMESTORE_LOG_LEVEL")
         ->capture_default_str()
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+    app.add_option("--log-format", log_format,
+                   "text: one line per event for people; json: one JSON object per line "
+                   "(docs/OPERATIONS.md)")
+        ->envname("GAMESTORE_LOG_FORMAT")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"text", "json"}));
     app.add_option("--auth-deadline", auth_deadline_sec,
                    "seconds a new lobby connection has to authenticate")
         ->envname("GAMESTORE_AUTH_DEADLINE")
@@ -227,7 +235,11 @@ int main(int argc, char** argv) {
         return app.exit(e);
     }
 
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+    if (log_format == "json") {
+        spdlog::set_formatter(std::make_unique<gamestore::server::JsonLogFormatter>());
+    } else {
+        spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+    }
     spdlog::set_level(spdlog::level::from_str(log_level));
 
     try {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
@@ -25,6 +26,7 @@
 #include "platform/server/platform_services.hpp"
 #include "platform/server/report_endpoint.hpp"
 #include "platform/server/seed_games.hpp"
+#include "platform/server/service_notify.hpp"
 #include "platform/store/sqlite_store.hpp"
 
 namespace gamestore::server {
@@ -183,6 +185,7 @@ struct ServerApp::Parts {
         if (stopping.exchange(true)) {
             return;
         }
+        notify_service_manager("STOPPING=1\nSTATUS=ending matches, closing connections");
         if (signals) {
             signals->cancel();
         }
@@ -291,6 +294,10 @@ void ServerApp::run() {
                                              {"http", http_address().to_string()},
                                              {"pid", ::getpid()}});
     }
+    // After every listener accepts: a unit ordered after this one may
+    // connect at once.
+    notify_service_manager(fmt::format("READY=1\nMAINPID={}\nSTATUS=lobby {}, http {}", ::getpid(),
+                                       lobby_address().to_string(), http_address().to_string()));
     p.io.run();
     spdlog::info("gamestore-server: stopped");
 }
