@@ -75,8 +75,9 @@ void register_developer_ops(PlatformServices& services) {
                 auto published = co_await run_blocking(lobby.blocking_pool(), [&] {
                     return ingest_package(store, config.data_dir, config.zip_limits, request);
                 });
-                ++metrics.publishes;
-                metrics.published_bytes += static_cast<std::uint64_t>(published.version.size_bytes);
+                metrics.published({store::unix_ms_now(), published.game.name,
+                                   published.version.version,
+                                   static_cast<std::uint64_t>(published.version.size_bytes)});
                 spdlog::info("store: published '{}' {} ({} bytes, sha256 {}){}",
                              published.game.name, published.version.version,
                              published.version.size_bytes, published.version.sha256,

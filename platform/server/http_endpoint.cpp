@@ -189,8 +189,8 @@ asio::awaitable<void> HttpEndpoint::serve(tcp::socket accepted, std::uint64_t id
             deadline.disarm();
             // Every chunk must leave within the request deadline: a reader
             // that stops reading is closed, not buffered for.
-            HttpResponse::Send send = [this, socket,
-                                       &deadline](std::string chunk) -> asio::awaitable<bool> {
+            HttpResponse::Send send =
+                [this, socket, &deadline](const std::string& chunk) -> asio::awaitable<bool> {
                 if (stopping_ || !socket->is_open()) {
                     co_return false;
                 }
@@ -201,7 +201,7 @@ asio::awaitable<void> HttpEndpoint::serve(tcp::socket accepted, std::uint64_t id
                 deadline.disarm();
                 co_return !write_ec;
             };
-            co_await answer.stream(std::move(send));
+            co_await answer.stream(send);
             break;
         }
         http::response<http::string_body> reply{static_cast<http::status>(answer.status), version};

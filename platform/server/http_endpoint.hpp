@@ -35,7 +35,7 @@ struct HttpRequest {
 
 struct HttpResponse {
     // Writes one chunk of a streamed body; false once the client is gone.
-    using Send = std::function<boost::asio::awaitable<bool>(std::string)>;
+    using Send = std::function<boost::asio::awaitable<bool>(const std::string&)>;
 
     int status = 200;
     std::string content_type = "text/plain; charset=utf-8";
@@ -44,7 +44,7 @@ struct HttpResponse {
     // When set, the response is a stream (server-sent events): the headers
     // go out, then this runs and writes the body with Send until it
     // returns; the connection closes after it.
-    std::function<boost::asio::awaitable<void>(Send)> stream;
+    std::function<boost::asio::awaitable<void>(const Send&)> stream;
 };
 
 struct HttpEndpointConfig {

@@ -60,10 +60,15 @@ int main(int argc, char** argv) {
                    "control-plane address for game servers HOST:PORT")
         ->envname("GAMESTORE_REPORT_LISTEN")
         ->capture_default_str();
-    app.add_option("--http-listen", http_listen,
-                   "HTTP address for /metrics, /livez and /readyz (docs/OPERATIONS.md) HOST:PORT")
+    app.add_option(
+           "--http-listen", http_listen,
+           "HTTP address for /metrics, /livez, /readyz and /admin (docs/OPERATIONS.md) HOST:PORT")
         ->envname("GAMESTORE_HTTP_LISTEN")
         ->capture_default_str();
+    app.add_option(
+           "--admin-token", config.admin_token,
+           "token for /admin (default: the one in DATA/admin_token, created on first start)")
+        ->envname("GAMESTORE_ADMIN_TOKEN");
     app.add_option("--advertise-host", config.advertise_host,
                    "host players are told to connect to (default: the address each player reached "
                    "the lobby by)")

@@ -706,7 +706,8 @@ bool RoomService::finish(Room& room, const std::string& match_id, store::MatchSt
         room.last_error = reason;
     }
     ++counters_.finished;
-    services_.metrics.match_ended(status);
+    services_.metrics.match_ended(status, {store::unix_ms_now(), room.id, match_id, room.game_name,
+                                           room.version, status_text, reason});
     spdlog::info("room {}: {} -> ENDING (match {}: {}: {})", room.id, to_string(previous), match_id, status_text,
                  reason);
     send_to_members(room, "match.ended",

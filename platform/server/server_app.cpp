@@ -17,6 +17,7 @@
 
 #include "platform/asio/asio.hpp"
 #include "platform/launch/process_launcher.hpp"
+#include "platform/server/admin.hpp"
 #include "platform/server/child_reaper.hpp"
 #include "platform/server/http_endpoint.hpp"
 #include "platform/server/lobby_server.hpp"
@@ -144,6 +145,7 @@ struct ServerApp::Parts {
     std::unique_ptr<RoomService> rooms;
     ReportEndpoint reports;
     HttpEndpoint http;
+    AdminConsole admin;
     std::optional<asio::signal_set> signals;
     std::atomic<bool> stopping{false};
 
@@ -158,7 +160,8 @@ struct ServerApp::Parts {
           reports(io, report_endpoint_config(config),
                   [this](const protocol::Report& report) { return rooms->handle_report(report); }),
           http(io, http_endpoint_config(config),
-               [this](const HttpRequest& request) { return serve_http(request); }) {}
+               [this](const HttpRequest& request) { return serve_http(request); }),
+          admin(lobby.config()) {}
 
     OperationsView operations() {
         return {lobby, *rooms, reports, http, *metrics, sandbox, *store, stopping};
@@ -166,17 +169,20 @@ struct ServerApp::Parts {
 
     asio::awaitable<HttpResponse> serve_http(const HttpRequest& request) {
         ++metrics->http_requests;
+        // Named, not temporaries of the co_await (GCC 12: docs/ARCHITECTURE.md).
+        const OperationsView view = operations();
+        if (auto answer = co_await admin.handle(view, request)) {
+            co_return std::move(*answer);
+        }
         if (request.method != "GET") {
             auto refused = plain_response(405, "only GET is served here\n");
             refused.headers.emplace_back("Allow", "GET");
             co_return refused;
         }
-        // Named, not temporaries of the co_await (GCC 12: docs/ARCHITECTURE.md).
-        const OperationsView view = operations();
         if (auto answer = co_await handle_operations_request(view, request)) {
             co_return std::move(*answer);
         }
-        co_return plain_response(404, "no such page; see /metrics, /livez, /readyz\n");
+        co_return plain_response(404, "no such page; see /metrics, /livez, /readyz, /admin\n");
     }
 
     // Matches first (their players still get match.ended), then the lobby,

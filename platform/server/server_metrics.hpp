@@ -9,13 +9,38 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <string>
 
 #include "platform/server/prometheus.hpp"
 #include "platform/store/types.hpp"
 
 namespace gamestore::server {
 
+// A match that ended, for the admin dashboard's list and chart.
+struct EndedMatch {
+    std::int64_t ended_at_ms = 0;
+    std::int64_t room_id = 0;
+    std::string match_id;
+    std::string game;
+    std::string version;
+    std::string status;
+    std::string reason;
+};
+
+struct Publication {
+    std::int64_t at_ms = 0;
+    std::string game;
+    std::string version;
+    std::uint64_t bytes = 0;
+};
+
 struct ServerMetrics {
+    // The last ends and publishes kept for the dashboard (an hour of
+    // matches per minute at a busy server's rate, bounded either way).
+    static constexpr std::size_t kRecentEnds = 2000;
+    static constexpr std::size_t kRecentPublishes = 50;
+
     static constexpr std::size_t kMatchStatusCount =
         static_cast<std::size_t>(store::MatchStatus::LaunchFailed) + 1;
 
@@ -36,8 +61,24 @@ struct ServerMetrics {
 
     const std::chrono::system_clock::time_point started_at = std::chrono::system_clock::now();
 
-    void match_ended(store::MatchStatus status) {
+    // I/O thread only, like the rooms they describe.
+    std::deque<EndedMatch> recent_ends;
+    std::deque<Publication> recent_publishes;
+
+    void match_ended(store::MatchStatus status, EndedMatch record) {
         matches_ended[static_cast<std::size_t>(status)].fetch_add(1, std::memory_order_relaxed);
+        recent_ends.push_back(std::move(record));
+        if (recent_ends.size() > kRecentEnds) {
+            recent_ends.pop_front();
+        }
+    }
+    void published(Publication record) {
+        ++publishes;
+        published_bytes += record.bytes;
+        recent_publishes.push_back(std::move(record));
+        if (recent_publishes.size() > kRecentPublishes) {
+            recent_publishes.pop_front();
+        }
     }
 };
 

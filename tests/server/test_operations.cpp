@@ -172,3 +172,134 @@ TEST_CASE("the HTTP port keeps the lobby's deadline and body limit", "[operation
     CHECK(big.status == 413);
     CHECK(http_get(host, port, "/livez").status == 200);
 }
+
+TEST_CASE("/admin needs the token; with it, it shows the running match and can stop it",
+          "[operations][admin][integration]") {
+    TempDir work;
+    const std::string token(40, 'a');
+    auto args = server_args();
+    args.insert(args.end(), {"--admin-token", token});
+    ServerFixture server(args);
+    const auto& host = server.endpoints().http_host;
+    const auto port = server.endpoints().http_port;
+    const std::vector<std::pair<std::string, std::string>> bearer = {
+        {"Authorization", "Bearer " + token}};
+    const auto json_headers = [](std::vector<std::pair<std::string, std::string>> headers) {
+        headers.emplace_back("Content-Type", "application/json");
+        return headers;
+    };
+
+    TestDeveloper dev(server, "maker");
+    const auto game = dev.publish_fakegame("ok", "Admin Watch");
+    TestPlayer player(server, "watched");
+    player.require("room.create", {{"game", game}});
+    player.require("room.ready", {{"ready", true}});
+    player.require("room.start");
+    const auto room = player.wait_room([](const json& r) { return r.at("state") == "IN_GAME"; });
+    REQUIRE(room);
+    const auto match_id = room->at("match_id").get<std::string>();
+
+    // Without the token: 401 and no data, whatever the path.
+    for (const auto* path : {"/admin", "/admin/state", "/admin/events"}) {
+        const auto refused = http_get(host, port, path);
+        CHECK(refused.status == 401);
+        CHECK(refused.body.find(match_id) == std::string::npos);
+        CHECK(refused.body.find("watched") == std::string::npos);
+    }
+    CHECK(
+        http_get(host, port, "/admin/state", {{"Authorization", "Bearer " + std::string(40, 'b')}})
+            .status == 401);
+    CHECK(http_request(host, port, "POST", "/admin/stop-match", json_headers({}),
+                       json{{"room_id", room->at("room_id")}}.dump())
+              .status == 401);
+
+    const auto page = http_get(host, port, "/admin", bearer);
+    CHECK(page.status == 200);
+    CHECK(page.headers.at("content-type").rfind("text/html", 0) == 0);
+    CHECK(page.body.find("EventSource") != std::string::npos);
+    // Nothing is loaded from elsewhere (the SVG namespace URI is a name, not a load).
+    for (const auto* load : {"src=\"http", "href=\"http", "url(http", "import "}) {
+        CHECK(page.body.find(load) == std::string::npos);
+    }
+
+    const auto state_reply = http_get(host, port, "/admin/state", bearer);
+    REQUIRE(state_reply.status == 200);
+    const auto state = json::parse(state_reply.body);
+    REQUIRE(state.at("rooms").size() == 1);
+    const auto& shown = state.at("rooms").at(0);
+    CHECK(shown.at("state") == "IN_GAME");
+    CHECK(shown.at("match").at("match_id") == match_id);
+    CHECK(shown.at("match").at("pid").get<int>() > 0);
+    CHECK(state.at("players").at(0).at("name") == "watched");
+    CHECK(state.at("publishes").at(0).at("game") == game);
+    CHECK(state.at("launch_latency").at("count") == 1);
+
+    // The login form: a wrong token is refused, the right one sets a cookie
+    // that works in place of the header.
+    CHECK(http_request(host, port, "POST", "/admin/login",
+                       {{"Content-Type", "application/x-www-form-urlencoded"}},
+                       "token=" + std::string(40, 'b'))
+              .status == 401);
+    const auto login =
+        http_request(host, port, "POST", "/admin/login",
+                     {{"Content-Type", "application/x-www-form-urlencoded"}}, "token=" + token);
+    REQUIRE(login.status == 303);
+    const auto set_cookie = login.headers.at("set-cookie");
+    CHECK(set_cookie.find("HttpOnly") != std::string::npos);
+    CHECK(set_cookie.find("SameSite=Strict") != std::string::npos);
+    CHECK(set_cookie.find(token) == std::string::npos);  // a session key, not the token
+    const auto cookie = set_cookie.substr(0, set_cookie.find(';'));
+    CHECK(http_get(host, port, "/admin/state", {{"Cookie", cookie}}).status == 200);
+
+    // Actions take JSON only, then stop the match as ABORTED.
+    CHECK(http_request(host, port, "POST", "/admin/stop-match",
+                       {{"Authorization", "Bearer " + token},
+                        {"Content-Type", "application/x-www-form-urlencoded"}},
+                       "room_id=1")
+              .status == 415);
+    const auto stopped = http_request(host, port, "POST", "/admin/stop-match", json_headers(bearer),
+                                      json{{"room_id", room->at("room_id")}}.dump());
+    CHECK(stopped.status == 200);
+    const auto ended = player.wait_event("match.ended");
+    REQUIRE(ended);
+    CHECK(ended->at("status") == "ABORTED");
+    CHECK(ended->at("reason") == "stopped by the admin");
+    REQUIRE(player.wait_room([](const json& r) { return r.at("state") == "WAITING"; }));
+    const auto after = json::parse(http_get(host, port, "/admin/state", bearer).body);
+    CHECK(after.at("ended").at(0).at("match_id") == match_id);
+    CHECK(after.at("ended").at(0).at("status") == "ABORTED");
+    CHECK(after.at("rooms").at(0).at("state") == "WAITING");
+    CHECK_FALSE(after.at("rooms").at(0).contains("match"));
+
+    // Signing the player out closes their connection.
+    const auto revoked = http_request(host, port, "POST", "/admin/revoke", json_headers(bearer),
+                                      json{{"player", "watched"}}.dump());
+    CHECK(revoked.status == 200);
+    CHECK(json::parse(revoked.body).at("revoked") == 1);
+    const auto log = server.log();
+    CHECK(log.find("admin: stop match of room") != std::string::npos);
+    CHECK(log.find("admin: signed out player 'watched'") != std::string::npos);
+    CHECK(log.find("refused (no valid token)") != std::string::npos);
+}
+
+TEST_CASE("without --admin-token the server creates a 0600 token file once",
+          "[operations][admin][integration]") {
+    TempDir data("admin-data");
+    std::string first;
+    {
+        ServerFixture server({"--fast-password-hash"}, data.path() / "var");
+        const auto file = data.path() / "var" / "admin_token";
+        REQUIRE(fs::exists(file));
+        CHECK((fs::status(file).permissions() & fs::perms::all) ==
+              (fs::perms::owner_read | fs::perms::owner_write));
+        first = gamestore::testing::read_file(file);
+        CHECK(server.log().find("admin token is in") != std::string::npos);
+        first.pop_back();  // the newline
+        CHECK(http_get(server.endpoints().http_host, server.endpoints().http_port, "/admin/state",
+                       {{"Authorization", "Bearer " + first}})
+                  .status == 200);
+    }
+    ServerFixture again({"--fast-password-hash"}, data.path() / "var");
+    CHECK(gamestore::testing::read_file(data.path() / "var" / "admin_token") == first + "\n");
+    CHECK(again.log().find("admin token is in") == std::string::npos);
+}
