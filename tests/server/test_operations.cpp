@@ -1,6 +1,7 @@
 // The HTTP port of the real server (docs/OPERATIONS.md): /metrics, /livez and
 // /readyz while a real fakegame match runs, with the numbers checked to move
-// and the exposition checked against the format's rules.
+// and the exposition checked against the format's rules; /admin by HTTP and
+// in headless Chromium.
 
 #include <cmath>
 
@@ -302,4 +303,82 @@ TEST_CASE("without --admin-token the server creates a 0600 token file once",
     ServerFixture again({"--fast-password-hash"}, data.path() / "var");
     CHECK(gamestore::testing::read_file(data.path() / "var" / "admin_token") == first + "\n");
     CHECK(again.log().find("admin token is in") == std::string::npos);
+}
+
+TEST_CASE("headless Chromium shows the running match on /admin and its end without a reload",
+          "[operations][admin][browser][integration]") {
+    const fs::path chromium = "/usr/bin/chromium";
+    if (!fs::exists(chromium)) {
+        WARN("chromium is not installed (ci/bootstrap installs it); the browser test is skipped");
+        return;
+    }
+    TempDir work("admin-browser");
+    const std::string token(48, 'c');
+    auto args = server_args();
+    args.insert(args.end(), {"--admin-token", token});
+    ServerFixture server(args);
+    TestDeveloper dev(server, "maker");
+    const auto game = dev.publish_fakegame("ok", "Browser Watch");
+    TestPlayer player(server, "viewer");
+    player.require("room.create", {{"game", game}});
+    player.require("room.ready", {{"ready", true}});
+    player.require("room.start");
+    const auto room = player.wait_room([](const json& r) { return r.at("state") == "IN_GAME"; });
+    REQUIRE(room);
+    const auto match_id = room->at("match_id").get<std::string>();
+
+    const auto shown = work.path() / "shown";
+    const auto result_file = work.path() / "result.json";
+    gamestore::testing::SpawnOptions options;
+    options.argv = {
+        "/usr/bin/python3",
+        (gamestore::testing::source_dir() / "tests" / "server" / "admin_browser.py").string(),
+        "--chromium",
+        chromium.string(),
+        "--url",
+        "http://" + server.endpoints().http_host + ":" +
+            std::to_string(server.endpoints().http_port) + "/admin#token=" + token,
+        "--match-id",
+        match_id,
+        "--out-dir",
+        work.path().string(),
+        "--shown-file",
+        shown.string(),
+        "--result-file",
+        result_file.string()};
+    options.stdout_file = work.path() / "driver.log";
+    options.stderr_file = work.path() / "driver.log";
+    ChildProcess driver(options);
+    // The page shows the running match (and took its screenshot); now end it.
+    const bool page_shows_match = gamestore::testing::wait_for_file(shown, 60s);
+    INFO(gamestore::testing::read_file(work.path() / "driver.log"));
+    REQUIRE(page_shows_match);
+    auto client = launch_client(room->at("launch"), player.name(), work.path());
+    const auto ended = player.wait_event("match.ended");
+    REQUIRE(ended);
+    CHECK(ended->at("status") == "END");
+    CHECK(driver.wait_exit_code(90s) == 0);
+    CHECK(client->wait_exit_code(20s) == 0);
+
+    const auto result = json::parse(gamestore::testing::read_file(result_file));
+    INFO(result.dump());
+    REQUIRE(result.at("shown") == true);
+    REQUIRE(result.at("ended") == true);
+    const auto& before = result.at("running_state");
+    const auto& after = result.at("ended_state");
+    CHECK(before.at("players").at(0) == "viewer");
+    CHECK(after.at("ended").at(0).at(0) == match_id);
+    CHECK(after.at("ended").at(0).at(1) == "END");
+    CHECK(after.at("running").empty());
+    // Same document (no reload), redrawn by events since.
+    CHECK(after.at("load") == before.at("load"));
+    CHECK(after.at("updates").get<int>() > before.at("updates").get<int>());
+
+    const auto screenshot = gamestore::testing::read_file(work.path() / "admin.png");
+    CHECK(screenshot.size() > 10'000);
+    CHECK(screenshot.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
+    // GAMESTORE_ADMIN_SCREENSHOT=PATH keeps the picture (docs/OPERATIONS.md has one).
+    if (const char* keep = std::getenv("GAMESTORE_ADMIN_SCREENSHOT")) {
+        fs::copy_file(work.path() / "admin.png", keep, fs::copy_options::overwrite_existing);
+    }
 }
