@@ -3,6 +3,8 @@
 // and the exposition checked against the format's rules; /admin by HTTP and
 // in headless Chromium.
 
+#include <sqlite3.h>
+
 #include <cmath>
 
 #include <catch2/catch.hpp>
@@ -381,4 +383,30 @@ TEST_CASE("headless Chromium shows the running match on /admin and its end witho
     if (const char* keep = std::getenv("GAMESTORE_ADMIN_SCREENSHOT")) {
         fs::copy_file(work.path() / "admin.png", keep, fs::copy_options::overwrite_existing);
     }
+}
+
+TEST_CASE("/readyz answers 503 while the database cannot be written, 200 again after",
+          "[operations][integration]") {
+    ServerFixture server({"--fast-password-hash"});
+    const auto& host = server.endpoints().http_host;
+    const auto port = server.endpoints().http_port;
+    REQUIRE(http_get(host, port, "/readyz").status == 200);
+
+    // Another process holding the write lock: the server's check waits its
+    // busy timeout (5 s), then reports the database as not writable.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((server.data_dir() / "gamestore.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    const auto blocked = http_request(host, port, "GET", "/readyz", {}, {}, 30s);
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    REQUIRE(blocked.status == 503);
+    const auto body = json::parse(blocked.body);
+    CHECK(body.at("ready") == false);
+    CHECK(body.at("checks").at("database").at("ok") == false);
+    CHECK_FALSE(body.at("checks").at("database").at("error").get<std::string>().empty());
+    CHECK(body.at("checks").at("listeners").at("ok") == true);
+    // /livez does not depend on the database.
+    CHECK(http_get(host, port, "/livez").status == 200);
+    CHECK(http_get(host, port, "/readyz").status == 200);
 }
