@@ -27,9 +27,10 @@ BenchServer start_server(const fs::path& exe_dir, const fs::path& work_dir, cons
     const auto ready = work_dir / "ready.json";
     fs::remove(ready);
     const auto binary = exe_dir / "gamestore-server";
-    std::vector<std::string> args = {binary.string(), "--listen", "127.0.0.1:0", "--report-listen", "127.0.0.1:0",
-                                     "--data-dir", server.data_dir.string(), "--ready-file", ready.string(),
-                                     "--log-level", "warn"};
+    std::vector<std::string> args = {
+        binary.string(), "--listen",    "127.0.0.1:0", "--report-listen",        "127.0.0.1:0",
+        "--http-listen", "127.0.0.1:0", "--data-dir",  server.data_dir.string(), "--ready-file",
+        ready.string(),  "--log-level", "warn"};
     if (!real_password_hash) args.push_back("--fast-password-hash");
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;

@@ -63,8 +63,9 @@ void ServerProcess::start(std::chrono::milliseconds ready_timeout) {
     const auto log = work_dir_ / ("server-" + std::to_string(generation_) + ".log");
     fs::remove(ready);
     launch::ProcessSpec spec;
-    spec.argv = {binary_.string(), "--listen", "127.0.0.1:0", "--report-listen", "127.0.0.1:0",
-                 "--data-dir", data_dir_.string(), "--ready-file", ready.string()};
+    spec.argv = {binary_.string(),   "--listen",      "127.0.0.1:0", "--report-listen",
+                 "127.0.0.1:0",      "--http-listen", "127.0.0.1:0", "--data-dir",
+                 data_dir_.string(), "--ready-file",  ready.string()};
     spec.argv.insert(spec.argv.end(), args_.begin(), args_.end());
     spec.env = launch::base_environment();
     spec.cwd = work_dir_;

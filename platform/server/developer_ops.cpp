@@ -56,28 +56,42 @@ void register_developer_ops(PlatformServices& services) {
     auto& store = services.store;
     const auto& config = services.config;
 
-    lobby.ops().add("dev.publish", OpSpec{[&store, &lobby, &config](RequestContext& ctx) -> asio::awaitable<Reply> {
-        if (!ctx.upload) {
-            throw LobbyError(ErrorCode::BadRequest, "dev.publish needs the package zip as a blob (\"bytes\":N)");
-        }
-        IngestRequest request;
-        request.developer_id = ctx.session.signed_in()->account_id;
-        request.upload = *ctx.upload;
-        request.declared_sha256 = require_string(ctx.request.args, "sha256", 128);
-        request.notes = optional_string(ctx.request.args, "notes", 8000).value_or("");
-        request.hidden = optional_bool(ctx.request.args, "hidden", false);
-        auto published = co_await run_blocking(lobby.blocking_pool(), [&] {
-            return ingest_package(store, config.data_dir, config.zip_limits, request);
-        });
-        spdlog::info("store: published '{}' {} ({} bytes, sha256 {}){}", published.game.name,
-                     published.version.version, published.version.size_bytes, published.version.sha256,
-                     request.hidden ? " hidden" : "");
-        auto rating = co_await run_blocking(lobby.blocking_pool(), [&] { return store.rating_summary(published.game.id); });
-        co_return Reply{{{"game", game_summary_json(published.game, rating ? *rating : store::RatingSummary{})},
-                         {"version", version_json(published.version)},
-                         {"game_created", published.game_created}},
-                        std::nullopt};
-    }, Access::Developer, config.zip_limits.max_archive_bytes});
+    auto& metrics = services.metrics;
+
+    lobby.ops().add(
+        "dev.publish",
+        OpSpec{
+            [&store, &lobby, &config, &metrics](RequestContext& ctx) -> asio::awaitable<Reply> {
+                if (!ctx.upload) {
+                    throw LobbyError(ErrorCode::BadRequest,
+                                     "dev.publish needs the package zip as a blob (\"bytes\":N)");
+                }
+                IngestRequest request;
+                request.developer_id = ctx.session.signed_in()->account_id;
+                request.upload = *ctx.upload;
+                request.declared_sha256 = require_string(ctx.request.args, "sha256", 128);
+                request.notes = optional_string(ctx.request.args, "notes", 8000).value_or("");
+                request.hidden = optional_bool(ctx.request.args, "hidden", false);
+                auto published = co_await run_blocking(lobby.blocking_pool(), [&] {
+                    return ingest_package(store, config.data_dir, config.zip_limits, request);
+                });
+                metrics.published({store::unix_ms_now(), published.game.name,
+                                   published.version.version,
+                                   static_cast<std::uint64_t>(published.version.size_bytes)});
+                spdlog::info("store: published '{}' {} ({} bytes, sha256 {}){}",
+                             published.game.name, published.version.version,
+                             published.version.size_bytes, published.version.sha256,
+                             request.hidden ? " hidden" : "");
+                auto rating = co_await run_blocking(
+                    lobby.blocking_pool(), [&] { return store.rating_summary(published.game.id); });
+                co_return Reply{
+                    {{"game",
+                      game_summary_json(published.game, rating ? *rating : store::RatingSummary{})},
+                     {"version", version_json(published.version)},
+                     {"game_created", published.game_created}},
+                    std::nullopt};
+            },
+            Access::Developer, config.zip_limits.max_archive_bytes});
 
     lobby.ops().add("dev.games", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
         const auto developer = ctx.session.signed_in()->account_id;

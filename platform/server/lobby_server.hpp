@@ -32,6 +32,7 @@ public:
     void stop(std::function<void()> done = {});
 
     boost::asio::ip::tcp::endpoint lobby_endpoint() const;
+    bool listening() const { return acceptor_.is_open(); }
     const ServerConfig& config() const { return config_; }
     OpRegistry& ops() { return ops_; }
     boost::asio::thread_pool& blocking_pool() { return pool_; }
@@ -45,6 +46,8 @@ public:
 
     void for_each_session(const std::function<void(LobbySession&)>& fn);
     std::size_t session_count() const { return sessions_.size(); }
+    // Connections refused at --max-connections so far.
+    std::uint64_t turned_away() const { return turned_away_; }
 
     // Observers of session lifecycle (rooms track presence with these).
     using SessionObserver = std::function<void(LobbySession&)>;

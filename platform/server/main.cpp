@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "platform/launch/sandbox_options.hpp"
+#include "platform/server/json_log.hpp"
 #include "platform/server/server_app.hpp"
 
 namespace {
@@ -34,9 +35,11 @@ int main(int argc, char** argv) {
 
     std::string listen = config.listen.to_string();
     std::string report_listen = config.report_listen.to_string();
+    std::string http_listen = config.http_listen.to_string();
     std::string game_ports =
         std::to_string(config.game_port_first) + "-" + std::to_string(config.game_port_last);
     std::string log_level = "info";
+    std::string log_format = "text";
     std::string data_dir = config.data_dir.string();
     std::string ready_file;
     std::string seed_games;
@@ -57,6 +60,15 @@ int main(int argc, char** argv) {
                    "control-plane address for game servers HOST:PORT")
         ->envname("GAMESTORE_REPORT_LISTEN")
         ->capture_default_str();
+    app.add_option(
+           "--http-listen", http_listen,
+           "HTTP address for /metrics, /livez, /readyz and /admin (docs/OPERATIONS.md) HOST:PORT")
+        ->envname("GAMESTORE_HTTP_LISTEN")
+        ->capture_default_str();
+    app.add_option(
+           "--admin-token", config.admin_token,
+           "token for /admin (default: the one in DATA/admin_token, created on first start)")
+        ->envname("GAMESTORE_ADMIN_TOKEN");
     app.add_option("--advertise-host", config.advertise_host,
                    "host players are told to connect to (default: the address each player reached "
                    "the lobby by)")
@@ -72,12 +84,19 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--seed-games", seed_games, "publish the packages in DIR on first start")
         ->envname("GAMESTORE_SEED_GAMES");
-    app.add_option("--ready-file", ready_file, "write {lobby,report,pid} JSON here once listening")
+    app.add_option("--ready-file", ready_file,
+                   "write {lobby,report,http,pid} JSON here once listening")
         ->envname("GAMESTORE_READY_FILE");
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->envname("GAMESTORE_LOG_LEVEL")
         ->capture_default_str()
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+    app.add_option("--log-format", log_format,
+                   "text: one line per event for people; json: one JSON object per line "
+                   "(docs/OPERATIONS.md)")
+        ->envname("GAMESTORE_LOG_FORMAT")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"text", "json"}));
     app.add_option("--auth-deadline", auth_deadline_sec,
                    "seconds a new lobby connection has to authenticate")
         ->envname("GAMESTORE_AUTH_DEADLINE")
@@ -189,6 +208,7 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
         config.listen = parse_endpoint_flag("--listen", listen);
         config.report_listen = parse_endpoint_flag("--report-listen", report_listen);
+        config.http_listen = parse_endpoint_flag("--http-listen", http_listen);
         unsigned first = 0, last = 0;
         char dash = 0;
         if (std::sscanf(game_ports.c_str(), "%u%c%u", &first, &dash, &last) != 3 || dash != '-' ||
@@ -220,7 +240,11 @@ int main(int argc, char** argv) {
         return app.exit(e);
     }
 
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+    if (log_format == "json") {
+        spdlog::set_formatter(std::make_unique<gamestore::server::JsonLogFormatter>());
+    } else {
+        spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+    }
     spdlog::set_level(spdlog::level::from_str(log_level));
 
     try {

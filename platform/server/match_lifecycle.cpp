@@ -624,6 +624,8 @@ std::optional<protocol::Refusal> RoomService::handle_report(const protocol::Repo
             match.in_game_at = store::unix_ms_now();
             room->state = RoomState::InGame;
             ++counters_.started;
+            services_.metrics.launch_latency.observe(
+                std::chrono::duration<double>(now - match.launched_at).count());
             spdlog::info(
                 "room {}: STARTING -> IN_GAME (match {}, port {}, ready {} ms after start, {} ms "
                 "after spawn)",
@@ -639,6 +641,10 @@ std::optional<protocol::Refusal> RoomService::handle_report(const protocol::Repo
             return std::nullopt;
         }
         case protocol::ReportStatus::Heartbeat:
+            services_.metrics.heartbeat_lateness.observe(std::max(
+                0.0,
+                std::chrono::duration<double>(now - match.last_heartbeat - match.heartbeat_interval)
+                    .count()));
             match.last_heartbeat = now;
             match.heartbeat_warned = false;
             return std::nullopt;
@@ -700,6 +706,8 @@ bool RoomService::finish(Room& room, const std::string& match_id, store::MatchSt
         room.last_error = reason;
     }
     ++counters_.finished;
+    services_.metrics.match_ended(status, {store::unix_ms_now(), room.id, match_id, room.game_name,
+                                           room.version, status_text, reason});
     spdlog::info("room {}: {} -> ENDING (match {}: {}: {})", room.id, to_string(previous), match_id, status_text,
                  reason);
     send_to_members(room, "match.ended",

@@ -5,6 +5,7 @@
 #include "platform/launch/sandbox.hpp"
 #include "platform/server/lobby_server.hpp"
 #include "platform/server/server_config.hpp"
+#include "platform/server/server_metrics.hpp"
 #include "platform/store/store.hpp"
 
 namespace gamestore::server {
@@ -16,6 +17,7 @@ struct PlatformServices {
     store::Store& store;
     const ServerConfig& config;
     const launch::Sandbox& sandbox;  // every game server runs in it
+    ServerMetrics& metrics;
 };
 
 void register_account_ops(PlatformServices& services);

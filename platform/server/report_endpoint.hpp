@@ -55,6 +55,7 @@ public:
   void start();
   void stop();
   boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  bool listening() const { return acceptor_.is_open(); }
   const ReportEndpointStats& stats() const { return stats_; }
 
 private:

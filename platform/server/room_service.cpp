@@ -32,6 +32,48 @@ std::string_view to_string(RoomState state) {
     return "WAITING";
 }
 
+std::array<std::size_t, 4> RoomService::rooms_by_state() const {
+    std::array<std::size_t, 4> counts{};
+    for (const auto& [id, room] : rooms_) {
+        ++counts[static_cast<std::size_t>(room.state)];
+    }
+    return counts;
+}
+
+json RoomService::admin_view() const {
+    const auto now = std::chrono::steady_clock::now();
+    const auto seconds_since = [now](std::chrono::steady_clock::time_point at) {
+        return std::chrono::duration<double>(now - at).count();
+    };
+    json rooms = json::array();
+    for (const auto& [id, room] : rooms_) {
+        json view = public_view(room);
+        if (room.match && !room.match->terminal) {
+            const auto& match = *room.match;
+            view["match"] = {{"match_id", match.match_id},
+                             {"pid", match.pid},
+                             {"port", match.port},
+                             {"age_seconds", seconds_since(match.launched_at)},
+                             {"started", match.started}};
+            if (match.started) {
+                view["match"]["last_heartbeat_seconds"] = seconds_since(match.last_heartbeat);
+            }
+        }
+        rooms.push_back(std::move(view));
+    }
+    return rooms;
+}
+
+bool RoomService::admin_stop_match(std::int64_t room_id) {
+    const auto found = rooms_.find(room_id);
+    if (found == rooms_.end() || !found->second.match || found->second.match->terminal) {
+        return false;
+    }
+    auto& room = found->second;
+    return finish(room, room.match->match_id, store::MatchStatus::Aborted, "stopped by the admin",
+                  nullptr);
+}
+
 std::uint64_t MatchCounters::rejected_reports() const {
     std::uint64_t total = 0;
     for (const auto reason : protocol::kReportRefusals) {

@@ -208,6 +208,14 @@ public:
 
     const MatchCounters& counters() const { return counters_; }
     std::size_t room_count() const { return rooms_.size(); }
+    // Rooms per state, indexed by RoomState.
+    std::array<std::size_t, 4> rooms_by_state() const;
+    // Every room with its members and, when one runs, its match (pid,
+    // ages): the admin dashboard's view (docs/OPERATIONS.md).
+    nlohmann::json admin_view() const;
+    // The admin stops the room's running match (ABORTED, players told);
+    // false when the room has none that is still live.
+    bool admin_stop_match(std::int64_t room_id);
     std::size_t ports_in_use() const { return ports_.in_use(); }
     std::size_t cleanups_in_flight() const { return cleanups_in_flight_; }
 

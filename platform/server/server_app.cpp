@@ -11,18 +11,23 @@
 #include <optional>
 #include <stdexcept>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "platform/asio/asio.hpp"
 #include "platform/launch/process_launcher.hpp"
+#include "platform/server/admin.hpp"
 #include "platform/server/child_reaper.hpp"
+#include "platform/server/http_endpoint.hpp"
 #include "platform/server/lobby_server.hpp"
 #include "platform/server/lobby_session.hpp"
+#include "platform/server/operations.hpp"
 #include "platform/server/package_ingest.hpp"
 #include "platform/server/platform_services.hpp"
 #include "platform/server/report_endpoint.hpp"
 #include "platform/server/seed_games.hpp"
+#include "platform/server/service_notify.hpp"
 #include "platform/store/sqlite_store.hpp"
 
 namespace gamestore::server {
@@ -47,7 +52,7 @@ void write_ready_file(const fs::path& path, const nlohmann::json& content) {
 
 // The store, after the sweeps a crash may have made necessary, with the
 // reference games published on a first start.
-std::unique_ptr<store::Store> open_store(const ServerConfig& config) {
+std::unique_ptr<store::SqliteStore> open_store(const ServerConfig& config, ServerMetrics& metrics) {
     fs::create_directories(config.data_dir);
     sweep_upload_leftovers(config.data_dir);
 
@@ -56,6 +61,9 @@ std::unique_ptr<store::Store> open_store(const ServerConfig& config) {
         options.hasher = store::PasswordHasher::fast_for_tests();
     }
     options.session_idle_timeout_ms = config.session_idle_timeout.count();
+    options.on_operation = [&metrics](bool write, std::chrono::duration<double> took) {
+        (write ? metrics.store_writes : metrics.store_reads).observe(took.count());
+    };
     auto opened = store::SqliteStore::open(config.data_dir / "gamestore.db", options);
     if (!opened) {
         throw std::runtime_error(opened.error().message);
@@ -105,31 +113,76 @@ net::HostPort host_port(const asio::ip::tcp::endpoint& endpoint) {
     return {endpoint.address().to_string(), endpoint.port()};
 }
 
+HttpEndpointConfig http_endpoint_config(const ServerConfig& config) {
+    HttpEndpointConfig http;
+    http.listen = config.http_listen;
+    http.max_connections = config.max_connections;
+    http.request_deadline = config.auth_deadline;
+    http.max_body_bytes = config.max_line_bytes;
+    return http;
+}
+
+HttpResponse plain_response(int status, std::string body) {
+    HttpResponse response;
+    response.status = status;
+    response.body = std::move(body);
+    return response;
+}
+
 }  // namespace
 
 // Declaration order is construction order; destruction runs backwards, so
 // nothing outlives what it points to (the report handler reaches the rooms,
 // the rooms reach the lobby and the store).
 struct ServerApp::Parts {
+    std::unique_ptr<ServerMetrics> metrics;
     launch::Sandbox sandbox;
-    std::unique_ptr<store::Store> store;
+    std::unique_ptr<store::SqliteStore> store;
     asio::io_context io{1};
     LobbyServer lobby;
     PlatformServices services;
     ChildReaper reaper;
     std::unique_ptr<RoomService> rooms;
     ReportEndpoint reports;
+    HttpEndpoint http;
+    AdminConsole admin;
     std::optional<asio::signal_set> signals;
     std::atomic<bool> stopping{false};
 
-    Parts(const ServerConfig& config, launch::Sandbox checked, std::unique_ptr<store::Store> opened)
-        : sandbox(std::move(checked)),
+    Parts(const ServerConfig& config, std::unique_ptr<ServerMetrics> measured,
+          launch::Sandbox checked, std::unique_ptr<store::SqliteStore> opened)
+        : metrics(std::move(measured)),
+          sandbox(std::move(checked)),
           store(std::move(opened)),
           lobby(io, config),
-          services{lobby, *store, lobby.config(), sandbox},
+          services{lobby, *store, lobby.config(), sandbox, *metrics},
           reaper(io),
           reports(io, report_endpoint_config(config),
-                  [this](const protocol::Report& report) { return rooms->handle_report(report); }) {
+                  [this](const protocol::Report& report) { return rooms->handle_report(report); }),
+          http(io, http_endpoint_config(config),
+               [this](const HttpRequest& request) { return serve_http(request); }),
+          admin(lobby.config()) {}
+
+    OperationsView operations() {
+        return {lobby, *rooms, reports, http, *metrics, sandbox, *store, stopping};
+    }
+
+    asio::awaitable<HttpResponse> serve_http(const HttpRequest& request) {
+        ++metrics->http_requests;
+        // Named, not temporaries of the co_await (GCC 12: docs/ARCHITECTURE.md).
+        const OperationsView view = operations();
+        if (auto answer = co_await admin.handle(view, request)) {
+            co_return std::move(*answer);
+        }
+        if (request.method != "GET") {
+            auto refused = plain_response(405, "only GET is served here\n");
+            refused.headers.emplace_back("Allow", "GET");
+            co_return refused;
+        }
+        if (auto answer = co_await handle_operations_request(view, request)) {
+            co_return std::move(*answer);
+        }
+        co_return plain_response(404, "no such page; see /metrics, /livez, /readyz, /admin\n");
     }
 
     // Matches first (their players still get match.ended), then the lobby,
@@ -138,12 +191,14 @@ struct ServerApp::Parts {
         if (stopping.exchange(true)) {
             return;
         }
+        notify_service_manager("STOPPING=1\nSTATUS=ending matches, closing connections");
         if (signals) {
             signals->cancel();
         }
         rooms->shutdown([this] {
             lobby.stop([this] {
                 reports.stop();
+                http.stop();
                 reaper.reap();
                 io.stop();
             });
@@ -170,7 +225,8 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
             limits.open_files, limits.file_size_bytes >> 20, limits.address_space_bytes >> 20,
             limits.processes, limits.cpu_seconds, limits.writable_bytes >> 20, limits.nice);
     }
-    auto store = open_store(config);
+    auto metrics = std::make_unique<ServerMetrics>();
+    auto store = open_store(config, *metrics);
 
     // Escaped grandchildren of game servers are reparented to us, so their
     // match's stop can still find and kill them.
@@ -180,8 +236,8 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
     }
     std::signal(SIGPIPE, SIG_IGN);
 
-    parts_ = std::make_unique<Parts>(within_process_limits(std::move(config)), std::move(sandbox),
-                                     std::move(store));
+    parts_ = std::make_unique<Parts>(within_process_limits(std::move(config)), std::move(metrics),
+                                     std::move(sandbox), std::move(store));
     auto& p = *parts_;
     register_account_ops(p.services);
     register_catalog_ops(p.services);
@@ -210,6 +266,7 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
         });
     }
     p.lobby.listen();
+    p.http.listen();
 }
 
 ServerApp::~ServerApp() = default;
@@ -222,21 +279,31 @@ net::HostPort ServerApp::report_address() const {
     return host_port(parts_->reports.local_endpoint());
 }
 
+net::HostPort ServerApp::http_address() const {
+    return host_port(parts_->http.local_endpoint());
+}
+
 void ServerApp::run() {
     auto& p = *parts_;
     p.lobby.start();
     p.reports.start();
+    p.http.start();
     p.rooms->start_watchdog();
 
     const auto& config = p.lobby.config();
-    spdlog::info("gamestore-server listening: lobby {}, control plane {} (data dir {})",
+    spdlog::info("gamestore-server listening: lobby {}, control plane {}, http {} (data dir {})",
                  lobby_address().to_string(), report_address().to_string(),
-                 config.data_dir.string());
+                 http_address().to_string(), config.data_dir.string());
     if (!config.ready_file.empty()) {
         write_ready_file(config.ready_file, {{"lobby", lobby_address().to_string()},
                                              {"report", report_address().to_string()},
+                                             {"http", http_address().to_string()},
                                              {"pid", ::getpid()}});
     }
+    // After every listener accepts: a unit ordered after this one may
+    // connect at once.
+    notify_service_manager(fmt::format("READY=1\nMAINPID={}\nSTATUS=lobby {}, http {}", ::getpid(),
+                                       lobby_address().to_string(), http_address().to_string()));
     p.io.run();
     spdlog::info("gamestore-server: stopped");
 }

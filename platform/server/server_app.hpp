@@ -30,6 +30,7 @@ class ServerApp {
     // The bound addresses (with port 0 in the config, the real ports).
     net::HostPort lobby_address() const;
     net::HostPort report_address() const;
+    net::HostPort http_address() const;
 
     // Starts accepting, writes the ready file when configured, and runs the
     // I/O thread until a stop has ended every match and closed every

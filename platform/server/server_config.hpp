@@ -17,6 +17,11 @@ namespace gamestore::server {
 struct ServerConfig {
     net::HostPort listen{"0.0.0.0", 16534};
     net::HostPort report_listen{"127.0.0.1", 16535};
+    // Metrics, health and the admin dashboard (docs/OPERATIONS.md).
+    net::HostPort http_listen{"127.0.0.1", 16536};
+    // The /admin token; empty: the one in DATA/admin_token, created (0600)
+    // on the first start.
+    std::string admin_token;
     std::string advertise_host;  // empty: the local address of each player's own connection
     std::string bind_host = "0.0.0.0";
     std::filesystem::path data_dir = "var";

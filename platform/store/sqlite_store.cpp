@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -479,8 +480,21 @@ struct SqliteStore::Impl {
     Impl(std::filesystem::path p, Options o) : path(std::move(p)), options(std::move(o)) {}
 
     // Every write runs on the single writer connection under the mutex.
+    // Tells options.on_operation how long an operation took, however it ends.
+    struct Timing {
+        const Options& options;
+        bool write;
+        std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+        ~Timing() {
+            if (options.on_operation) {
+                options.on_operation(write, std::chrono::steady_clock::now() - start);
+            }
+        }
+    };
+
     template <class F>
     auto write(std::string_view what, F&& body) {
+        Timing timing{options, true};
         return guarded(what, [&] {
             std::lock_guard lock(write_mutex);
             return body(*writer);
@@ -490,6 +504,7 @@ struct SqliteStore::Impl {
     // Reads borrow a pooled connection; a new one is opened when all are busy.
     template <class F>
     auto read(std::string_view what, F&& body) {
+        Timing timing{options, false};
         return guarded(what, [&] {
             Lease lease(*this);
             return body(*lease.connection);
@@ -643,6 +658,22 @@ Result<int> SqliteStore::schema_version() {
         s.step();
         return s.int32(0);
     });
+}
+
+Result<void> SqliteStore::check_writable() {
+    return impl_->write("checking that the database is writable",
+                        [](Connection& db) -> Result<void> {
+                            Transaction tx(db, Transaction::Kind::Write);
+                            int version = 0;
+                            {
+                                auto s = db.prepare("PRAGMA user_version");
+                                s.step();
+                                version = s.int32(0);
+                            }
+                            db.exec(fmt::format("PRAGMA user_version = {}", version).c_str());
+                            tx.commit();
+                            return {};
+                        });
 }
 
 // ---- accounts ------------------------------------------------------------------

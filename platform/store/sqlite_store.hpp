@@ -14,8 +14,10 @@
 // own transaction. A database written by a newer gamestore is refused.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 #include "platform/store/password.hpp"
@@ -33,6 +35,9 @@ class SqliteStore final : public Store {
         int busy_timeout_ms = 5000;
         // Idle read connections kept open; more are opened under load and closed after.
         int max_idle_readers = 4;
+        // Told the duration of every operation (lock and pool waits included)
+        // and whether it wrote; called on the calling thread.
+        std::function<void(bool write, std::chrono::duration<double> took)> on_operation;
     };
 
     // Opens or creates the database file (its directory must exist) and
@@ -47,6 +52,10 @@ class SqliteStore final : public Store {
     static int latest_schema_version();
     // The database's PRAGMA user_version (== latest_schema_version() once open).
     Result<int> schema_version();
+    // Commits a write that changes nothing (the schema version rewritten),
+    // so a full disk, a read-only file or a lost lock shows up as an error:
+    // the readiness check of GET /readyz.
+    Result<void> check_writable();
 
     ~SqliteStore() override;
     SqliteStore(const SqliteStore&) = delete;

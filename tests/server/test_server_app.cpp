@@ -25,6 +25,7 @@ ServerConfig loopback_config(const std::filesystem::path& data_dir) {
     ServerConfig config;
     config.listen = {"127.0.0.1", 0};
     config.report_listen = {"127.0.0.1", 0};
+    config.http_listen = {"127.0.0.1", 0};
     config.data_dir = data_dir;
     config.fast_password_hash = true;
     // The app runs in this test's process, not beside gamestore-server.

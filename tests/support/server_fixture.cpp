@@ -31,6 +31,8 @@ ServerFixture::ServerFixture(std::vector<std::string> extra_args, const std::fil
                                      "127.0.0.1:0",
                                      "--report-listen",
                                      "127.0.0.1:0",
+                                     "--http-listen",
+                                     "127.0.0.1:0",
                                      "--data-dir",
                                      relative ? data_dir.string() : data_dir_.string(),
                                      "--ready-file",
@@ -57,6 +59,8 @@ ServerFixture::ServerFixture(std::vector<std::string> extra_args, const std::fil
     const auto content = nlohmann::json::parse(read_file(ready));
     split_host_port(content.at("lobby").get<std::string>(), endpoints_.lobby_host, endpoints_.lobby_port);
     split_host_port(content.at("report").get<std::string>(), endpoints_.report_host, endpoints_.report_port);
+    split_host_port(content.at("http").get<std::string>(), endpoints_.http_host,
+                    endpoints_.http_port);
 }
 
 ServerFixture::~ServerFixture() {

@@ -14,6 +14,8 @@ struct ServerEndpoints {
     unsigned short lobby_port = 0;
     std::string report_host;
     unsigned short report_port = 0;
+    std::string http_host;
+    unsigned short http_port = 0;
 };
 
 class ServerFixture {
