@@ -426,8 +426,10 @@ void MatchSession::probe_valid_player() {
 
 void MatchSession::watch_heartbeats() {
     const auto interval = milliseconds(static_cast<long long>(run_.manifest.heartbeat_interval_sec * 1000.0));
-    const auto limit = interval * 3 / 2 + scaled(0.25, run_.options.timeout_scale);
-    const auto cycles = static_cast<std::size_t>(run_.options.heartbeat_cycles);
+    const auto slack = scaled(0.25, run_.options.timeout_scale);
+    const auto limit = interval * 3 / 2 + slack;
+    // Past this gap the platform stops the match (its kill factor, 5x).
+    const auto kill_limit = interval * kHeartbeatKillFactor + slack;
     // K whole intervals of time, not just K heartbeats: a burst of early
     // heartbeats must not cut the observation short.
     const auto window_end = *started_at_ + interval * run_.options.heartbeat_cycles;
@@ -442,22 +444,25 @@ void MatchSession::watch_heartbeats() {
         }
         return std::pair{n, last};
     };
-    // Each round waits for the next heartbeat within the allowed gap (or for
-    // the window to close once K arrived); a round that times out on the gap
-    // ends the observation, and the gap is the verdict.
+    // The window closes after K intervals. A silence that is still going on
+    // then, after the first heartbeat, is watched on until it ends or the
+    // platform would have stopped the match: only that fails. No heartbeat
+    // at all ends the watch with the window: a game may wait for its
+    // players before it heartbeats.
     for (;;) {
         if (terminal_count() > 0 || !processes_->server_running()) {
             break;
         }
         const auto [seen, last] = beats();
         const auto now = Clock::now();
-        if (seen >= cycles && now >= window_end) {
+        if (now >= window_end && (seen == 0 || now < last + limit)) {
             break;
         }
-        if (now >= last + limit) {
+        if (now >= last + kill_limit) {
             break;
         }
-        const auto deadline = seen >= cycles ? std::min(last + limit, window_end) : last + limit;
+        const auto deadline =
+            now < window_end ? std::min(window_end, last + kill_limit) : last + kill_limit;
         wait_until([&] { return beats().first != seen || terminal_count() > 0 || !processes_->server_running(); },
                    deadline);
     }
@@ -918,6 +923,8 @@ void MatchSession::judge_conversation() {
         milliseconds(static_cast<long long>(run_.manifest.heartbeat_interval_sec * 1500.0)) +
         conversation.heartbeat_slack;
     conversation.heartbeat_cycles = run_.options.heartbeat_cycles;
+    conversation.heartbeat_kill_factor = kHeartbeatKillFactor;
+    conversation.clients_launched_at = clients_launched_at_;
     // Heartbeats count until the first of: END/ERROR, the server's own exit,
     // the validator's SIGTERM.
     auto end = Clock::now();

@@ -130,6 +130,9 @@ struct ServerApp::Parts {
           reaper(io),
           reports(io, report_endpoint_config(config),
                   [this](const protocol::Report& report) { return rooms->handle_report(report); }) {
+        reports.set_idle_allowance([this](const protocol::Report& report) {
+            return rooms->report_idle_allowance(report);
+        });
     }
 
     // Matches first (their players still get match.ended), then the lobby,
