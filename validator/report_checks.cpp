@@ -364,14 +364,13 @@ void judge_control_plane_hygiene(const Conversation& c, CheckBook& book) {
                            " in " + in_quotes(first_malformed->excerpt) +
                            "; send one JSON object per line with the fields of docs/PROTOCOL.md");
     }
+    std::size_t unterminated_accepted = 0;
+    const ConnectionRecord* first_unterminated = nullptr;
     for (const auto& connection : c.connections) {
         if (connection.unterminated_bytes > 0 && connection.unterminated_accepted) {
-            warnings.push_back(
-                "connection " + std::to_string(connection.id) + " ended with a report of " +
-                plural(connection.unterminated_bytes, "byte") + " without a final newline (" +
-                in_quotes(connection.unterminated_excerpt) +
-                "): the platform accepts it because the game closed its side right after, but end "
-                "every report with \\n");
+            if (unterminated_accepted++ == 0) {
+                first_unterminated = &connection;
+            }
         } else if (connection.unterminated_bytes > 0) {
             failures.push_back("connection " + std::to_string(connection.id) + " ended with " +
                                plural(connection.unterminated_bytes, "byte") +
@@ -387,6 +386,15 @@ void judge_control_plane_hygiene(const Conversation& c, CheckBook& book) {
         }
     }
 
+    if (first_unterminated) {
+        warnings.push_back(
+            plural(unterminated_accepted, "report") +
+            " without a final newline, the first on connection " +
+            std::to_string(first_unterminated->id) + " (" +
+            in_quotes(first_unterminated->unterminated_excerpt) +
+            "): the platform accepts them because the game closed its side right after each, but "
+            "end every report with \\n");
+    }
     std::vector<std::string> tolerated;
     for (const auto& record : c.reports) {
         // STARTED's and END's are warned about by their own checks.
@@ -506,6 +514,14 @@ void judge_end_results(const Conversation& c, CheckBook& book) {
     }
     std::vector<std::string> warnings;
     const auto unnamed = protocol::unnamed_players(report, c.expected.players);
+    if (!c.expected.players.empty() && unnamed.size() == c.expected.players.size()) {
+        book.fail(checks::kEndResultsSchema,
+                  "END names no player of the match (no results, winner or loser for any of " +
+                      join(c.expected.players, ", ") +
+                      "), so the platform records the match without a single outcome: send one "
+                      "{\"player\",\"outcome\",\"rank\",\"score\"} entry for each of PLAYERS_JSON");
+        return;
+    }
     if (!report.results) {
         warnings.push_back("END has no results" +
                            std::string(unnamed.size() < c.expected.players.size()

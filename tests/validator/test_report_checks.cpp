@@ -347,10 +347,15 @@ TEST_CASE("END results and the single terminal report", "[validator][judges]") {
         judge_end_results(c, book);
         CHECK(book.status(checks::kEndResultsSchema) == CheckStatus::Fail);
     }
-    SECTION("END without results warns") {
+    SECTION(
+        "END without results fails when it names nobody, warns when winner/loser name players") {
         c.reports.push_back(report(500, ReportStatus::End));
         judge_end_results(c, book);
-        CHECK(book.status(checks::kEndResultsSchema) == CheckStatus::Warn);
+        CHECK(book.status(checks::kEndResultsSchema) == CheckStatus::Fail);
+        CheckBook named;
+        c.reports.back().report->winner = "alice";
+        judge_end_results(c, named);
+        CHECK(named.status(checks::kEndResultsSchema) == CheckStatus::Warn);
     }
     SECTION("END then ERROR fails") {
         c.reports.push_back(end_with(500, {{"alice", Outcome::Win}, {"bob", Outcome::Lose}}));
