@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "platform/protocol/line_framer.hpp"
 #include "platform/protocol/rate_limit.hpp"
 #include "platform/protocol/redact.hpp"
+#include "platform/protocol/report_rules.hpp"
 #include "validator/match_launch.hpp"
 
 namespace gamestore::validator {
@@ -52,49 +52,32 @@ struct ControlPlaneShared {
         bump();
     }
 
-    // Decides the reply to a well-formed report the way the platform's
-    // report endpoint does, and updates the match state like it.
-    std::optional<std::string> refusal(const protocol::Report& report) {
-        if (report.room_id != expected.room_id || report.match_id != expected.match_id) {
-            return "match " + protocol::printable(report.match_id) + " is not the current match of room " +
-                   std::to_string(report.room_id);
-        }
-        if (report.report_token != expected.report_token) {
-            return "wrong report_token for match " + expected.match_id;
-        }
-        if (ended) {
-            return "match " + expected.match_id + " has already ended";
+    // Decides the reply to a well-formed report with the platform's own
+    // rules (protocol::check_report), and updates the match state like the
+    // platform does on acceptance.
+    std::optional<protocol::Refusal> refusal(const protocol::Report& report) {
+        protocol::MatchFacts facts;
+        facts.room_id = expected.room_id;
+        facts.match_id = expected.match_id;
+        facts.players = expected.players;
+        facts.port = expected.port;
+        facts.started = started;
+        facts.ended = ended;
+        auto refused =
+            protocol::check_report(report, facts, report.report_token == expected.report_token);
+        if (refused) {
+            return refused;
         }
         switch (report.status) {
             case ReportStatus::Started:
-                if (started) {
-                    return "STARTED was already accepted for match " + expected.match_id;
-                }
-                if (!report.port || *report.port != expected.port) {
-                    return "STARTED must echo the assigned port " + std::to_string(expected.port);
-                }
                 started = true;
-                return std::nullopt;
-            case ReportStatus::Heartbeat:
-                return std::nullopt;
+                break;
             case ReportStatus::End:
-                if (report.results) {
-                    std::set<std::string> named;
-                    for (std::size_t i = 0; i < report.results->size(); ++i) {
-                        const auto& player = (*report.results)[i].player;
-                        const bool member = std::find(expected.players.begin(), expected.players.end(), player) !=
-                                            expected.players.end();
-                        if (!member || !named.insert(player).second) {
-                            return "results[" + std::to_string(i) + "].player '" + protocol::printable(player) +
-                                   "' " + (member ? "is named twice" : "is not a player of this match");
-                        }
-                    }
-                }
-                ended = true;
-                return std::nullopt;
             case ReportStatus::Error:
                 ended = true;
-                return std::nullopt;
+                break;
+            case ReportStatus::Heartbeat:
+                break;
         }
         return std::nullopt;
     }
@@ -124,8 +107,10 @@ struct ControlPlaneShared {
             record.status_field = std::string(protocol::to_string(report.status));
             record.authentic = report.room_id == expected.room_id && report.match_id == expected.match_id &&
                                report.report_token == expected.report_token;
-            const auto refused = refusal(report);
-            record.reply = refused ? protocol::encode_report_reply_error(*refused) : protocol::encode_report_reply_ok();
+            record.refusal = refusal(report);
+            record.reply = record.refusal ? protocol::encode_report_reply_error(
+                                                protocol::refusal_sentence(*record.refusal))
+                                          : protocol::encode_report_reply_ok();
             record.report = std::move(report);
         }
         std::string reply = record.reply;
@@ -146,11 +131,41 @@ asio::awaitable<void> serve_connection(std::shared_ptr<ControlPlaneShared> share
     protocol::AbuseTracker abuse;  // the platform's default policy
     std::string buffer(64 * 1024, '\0');
     bool closed_for_abuse = false;
+    bool unterminated_accepted = false;
+    std::size_t unterminated_bytes = 0;
+    std::string unterminated_text;
     for (bool open = true; open;) {
         boost::system::error_code ec;
         const std::size_t n =
             co_await socket->async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
-        if (ec || n == 0) {
+        if (ec == asio::error::eof || (!ec && n == 0)) {
+            // Like the platform (net::NdjsonChannel): at a clean end of
+            // stream the unterminated rest is a line like any other.
+            if (framer.buffered() == 0) {
+                break;
+            }
+            unterminated_bytes = framer.buffered();
+            std::string rest = framer.take_raw(framer.buffered());
+            if (!rest.empty() && rest.back() == '\r') {
+                rest.pop_back();
+            }
+            if (rest.empty() || blank(rest)) {
+                break;
+            }
+            unterminated_accepted = true;
+            unterminated_text = rest.substr(0, 400);
+            const auto now = ReportRecord::Clock::now();
+            std::string reply;
+            if (abuse.on_message(now) == protocol::AbuseVerdict::Accept) {
+                reply = shared->handle_line(rest, id, now);
+            } else {
+                reply = protocol::encode_report_reply_error("rate limited: report dropped");
+            }
+            co_await asio::async_write(*socket, asio::buffer(reply),
+                                       asio::redirect_error(asio::use_awaitable, ec));
+            break;
+        }
+        if (ec) {
             break;
         }
         framer.feed(std::string_view(buffer.data(), n));
@@ -207,11 +222,13 @@ asio::awaitable<void> serve_connection(std::shared_ptr<ControlPlaneShared> share
     const std::size_t pending = framer.buffered();
     // Wider than shown, so a token that starts inside the shown part is
     // redacted whole.
-    const std::string excerpt = redact_secrets(framer.take_raw(400), shared->expected.secrets);
+    const std::string excerpt = redact_secrets(
+        unterminated_accepted ? unterminated_text : framer.take_raw(400), shared->expected.secrets);
     std::lock_guard lock(shared->mutex);
     auto& connection = shared->connections[static_cast<std::size_t>(id - 1)];
     connection.closed = ReportRecord::Clock::now();
-    connection.unterminated_bytes = pending;
+    connection.unterminated_bytes = unterminated_accepted ? unterminated_bytes : pending;
+    connection.unterminated_accepted = unterminated_accepted;
     connection.unterminated_excerpt = protocol::printable(excerpt, 120);
     connection.closed_for_abuse = closed_for_abuse;
     shared->sockets.erase(id);

@@ -2,8 +2,10 @@
 // The validator's own control-plane endpoint (127.0.0.1:0): NDJSON over TCP,
 // persistent and one-shot connections, one reply line per report, answered
 // like the platform answers (docs/PROTOCOL.md "Control plane"): the same
-// 64 KiB line limit, the same per-connection rate limit, the same refusals
-// of stale, forged or out-of-order reports. Unlike the platform it records
+// 64 KiB line limit, the same per-connection rate limit, the same rules
+// (protocol::check_report) refusing stale, forged, out-of-order or misnamed
+// reports, the same acceptance of a last line without "\n" at a clean end of
+// stream. Unlike the platform it records
 // every line with its arrival time, so the checks can judge the game's
 // whole conversation afterwards.
 
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "platform/protocol/report.hpp"
+#include "platform/protocol/report_rules.hpp"
 #include "validator/io_thread.hpp"
 
 namespace gamestore::validator {
@@ -50,6 +53,8 @@ struct ReportRecord {
     std::string status_field;  // "status" as written, when readable (also for malformed lines)
     // Report: the right room, match and token.
     bool authentic = false;
+    // Report: why the platform's rules (protocol::check_report) refuse it.
+    std::optional<protocol::Refusal> refusal;
     std::string reply;  // what we answered
 };
 
@@ -59,10 +64,14 @@ struct ConnectionRecord {
     std::optional<std::chrono::steady_clock::time_point> closed;
     std::size_t lines = 0;
     // Bytes received after the last newline when the connection ended: a
-    // report that never got its '\n' (it is lost on the platform too).
+    // report that never got its '\n'.
     std::size_t unterminated_bytes = 0;
     std::string unterminated_excerpt;
     bool closed_for_abuse = false;  // sustained flood: closed like the platform does
+    // The game closed its side cleanly after the unterminated bytes, so they
+    // were taken as a last line, as the platform does; otherwise they are
+    // lost there too.
+    bool unterminated_accepted = false;
 };
 
 struct ControlPlaneShared;  // the state shared with the io thread (control_plane.cpp)

@@ -136,6 +136,12 @@ class MatchSession {
     void check_nothing_left();
     void judge_conversation();
     void judge_clients();
+    // The heartbeat gap, in intervals, past which heartbeat_cadence fails.
+    int kill_factor() const {
+        return run_.options.debug_strict_heartbeats ? 1 : kHeartbeatKillFactor;
+    }
+    // Every player's client gets scripted input (--client-input).
+    bool all_clients_fed() const;
     void judge_tokens_in_argv();
     void emergency_cleanup();
 
@@ -158,6 +164,10 @@ class MatchSession {
     std::optional<Clock::time_point> server_exit_at_;
     std::optional<Clock::time_point> stop_sent_at_;
     std::optional<Clock::time_point> clients_launched_at_;
+    // The match timeout passed with the server and clients still running
+    // (judged after the validator stopped them): the clients may be waiting
+    // for a player at the keyboard.
+    bool clients_still_playing_ = false;
     std::string no_end_reason_ = "the validator stopped the match before it ended";
     std::string match_end_problem_;  // why the played match did not reach END
 };
@@ -426,8 +436,10 @@ void MatchSession::probe_valid_player() {
 
 void MatchSession::watch_heartbeats() {
     const auto interval = milliseconds(static_cast<long long>(run_.manifest.heartbeat_interval_sec * 1000.0));
-    const auto limit = interval * 3 / 2 + scaled(0.25, run_.options.timeout_scale);
-    const auto cycles = static_cast<std::size_t>(run_.options.heartbeat_cycles);
+    const auto slack = scaled(0.25, run_.options.timeout_scale);
+    const auto limit = interval * 3 / 2 + slack;
+    // Past this gap the platform stops the match (its kill factor, 5x).
+    const auto kill_limit = interval * kill_factor() + slack;
     // K whole intervals of time, not just K heartbeats: a burst of early
     // heartbeats must not cut the observation short.
     const auto window_end = *started_at_ + interval * run_.options.heartbeat_cycles;
@@ -442,22 +454,28 @@ void MatchSession::watch_heartbeats() {
         }
         return std::pair{n, last};
     };
-    // Each round waits for the next heartbeat within the allowed gap (or for
-    // the window to close once K arrived); a round that times out on the gap
-    // ends the observation, and the gap is the verdict.
+    // The window closes after K intervals. A silence that is still going on
+    // then, after the first heartbeat, is watched on until it ends or the
+    // platform would have stopped the match: only that fails. No heartbeat
+    // at all ends the watch with the window (or 1.5 intervals after STARTED,
+    // so a first heartbeat right at the end of a short window counts): a
+    // game may wait for its players before it heartbeats.
     for (;;) {
         if (terminal_count() > 0 || !processes_->server_running()) {
             break;
         }
         const auto [seen, last] = beats();
         const auto now = Clock::now();
-        if (seen >= cycles && now >= window_end) {
+        const bool window_over = now >= window_end;
+        if (window_over && (seen > 0 ? now < last + limit : now >= last + limit)) {
             break;
         }
-        if (now >= last + limit) {
+        if (now >= last + kill_limit) {
             break;
         }
-        const auto deadline = seen >= cycles ? std::min(last + limit, window_end) : last + limit;
+        const auto deadline = !window_over ? std::min(window_end, last + kill_limit)
+                              : seen == 0  ? last + limit
+                                           : last + kill_limit;
         wait_until([&] { return beats().first != seen || terminal_count() > 0 || !processes_->server_running(); },
                    deadline);
     }
@@ -484,6 +502,10 @@ void MatchSession::play_with_clients() {
             continue;
         }
         auto& process = std::get<launch::ProcessSpec>(spec);
+        if (const auto input = run_.options.client_input.find(player);
+            input != run_.options.client_input.end()) {
+            process.input_file = input->second;
+        }
         client.output = std::make_unique<OutputCapture>(io_->io(), run_.work_dir / ("client-" + player + ".log"));
         process.output_fd = client.output->write_fd();
         auto spawned = launch::spawn_process(process);
@@ -537,6 +559,7 @@ void MatchSession::play_with_clients() {
     } else {
         match_end_problem_ = "no END within " + format_seconds(elapsed_ms(*clients_launched_at_, deadline)) +
                              " (--match-timeout) after the clients were launched";
+        clients_still_playing_ = true;
     }
 }
 
@@ -723,6 +746,12 @@ void MatchSession::judge_tokens_in_argv() {
                details);
 }
 
+bool MatchSession::all_clients_fed() const {
+    return std::all_of(
+        match_.context.players.begin(), match_.context.players.end(),
+        [&](const std::string& player) { return run_.options.client_input.count(player) > 0; });
+}
+
 void MatchSession::judge_clients() {
     if (!run_.launch_clients) {
         const std::string why = "no clients were launched (pass --players N to play a match with the package's own "
@@ -894,10 +923,26 @@ void MatchSession::judge_clients() {
                    "the server reported ERROR " + in_quotes(error->report->err_msg.value_or("")) +
                        " instead of playing the match to END with the package's own clients (GAMESTORE_BOT=1)",
                    client_notes, elapsed_ms(*clients_launched_at_, error->at));
+    } else if (clients_still_playing_ && !all_clients_fed() && client_problems.empty() &&
+               refusals.empty() && accepted.size() == clients_.size()) {
+        // Every client is in the match; the platform's players would be at
+        // their keyboards: a client that waits for them is no fault of the
+        // package.
+        book_.skip(checks::kMatchPlaysToEnd,
+                   match_end_problem_ +
+                       ", with the clients still running: they do not play by themselves, so "
+                       "whether the match "
+                       "reaches END was not checked; to check it, make the client play alone when "
+                       "GAMESTORE_BOT=1 "
+                       "is set, or feed each CLI client its moves with --client-input PLAYER=FILE");
     } else {
         book_.fail(checks::kMatchPlaysToEnd,
-                   match_end_problem_ + "; with GAMESTORE_BOT=1 the clients must play by themselves until the server "
-                                        "reports END (see the client notes and the server log below)",
+                   match_end_problem_ + "; the clients (GAMESTORE_BOT=1" +
+                       (run_.options.client_input.empty() ? std::string()
+                                                          : ", and the --client-input files") +
+                       ") must be able to play the match until the server reports END (see the "
+                       "client notes and "
+                       "the server log below)",
                    client_notes);
     }
 }
@@ -918,6 +963,8 @@ void MatchSession::judge_conversation() {
         milliseconds(static_cast<long long>(run_.manifest.heartbeat_interval_sec * 1500.0)) +
         conversation.heartbeat_slack;
     conversation.heartbeat_cycles = run_.options.heartbeat_cycles;
+    conversation.heartbeat_kill_factor = kill_factor();
+    conversation.clients_launched_at = clients_launched_at_;
     // Heartbeats count until the first of: END/ERROR, the server's own exit,
     // the validator's SIGTERM.
     auto end = Clock::now();

@@ -79,6 +79,17 @@ int main(int argc, char** argv) {
                    "players in the match (default: min_players); also launches the package's client once per player "
                    "with GAMESTORE_BOT=1 and plays the match to its END")
         ->check(CLI::Range(1, 64));
+    std::vector<std::string> client_input;
+    app.add_option("--client-input", client_input,
+                   "PLAYER=FILE: that player's client reads FILE as its stdin (scripted moves for "
+                   "a client that does "
+                   "not play by itself); repeatable")
+        ->type_name("PLAYER=FILE");
+    bool debug_strict_heartbeats = false;
+    app.add_flag("--debug-strict-heartbeats", debug_strict_heartbeats,
+                 "TEST ONLY: fail heartbeat gaps over 1x the interval (stricter than the platform, "
+                 "to prove the "
+                 "conformance suite catches a disagreement)");
     app.add_flag("--no-clients", no_clients, "with --players: do not launch clients (server checks only)");
     app.add_flag("--json", json, "print the results as JSON instead of a table");
     app.add_option("--junit", junit, "also write the results as JUnit XML to FILE");
@@ -128,6 +139,20 @@ int main(int argc, char** argv) {
         options.players = players;
     }
     options.launch_clients = !no_clients;
+    options.debug_strict_heartbeats = debug_strict_heartbeats;
+    for (const auto& entry : client_input) {
+        const auto equals = entry.find('=');
+        if (equals == std::string::npos || equals == 0 || equals + 1 == entry.size()) {
+            std::cerr << "--client-input needs PLAYER=FILE, got '" << entry << "'\n";
+            return 2;
+        }
+        const std::filesystem::path file = entry.substr(equals + 1);
+        if (!std::filesystem::is_regular_file(file)) {
+            std::cerr << "--client-input: " << file.string() << " is not a readable file\n";
+            return 2;
+        }
+        options.client_input[entry.substr(0, equals)] = std::filesystem::absolute(file);
+    }
     options.static_only = static_only;
     options.grace = std::chrono::milliseconds(static_cast<long long>(grace * 1000.0));
     options.heartbeat_cycles = heartbeat_cycles;

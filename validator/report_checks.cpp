@@ -6,6 +6,7 @@
 
 #include "platform/protocol/rate_limit.hpp"
 #include "platform/protocol/redact.hpp"
+#include "platform/protocol/report_rules.hpp"
 #include "platform/protocol/text.hpp"
 #include "validator/check_names.hpp"
 
@@ -87,31 +88,48 @@ void judge_started_fields(const Conversation& c, CheckBook& book) {
         return;
     }
     const auto& report = *started->report;
-    auto problems = identity_problems(report, c.expected);
+    const auto problems = identity_problems(report, c.expected);
+    std::vector<std::string> warnings;
     if (report.protocol_version != protocol::kPlatformProtocolVersion) {
-        problems.push_back("protocol_version " + std::to_string(report.protocol_version) + " (this platform speaks " +
-                           std::to_string(protocol::kPlatformProtocolVersion) + ")");
+        warnings.push_back(
+            "STARTED says protocol_version " + std::to_string(report.protocol_version) +
+            "; the platform accepts any version from 1 to 1000000 and does not act on it, but only "
+            "version 1 exists: send 1 (or leave it out)");
     }
-    if (problems.empty()) {
-        book.pass(checks::kStartedFields,
-                  "STARTED carried room_id " + std::to_string(c.expected.room_id) +
-                      ", MATCH_ID, REPORT_TOKEN and protocol_version 1");
-    } else {
+    for (const auto& note : report.tolerated) {
+        warnings.push_back("STARTED: " + note);
+    }
+    if (!problems.empty()) {
         book.fail(checks::kStartedFields,
-                  "STARTED carried " + join(problems, ", ") + "; it must carry ROOM_ID, MATCH_ID and REPORT_TOKEN "
-                      "exactly as given in the environment and protocol_version 1, otherwise the platform ignores "
-                      "it and the room never starts",
+                  "STARTED carried " + join(problems, ", ") +
+                      "; it must carry ROOM_ID, MATCH_ID and REPORT_TOKEN exactly as given in the "
+                      "environment, "
+                      "otherwise the platform refuses it and the room never starts",
                   problems);
+    } else if (!warnings.empty()) {
+        book.warn(checks::kStartedFields, warnings.front(), warnings);
+    } else {
+        book.pass(checks::kStartedFields, "STARTED carried room_id " +
+                                              std::to_string(c.expected.room_id) +
+                                              ", MATCH_ID, REPORT_TOKEN and protocol_version 1");
     }
     const int port = report.port.value_or(0);
     if (port == c.expected.port) {
         book.pass(checks::kStartedPortEcho, "STARTED echoed port " + std::to_string(port) + " (PORT)");
     } else {
-        book.fail(checks::kStartedPortEcho,
-                  "STARTED says port " + std::to_string(port) + " but the server was given PORT=" +
-                      std::to_string(c.expected.port) +
-                      "; listen on PORT (or {port}) and report that port, the platform refuses any other and the "
-                      "room never starts");
+        book.fail(
+            checks::kStartedPortEcho,
+            "STARTED says port " + std::to_string(port) +
+                " but the server was given PORT=" + std::to_string(c.expected.port) +
+                "; listen on PORT (or {port}) and report that port, the platform refuses any other "
+                "(\"" +
+                protocol::refusal_sentence(protocol::Refusal{protocol::ReportRefusal::WrongPort,
+                                                             c.expected.match_id,
+                                                             0,
+                                                             c.expected.port,
+                                                             {},
+                                                             {}}) +
+                "\") and the room never starts");
     }
 }
 
@@ -132,10 +150,40 @@ void judge_heartbeat_cadence(const Conversation& c, CheckBook& book) {
             beats.push_back(record.at);
         }
     }
-    // Gaps between STARTED, every heartbeat, and the end of the observation.
+    const auto interval = milliseconds(static_cast<long long>(c.heartbeat_interval_sec * 1000.0));
+    // The platform's watchdog (docs/MATCHES.md "Timeouts"): a warning after
+    // warn_factor intervals without a heartbeat, TIMEOUT after kill_factor.
+    const auto kill_limit = interval * c.heartbeat_kill_factor + c.heartbeat_slack;
+    const std::string declared =
+        "server.heartbeat_interval_sec is " + format_seconds(c.heartbeat_interval_sec) +
+        "; the platform warns after " + std::to_string(c.heartbeat_warn_factor) +
+        "x and stops the match after " + std::to_string(c.heartbeat_kill_factor) + "x that (" +
+        format_seconds(interval * c.heartbeat_kill_factor) + ") without a HEARTBEAT";
+    const std::string observed = plural(beats.size(), "HEARTBEAT") + " in " +
+                                 format_seconds(ms_between(start, end)) + " after STARTED";
+    if (!ended && c.server_exit && static_cast<int>(beats.size()) < c.heartbeat_cycles) {
+        book.fail(checks::kHeartbeatCadence,
+                  "the server " + *c.server_exit + " " + format_seconds(ms_between(start, end)) +
+                      " after STARTED, after " + std::to_string(beats.size()) + " of " +
+                      std::to_string(c.heartbeat_cycles) +
+                      " expected heartbeats and without END or ERROR; a match must run until it "
+                      "reports END (see "
+                      "the server log below)",
+                  {observed}, ms_between(start, end));
+        return;
+    }
+    // The silence before the first heartbeat counts from when players could
+    // join: the platform launches the clients right after STARTED, the
+    // validator only after its own probes, and a game may well start its
+    // heartbeats once its players are in.
+    Clock::time_point first_from = start;
+    if (c.clients_launched_at && (beats.empty() || beats.front() > *c.clients_launched_at)) {
+        first_from = std::max(start, *c.clients_launched_at);
+    }
+    const bool silent_without_players = beats.empty() && !c.clients_launched_at;
     milliseconds worst{0};
     Clock::time_point worst_from = start;
-    Clock::time_point previous = start;
+    Clock::time_point previous = first_from;
     for (const auto at : beats) {
         if (ms_between(previous, at) > worst) {
             worst = ms_between(previous, at);
@@ -147,43 +195,56 @@ void judge_heartbeat_cadence(const Conversation& c, CheckBook& book) {
         worst = ms_between(previous, end);
         worst_from = previous;
     }
-    const std::string promise = "the manifest promises one every " + format_seconds(c.heartbeat_interval_sec) +
-                                " (server.heartbeat_interval_sec) and the validator allows " +
-                                format_seconds(c.heartbeat_limit) + " (1.5 x interval + " +
-                                format_seconds(c.heartbeat_slack) + ")";
-    const std::string observed = plural(beats.size(), "HEARTBEAT") + " in " +
-                                 format_seconds(ms_between(start, end)) + " after STARTED";
-    if (!ended && c.server_exit && static_cast<int>(beats.size()) < c.heartbeat_cycles) {
+    // The cadence the game keeps, for advice: its largest gap between two
+    // heartbeats, rounded up to whole seconds.
+    milliseconds cadence{0};
+    for (std::size_t i = 1; i < beats.size(); ++i) {
+        cadence = std::max(cadence, ms_between(beats[i - 1], beats[i]));
+    }
+    const auto after_text = [&](Clock::time_point from) {
+        if (from == start)
+            return std::string("STARTED");
+        if (c.clients_launched_at && from == *c.clients_launched_at)
+            return std::string("the clients were launched");
+        return "the HEARTBEAT at " + format_seconds(ms_between(start, from)) + " after STARTED";
+    };
+    if (silent_without_players) {
+        book.warn(checks::kHeartbeatCadence,
+                  "no HEARTBEAT in " + format_seconds(ms_between(start, end)) +
+                      " after STARTED, with no client of the package launched; that is fine if the "
+                      "game starts its heartbeats "
+                      "once its players join (the platform launches the clients right after "
+                      "STARTED), but " +
+                      declared + ": send HEARTBEAT from STARTED on",
+                  {observed}, ms_between(start, end));
+        return;
+    }
+    if (worst > kill_limit) {
         book.fail(checks::kHeartbeatCadence,
-                  "the server " + *c.server_exit + " " + format_seconds(ms_between(start, end)) +
-                      " after STARTED, after " + std::to_string(beats.size()) + " of " +
-                      std::to_string(c.heartbeat_cycles) +
-                      " expected heartbeats and without END or ERROR; a match must run until it reports END (see "
-                      "the server log below)",
+                  "no HEARTBEAT for " + format_seconds(worst) + " after " + after_text(worst_from) +
+                      "; " + declared +
+                      ", so it would stop this match as TIMEOUT: send HEARTBEAT every "
+                      "HEARTBEAT_INTERVAL_SEC seconds "
+                      "from STARTED until END",
                   {observed}, ms_between(start, end));
         return;
     }
     if (worst > c.heartbeat_limit) {
-        const std::string after = worst_from == start
-                                      ? "STARTED"
-                                      : "the HEARTBEAT at " + format_seconds(ms_between(start, worst_from)) +
-                                            " after STARTED";
-        book.fail(checks::kHeartbeatCadence,
-                  "no HEARTBEAT for " + format_seconds(worst) + " after " + after + "; " + promise +
-                      ", the platform warns at 3x and stops the match at 5x the interval: send HEARTBEAT every "
-                      "HEARTBEAT_INTERVAL_SEC seconds from STARTED until END",
-                  {observed}, ms_between(start, end));
-        return;
-    }
-    if (!ended && static_cast<int>(beats.size()) < c.heartbeat_cycles) {
-        book.fail(checks::kHeartbeatCadence,
-                  "only " + observed + " (expected " + std::to_string(c.heartbeat_cycles) + "); " + promise,
+        const auto seconds = (std::max(cadence, worst).count() + 999) / 1000;
+        book.warn(checks::kHeartbeatCadence,
+                  "no HEARTBEAT for " + format_seconds(worst) + " after " + after_text(worst_from) +
+                      "; " + declared + ": heartbeats every " + std::to_string(seconds) +
+                      " s? declare server.heartbeat_interval_sec: " + std::to_string(seconds) +
+                      " in the manifest (the platform tolerates up to " +
+                      std::to_string(c.heartbeat_kill_factor) + "x the declared interval)",
                   {observed}, ms_between(start, end));
         return;
     }
     book.pass(checks::kHeartbeatCadence,
-              observed + (ended ? " until the match ended" : "") + ", largest gap " + format_seconds(worst) + "; " +
-                  promise,
+              observed + (ended ? " until the match ended" : "") + ", largest gap " +
+                  format_seconds(worst) + " (the validator allows " +
+                  format_seconds(c.heartbeat_limit) + " = 1.5 x interval + " +
+                  format_seconds(c.heartbeat_slack) + " without a warning); " + declared,
               ms_between(start, end));
 }
 
@@ -303,12 +364,21 @@ void judge_control_plane_hygiene(const Conversation& c, CheckBook& book) {
                            " in " + in_quotes(first_malformed->excerpt) +
                            "; send one JSON object per line with the fields of docs/PROTOCOL.md");
     }
+    std::size_t unterminated_accepted = 0;
+    const ConnectionRecord* first_unterminated = nullptr;
     for (const auto& connection : c.connections) {
-        if (connection.unterminated_bytes > 0) {
+        if (connection.unterminated_bytes > 0 && connection.unterminated_accepted) {
+            if (unterminated_accepted++ == 0) {
+                first_unterminated = &connection;
+            }
+        } else if (connection.unterminated_bytes > 0) {
             failures.push_back("connection " + std::to_string(connection.id) + " ended with " +
-                               plural(connection.unterminated_bytes, "byte") + " that never got a newline (" +
+                               plural(connection.unterminated_bytes, "byte") +
+                               " that never got a newline (" +
                                in_quotes(connection.unterminated_excerpt) +
-                               "): the platform never sees such a report; end every report with \\n");
+                               "), and the connection was not closed after them: the platform "
+                               "never sees such a report; end every "
+                               "report with \\n");
         }
         if (connection.closed_for_abuse) {
             failures.push_back("connection " + std::to_string(connection.id) +
@@ -316,6 +386,33 @@ void judge_control_plane_hygiene(const Conversation& c, CheckBook& book) {
         }
     }
 
+    if (first_unterminated) {
+        warnings.push_back(
+            plural(unterminated_accepted, "report") +
+            " without a final newline, the first on connection " +
+            std::to_string(first_unterminated->id) + " (" +
+            in_quotes(first_unterminated->unterminated_excerpt) +
+            "): the platform accepts them because the game closed its side right after each, but "
+            "end every report with \\n");
+    }
+    std::vector<std::string> tolerated;
+    for (const auto& record : c.reports) {
+        // STARTED's and END's are warned about by their own checks.
+        if (!record.report || record.report->status == ReportStatus::Started ||
+            record.report->status == ReportStatus::End) {
+            continue;
+        }
+        for (const auto& note : record.report->tolerated) {
+            const std::string line =
+                std::string(protocol::to_string(record.report->status)) + ": " + note;
+            if (std::find(tolerated.begin(), tolerated.end(), line) == tolerated.end()) {
+                tolerated.push_back(line);
+            }
+        }
+    }
+    for (const auto& note : tolerated) {
+        warnings.push_back(note + " (docs/PROTOCOL.md \"Messages\")");
+    }
     if (unknown_status > 0) {
         warnings.push_back(plural(unknown_status, "report") + " with an unknown status, the first: " +
                            first_unknown->error + "; the platform ignores them");
@@ -380,58 +477,73 @@ void judge_end_results(const Conversation& c, CheckBook& book) {
             return;
         }
     }
+    // The platform's END rules (protocol::check_end): the first END they
+    // accept is the one it records; a refused END changes nothing.
+    std::vector<std::string> refused;
     const ReportRecord* end = nullptr;
     for (const auto& record : c.reports) {
-        if (record.report && record.report->status == ReportStatus::End) {
-            end = &record;
-            break;
+        if (!record.report || record.report->status != ReportStatus::End) {
+            continue;
         }
+        if (const auto refusal = protocol::check_end(*record.report, c.expected.players)) {
+            refused.push_back("the platform refuses END: " + protocol::refusal_sentence(*refusal));
+            continue;
+        }
+        end = &record;
+        break;
+    }
+    if (!end && !refused.empty()) {
+        book.fail(checks::kEndResultsSchema,
+                  refused.front() + "; name only players of PLAYERS_JSON (players: " +
+                      join(c.expected.players, ", ") +
+                      "), each once, and winner and loser not the same one",
+                  refused);
+        return;
     }
     if (!end) {
         book.skip(checks::kEndResultsSchema, "no END arrived (" + c.no_end_reason + ")");
         return;
     }
     const auto& report = *end->report;
-    if (!report.results) {
-        book.warn(checks::kEndResultsSchema,
-                  "END has no results, so the platform records no outcome per player: send one "
-                  "{\"player\",\"outcome\",\"rank\",\"score\"} entry for each of PLAYERS_JSON");
+    std::vector<std::string> summary;
+    if (report.results) {
+        for (const auto& result : *report.results) {
+            summary.push_back(protocol::printable(result.player, 40) + " " +
+                              std::string(protocol::to_string(result.outcome)));
+        }
+    }
+    std::vector<std::string> warnings;
+    const auto unnamed = protocol::unnamed_players(report, c.expected.players);
+    if (!c.expected.players.empty() && unnamed.size() == c.expected.players.size()) {
+        book.fail(checks::kEndResultsSchema,
+                  "END names no player of the match (no results, winner or loser for any of " +
+                      join(c.expected.players, ", ") +
+                      "), so the platform records the match without a single outcome: send one "
+                      "{\"player\",\"outcome\",\"rank\",\"score\"} entry for each of PLAYERS_JSON");
         return;
     }
-    std::map<std::string, int> named;
-    std::vector<std::string> strangers;
-    std::vector<std::string> summary;
-    for (const auto& result : *report.results) {
-        const bool member = std::find(c.expected.players.begin(), c.expected.players.end(), result.player) !=
-                            c.expected.players.end();
-        if (!member) {
-            strangers.push_back(result.player);
-        }
-        ++named[result.player];
-        summary.push_back(protocol::printable(result.player, 40) + " " +
-                          std::string(protocol::to_string(result.outcome)));
+    if (!report.results) {
+        warnings.push_back("END has no results" +
+                           std::string(unnamed.size() < c.expected.players.size()
+                                           ? " (winner/loser name some players)"
+                                           : "") +
+                           ", so the platform records no outcome for " + join(unnamed, ", ") +
+                           ": send one {\"player\",\"outcome\",\"rank\",\"score\"} entry for each "
+                           "of PLAYERS_JSON");
+    } else if (!unnamed.empty()) {
+        warnings.push_back(
+            "END results have no entry for " + join(unnamed, ", ") +
+            "; the platform accepts it and records no outcome for them: give every player of "
+            "PLAYERS_JSON one entry (QUIT for a player who left)");
     }
-    std::vector<std::string> problems;
-    for (const auto& stranger : strangers) {
-        problems.push_back("END results name " + in_quotes(stranger) + ", who is not a player of this match (players: " +
-                           join(c.expected.players, ", ") + ")");
+    for (const auto& note : report.tolerated) {
+        warnings.push_back("END: " + note);
     }
-    for (const auto& [player, count] : named) {
-        if (count > 1) {
-            problems.push_back("END results name " + in_quotes(player) + " " + std::to_string(count) + " times");
-        }
+    for (const auto& sentence : refused) {
+        warnings.push_back(sentence + " (a corrected END followed and was accepted)");
     }
-    for (const auto& player : c.expected.players) {
-        if (!named.count(player)) {
-            problems.push_back("END results have no entry for " + in_quotes(player) +
-                               " (give a player who left the outcome QUIT)");
-        }
-    }
-    if (!problems.empty()) {
-        book.fail(checks::kEndResultsSchema,
-                  problems.front() + "; every player of PLAYERS_JSON needs exactly one result and nobody else, "
-                                     "otherwise the platform refuses the END",
-                  problems);
+    if (!warnings.empty()) {
+        book.warn(checks::kEndResultsSchema, warnings.front(), warnings);
         return;
     }
     book.pass(checks::kEndResultsSchema,

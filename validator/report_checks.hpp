@@ -13,6 +13,12 @@
 
 namespace gamestore::validator {
 
+// The platform's heartbeat watchdog factors (defaults of RoomTuning,
+// docs/MATCHES.md "Timeouts"): a warning after 3 intervals without a
+// heartbeat, TIMEOUT after 5.
+inline constexpr int kHeartbeatWarnFactor = 3;
+inline constexpr int kHeartbeatKillFactor = 5;
+
 struct Conversation {
     using Clock = std::chrono::steady_clock;
 
@@ -29,7 +35,14 @@ struct Conversation {
     std::optional<std::string> server_exit;
 
     double heartbeat_interval_sec = 5.0;
+    // Above this gap: a warning (slower than declared).
     std::chrono::milliseconds heartbeat_limit{7750};  // 1.5 x interval + slack
+    // The platform's watchdog factors (RoomTuning): above kill_factor x
+    // interval (+ slack) the platform stops the match, which fails.
+    int heartbeat_warn_factor = kHeartbeatWarnFactor;
+    int heartbeat_kill_factor = kHeartbeatKillFactor;
+    // When the validator launched the package's clients, if it did.
+    std::optional<Clock::time_point> clients_launched_at;
     std::chrono::milliseconds heartbeat_slack{250};
     int heartbeat_cycles = 3;
     // Why there may be no END (for skipped messages), e.g. "the validator

@@ -33,6 +33,16 @@ void check_options(const ValidationOptions& options) {
     if (options.players && *options.players < 1) {
         throw std::invalid_argument("--players must be at least 1");
     }
+    for (const auto& [player, file] : options.client_input) {
+        const bool named =
+            options.players && player.rfind("player", 0) == 0 && player.size() > 6 &&
+            player.size() <= 8 && player.find_first_not_of("0123456789", 6) == std::string::npos &&
+            std::stoi(player.substr(6)) >= 1 && std::stoi(player.substr(6)) <= *options.players;
+        if (!named) {
+            throw std::invalid_argument("--client-input " + player +
+                                        "=...: the players are player1..playerN of --players N");
+        }
+    }
     if (options.heartbeat_cycles < 1 || options.heartbeat_cycles > 100) {
         throw std::invalid_argument("--heartbeat-cycles must be between 1 and 100");
     }

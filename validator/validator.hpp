@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,7 +50,16 @@ struct ValidationOptions {
     // (with GAMESTORE_BOT=1) and play the match to its END. --no-clients
     // turns that off.
     bool launch_clients = true;
+    // --client-input PLAYER=FILE: that player's client reads FILE as its
+    // stdin (scripted moves for a client that does not play by itself);
+    // the others read /dev/null.
+    std::map<std::string, std::filesystem::path> client_input;
     bool static_only = false;  // skip every dynamic check
+    // TEST ONLY (--debug-strict-heartbeats): heartbeat_cadence fails at
+    // 1x the interval instead of the platform's 5x, a rule stricter than the
+    // platform's, so the conformance suite can show it catches a validator
+    // that disagrees with the platform.
+    bool debug_strict_heartbeats = false;
     // The package limits zip_safety / package_size apply: the server's
     // defaults, or what a server started with --max-package-bytes,
     // --max-package-entries or --max-package-uncompressed enforces.

@@ -211,7 +211,8 @@ std::variant<SpawnedProcess, std::string> spawn_process(const ProcessSpec& spec)
                 }
             };
             if (!spec.inherit_stdin) {
-                open_as("/dev/null", O_RDONLY, 0, STDIN_FILENO);
+                open_as(spec.input_file.empty() ? "/dev/null" : spec.input_file.c_str(), O_RDONLY,
+                        0, STDIN_FILENO);
             }
             if (spec.output_fd >= 0) {
                 dup_as(spec.output_fd, STDOUT_FILENO);

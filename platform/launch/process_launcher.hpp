@@ -42,8 +42,10 @@ struct ProcessSpec {
     // Or to this descriptor (e.g. a pipe the caller drains into a capped
     // log); takes precedence over output_file. The caller closes its copy.
     int output_fd = -1;
-    // stdin from /dev/null unless the process gets the terminal.
+    // stdin from /dev/null unless the process gets the terminal, or from
+    // this file when set (scripted input for a client that reads its moves).
     bool inherit_stdin = false;
+    std::filesystem::path input_file;
     // Descriptors the process receives as 3, 4, ... in this order (every
     // other one is closed). The caller keeps and closes its own copies.
     std::vector<int> pass_fds;

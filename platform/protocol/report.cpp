@@ -2,6 +2,8 @@
 
 #include <array>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <utility>
 
 #include "platform/protocol/json_codec.hpp"
@@ -167,6 +169,26 @@ class ReportParser {
         return *v;
     }
 
+    // A number, or a string that is one whole decimal number ("12.5"):
+    // games that build their reports from text.
+    double number_or_numeric_text(const std::string& field, const json& value) const {
+        if (value.is_number()) {
+            return value.get<double>();
+        }
+        if (!value.is_string()) {
+            wrong_type(field, "a number or a string of one", value);
+        }
+        const auto& text = value.get_ref<const std::string&>();
+        double parsed = 0.0;
+        const auto* first = text.data();
+        const auto* last = text.data() + text.size();
+        const auto [end, ec] = std::from_chars(first, last, parsed);
+        if (text.empty() || ec != std::errc() || end != last || !std::isfinite(parsed)) {
+            invalid(field, "must be a number, got \"" + printable(text) + "\"");
+        }
+        return parsed;
+    }
+
     std::int64_t parse_room_id() const {
         const json* value = member(object_, "room_id");
         if (value == nullptr) {
@@ -204,16 +226,34 @@ class ReportParser {
         return value->get<std::string>();
     }
 
-    std::optional<double> parse_timestamp() const {
+    // winner/loser: an empty string is how many games write "nobody" (a
+    // draw), so it counts as absent like null.
+    std::optional<std::string> optional_name(const std::string& field) {
+        auto name = optional_string(field);
+        if (name && name->empty()) {
+            report_.tolerated.push_back(field +
+                                        " is \"\"; it was read as absent (omit it, or send "
+                                        "null, when there is none)");
+            return std::nullopt;
+        }
+        return name;
+    }
+
+    std::optional<double> parse_timestamp() {
         // Games call it "timestamp" in general and "ts" in HEARTBEAT (the
         // original prototype's names); accept either in every report,
-        // "timestamp" first.
+        // "timestamp" first. It is informational, so a value of another type
+        // (an ISO date string, say) is ignored rather than refusing the
+        // report.
         for (const char* field : {"timestamp", "ts"}) {
             if (const json* value = member(object_, field)) {
-                if (!value->is_number()) {
-                    wrong_type(field, "a number (seconds)", *value);
+                if (value->is_number()) {
+                    return value->get<double>();
                 }
-                return value->get<double>();
+                report_.tolerated.push_back(std::string(field) + " is " +
+                                            std::string(json_type_name(*value)) +
+                                            ", not a number of seconds; it was ignored");
+                return std::nullopt;
             }
         }
         return std::nullopt;
@@ -231,15 +271,12 @@ class ReportParser {
         report_.port = static_cast<int>(value);
 
         if (const json* version = member(object_, "protocol_version")) {
-            if (!version->is_number_integer()) {
-                wrong_type("protocol_version", "an integer", *version);
-            }
-            const auto v = json_to_int64(*version);
-            if (!v || *v < 1 || *v > 1'000'000) {
+            const std::int64_t v = integer_or_digits("protocol_version", *version);
+            if (v < 1 || v > 1'000'000) {
                 invalid("protocol_version",
                         "must be an integer from 1 to 1000000, got " + dump_json(*version));
             }
-            report_.protocol_version = static_cast<int>(*v);
+            report_.protocol_version = static_cast<int>(v);
         }
     }
 
@@ -281,28 +318,13 @@ class ReportParser {
         result.outcome = *parsed_outcome;
 
         if (const json* rank = member(entry, "rank")) {
-            if (!rank->is_number_integer()) {
-                wrong_type(at + ".rank", "an integer or null", *rank);
-            }
-            result.rank = json_to_int64(*rank);
-            if (!result.rank) {
-                invalid(at + ".rank", "is too large");
-            }
+            result.rank = integer_or_digits(at + ".rank", *rank);
         }
         if (const json* score = member(entry, "score")) {
-            if (!score->is_number()) {
-                wrong_type(at + ".score", "a number or null", *score);
-            }
-            result.score = score->get<double>();
+            result.score = number_or_numeric_text(at + ".score", *score);
         }
         if (const json* player_id = member(entry, "player_id")) {
-            if (!player_id->is_number_integer()) {
-                wrong_type(at + ".player_id", "an integer", *player_id);
-            }
-            result.player_id = json_to_int64(*player_id);
-            if (!result.player_id) {
-                invalid(at + ".player_id", "is too large");
-            }
+            result.player_id = integer_or_digits(at + ".player_id", *player_id);
         }
         if (const json* extra = member(entry, "extra")) {
             if (!extra->is_object()) {
@@ -325,8 +347,8 @@ class ReportParser {
             }
             report_.results = std::move(parsed);
         }
-        report_.winner = optional_string("winner");
-        report_.loser = optional_string("loser");
+        report_.winner = optional_name("winner");
+        report_.loser = optional_name("loser");
         report_.reason = optional_string("reason");
         if (const json* stats = member(object_, "stats")) {
             report_.stats = *stats;

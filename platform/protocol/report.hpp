@@ -53,6 +53,11 @@ struct Report {
     std::optional<std::string> err_msg;  // ERROR: always set ("" if the game sent none)
     nlohmann::json stats;                // END, any JSON, null if absent
     nlohmann::json details;              // any status, any JSON, null if absent
+    // What the parser accepted although docs/PROTOCOL.md says it SHOULD be
+    // written otherwise, one sentence each ("timestamp is a string, not a
+    // number; it was ignored"): a validator turns them into warnings, the
+    // platform ignores them. Never encoded.
+    std::vector<std::string> tolerated;
 };
 
 struct ReportError {

@@ -122,6 +122,29 @@ std::optional<Refusal> check_end(const Report& report, const std::vector<std::st
     return std::nullopt;
 }
 
+std::vector<std::string> unnamed_players(const Report& report,
+                                         const std::vector<std::string>& players) {
+    std::set<std::string_view> named;
+    if (report.results) {
+        for (const auto& result : *report.results) {
+            named.insert(result.player);
+        }
+    } else {
+        for (const auto* name : {&report.winner, &report.loser}) {
+            if (*name) {
+                named.insert(**name);
+            }
+        }
+    }
+    std::vector<std::string> unnamed;
+    for (const auto& player : players) {
+        if (!named.count(player)) {
+            unnamed.push_back(player);
+        }
+    }
+    return unnamed;
+}
+
 std::optional<Refusal> check_started(const Report& report, const MatchFacts& match) {
     if (match.started) {
         return refuse(ReportRefusal::AlreadyStarted, match.match_id);

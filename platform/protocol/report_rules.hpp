@@ -106,6 +106,13 @@ std::string refusal_sentence(const Refusal& refusal);
 // needs no other facts.
 std::optional<Refusal> check_end(const Report& report, const std::vector<std::string>& players);
 
+// The match's players an accepted END records no outcome for: not in its
+// results, or (without results) neither its winner nor its loser. The
+// platform accepts such an END and records outcomes for the others only;
+// docs/PROTOCOL.md says END SHOULD name every player.
+std::vector<std::string> unnamed_players(const Report& report,
+                                         const std::vector<std::string>& players);
+
 // STARTED's rules: the first one only, while the game server runs, echoing
 // the match's port. nullopt accepts.
 std::optional<Refusal> check_started(const Report& report, const MatchFacts& match);

@@ -188,7 +188,8 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     app.add_option("--report-idle-timeout", report_idle_timeout_sec,
-                   "seconds a control-plane connection may stay silent before it is closed")
+                   "seconds a control-plane connection may stay silent before it is closed (once it "
+                   "reported for a match: at least 5x that match's heartbeat interval)")
         ->envname("GAMESTORE_REPORT_IDLE_TIMEOUT")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);

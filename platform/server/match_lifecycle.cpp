@@ -591,6 +591,17 @@ asio::awaitable<void> RoomService::record_in_game(std::string match_id, std::int
     }
 }
 
+std::optional<std::chrono::milliseconds> RoomService::report_idle_allowance(
+    const protocol::Report& report) const {
+    const auto it = rooms_.find(report.room_id);
+    if (it == rooms_.end() || !it->second.match || it->second.match->match_id != report.match_id) {
+        return std::nullopt;
+    }
+    const auto interval = it->second.match->heartbeat_interval;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(interval *
+                                                                 tuning_.heartbeat_kill_factor);
+}
+
 std::optional<protocol::Refusal> RoomService::handle_report(const protocol::Report& report) {
     auto it = rooms_.find(report.room_id);
     Room* room = it != rooms_.end() && it->second.match ? &it->second : nullptr;

@@ -49,18 +49,20 @@ asio::awaitable<void> ReportEndpoint::serve(tcp::socket socket) {
     // Idle read timeout: a watchdog closes connections that go quiet.
     auto idle = std::make_shared<asio::steady_timer>(io_);
     auto last_activity = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
-    const auto idle_timeout = config_.idle_timeout;
+    // Raised (never lowered) by IdleAllowance after accepted reports; a
+    // longer timeout takes effect when the running wait expires and re-arms.
+    auto idle_timeout = std::make_shared<std::chrono::milliseconds>(config_.idle_timeout);
     asio::co_spawn(
         io_,
         [channel, idle, last_activity, idle_timeout, peer]() -> asio::awaitable<void> {
             while (channel->is_open()) {
-                idle->expires_at(*last_activity + idle_timeout);
+                idle->expires_at(*last_activity + *idle_timeout);
                 boost::system::error_code ec;
                 co_await idle->async_wait(asio::redirect_error(asio::use_awaitable, ec));
                 if (!channel->is_open() || ec == asio::error::operation_aborted) {
                     break;
                 }
-                if (std::chrono::steady_clock::now() >= *last_activity + idle_timeout) {
+                if (std::chrono::steady_clock::now() >= *last_activity + *idle_timeout) {
                     spdlog::debug("control plane: closing idle connection from {}", peer);
                     channel->close();
                     break;
@@ -147,6 +149,11 @@ asio::awaitable<void> ReportEndpoint::serve(tcp::socket socket) {
         const auto& report = std::get<protocol::Report>(parsed);
         match_id = report.match_id;
         const auto refusal = handler_(report);
+        if (!refusal && idle_allowance_) {
+            if (const auto allowance = idle_allowance_(report)) {
+                *idle_timeout = std::max(*idle_timeout, *allowance);
+            }
+        }
         channel->send(
             refusal ? protocol::encode_report_reply_error(protocol::refusal_sentence(*refusal))
                     : protocol::encode_report_reply_ok());

@@ -9,7 +9,10 @@
 // Nothing here sleeps: excess is dropped at once. Warnings about a connection
 // name the match it speaks for when known (the last report's match_id, else the
 // dropped line's). A last line without "\n" before the sender closes its side
-// counts (net::NdjsonChannel), so one-shot senders may omit it.
+// counts (net::NdjsonChannel), so one-shot senders may omit it. A connection
+// that reported for a match may stay quiet as long as that match may go
+// without a heartbeat (IdleAllowance), so a game with a long heartbeat
+// interval keeps its persistent connection.
 
 #include <cstdint>
 #include <functional>
@@ -49,7 +52,16 @@ public:
   // reply carries protocol::refusal_sentence of it).
   using Handler = std::function<std::optional<protocol::Refusal>(const protocol::Report&)>;
 
+  // How long a connection that spoke for a match may stay quiet: asked
+  // after each accepted report; the connection's idle timeout becomes the
+  // larger of this and the configured one. nullopt keeps the configured one.
+  using IdleAllowance =
+      std::function<std::optional<std::chrono::milliseconds>(const protocol::Report&)>;
+
   ReportEndpoint(boost::asio::io_context& io, ReportEndpointConfig config, Handler handler);
+
+  // Without one, every connection has the configured idle timeout.
+  void set_idle_allowance(IdleAllowance allowance) { idle_allowance_ = std::move(allowance); }
 
   void listen();
   void start();
@@ -65,6 +77,7 @@ private:
     boost::asio::io_context& io_;
     ReportEndpointConfig config_;
     Handler handler_;
+    IdleAllowance idle_allowance_;
     boost::asio::ip::tcp::acceptor acceptor_;
     ReportEndpointStats stats_;
     bool stopping_ = false;

@@ -179,6 +179,13 @@ public:
     // applies an accepted report to the match and counts refusals.
     std::optional<protocol::Refusal> handle_report(const protocol::Report& report);
 
+    // How long the report connection of the match `report` speaks for may
+    // stay quiet: as long as the watchdog lets the match go without a
+    // heartbeat (kill factor x its heartbeat interval). nullopt when the
+    // room has no such match any more.
+    std::optional<std::chrono::milliseconds> report_idle_allowance(
+        const protocol::Report& report) const;
+
     void on_session_closed(LobbySession& session);
     void on_session_signed_in(LobbySession& session);
 

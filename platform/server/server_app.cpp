@@ -161,7 +161,11 @@ struct ServerApp::Parts {
                   [this](const protocol::Report& report) { return rooms->handle_report(report); }),
           http(io, http_endpoint_config(config),
                [this](const HttpRequest& request) { return serve_http(request); }),
-          admin(lobby.config()) {}
+          admin(lobby.config()) {
+        reports.set_idle_allowance([this](const protocol::Report& report) {
+            return rooms->report_idle_allowance(report);
+        });
+    }
 
     OperationsView operations() {
         return {lobby, *rooms, reports, http, *metrics, sandbox, *store, stopping};

@@ -3,6 +3,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "platform/protocol/report_rules.hpp"
@@ -227,6 +228,29 @@ TEST_CASE("report rules: END names players only, once each", "[report_rules]") {
         Report winner_only = report(ReportStatus::End);
         winner_only.winner = "bob";
         CHECK_FALSE(check_end(winner_only, players));
+    }
+
+    SECTION("accepted: a draw written with empty winner and loser, parsed by the codec") {
+        const std::string line =
+            R"({"room_id":3,"report_token":"t","match_id":"m","status":"END","winner":"","loser":null,)"
+            R"("results":[{"player":"alice","outcome":"DRAW"},{"player":"bob","outcome":"DRAW"}]})";
+        const auto parsed = parse_report(line);
+        REQUIRE(std::holds_alternative<Report>(parsed));
+        CHECK_FALSE(check_end(std::get<Report>(parsed), players));
+    }
+
+    SECTION("accepted: results that leave a player out; unnamed_players says who") {
+        const Report r = end_with({result("bob", Outcome::Win)});
+        CHECK_FALSE(check_end(r, players));
+        CHECK(unnamed_players(r, players) == std::vector<std::string>{"alice"});
+        CHECK(unnamed_players(
+                  end_with({result("alice", Outcome::Win), result("bob", Outcome::Lose)}), players)
+                  .empty());
+        Report winner_only = report(ReportStatus::End);
+        winner_only.winner = "alice";
+        winner_only.loser = "bob";
+        CHECK(unnamed_players(winner_only, players).empty());
+        CHECK(unnamed_players(report(ReportStatus::End), players) == players);
     }
 
     SECTION("a winner or loser who is not a player") {

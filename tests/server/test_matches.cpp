@@ -702,6 +702,82 @@ TEST_CASE("one-shot reports without a trailing newline are accepted and answered
     CHECK(waiting->at("last_result").at("reason") == "said without a newline");
 }
 
+TEST_CASE(
+    "tolerated reports: ISO timestamps, numeric strings, an empty winner, results that omit a "
+    "player",
+    "[matches][integration]") {
+    ServerFixture server(server_args({"--startup-timeout", "20"}));
+    TestDeveloper dev(server, "maker");
+    const auto game = dev.publish_fakegame("never-started", "Lenient");
+    TestPlayer host(server, "host");
+    TestPlayer guest(server, "guest");
+    const auto room_id =
+        host.require("room.create", {{"game", game}}).at("room").at("room_id").get<std::int64_t>();
+    guest.require("room.join", {{"room_id", room_id}});
+    guest.require("room.ready", {{"ready", true}});
+    const auto match = access_match(server, room_id, start_again(host));
+    const json iso = "2026-12-05T21:30:00.123456";
+    // Numbers as text, the way a game forwards its environment unconverted,
+    // and Python's isoformat() timestamps: each report is accepted.
+    CHECK(one_shot(server, match.line("STARTED", {{"room_id", std::to_string(room_id)},
+                                                  {"port", std::to_string(match.port)},
+                                                  {"protocol_version", "1"},
+                                                  {"timestamp", iso}})) ==
+          json::parse(R"({"ok":true})"));
+    REQUIRE(host.wait_room([](const json& r) { return state_is(r, "IN_GAME"); }));
+    CHECK(one_shot(server, match.line("HEARTBEAT", {{"ts", iso}})) ==
+          json::parse(R"({"ok":true})"));
+    CHECK(one_shot(server, match.line("HEARTBEAT", {{"timestamp", json::object()}})) ==
+          json::parse(R"({"ok":true})"));
+    // A draw with an empty winner, results for one of the two players.
+    CHECK(one_shot(
+              server,
+              match.line(
+                  "END",
+                  {{"winner", ""},
+                   {"loser", nullptr},
+                   {"reason", "draw"},
+                   {"timestamp", iso},
+                   {"results",
+                    json::parse(
+                        R"([{"player":"host","outcome":"DRAW","rank":"1","score":"0.5"}])")}})) ==
+          json::parse(R"({"ok":true})"));
+    auto waiting = host.wait_room(waiting_after(match.match_id), 20s);
+    REQUIRE(waiting);
+    CHECK(waiting->at("last_result").at("status") == "END");
+    CHECK(waiting->at("last_result").at("reason") == "draw");
+    const auto& results = waiting->at("last_result").at("results");
+    REQUIRE(results.size() == 1);
+    CHECK(results.at(0).at("player") == "host");
+    CHECK(results.at(0).at("outcome") == "DRAW");
+    CHECK(results.at(0).at("rank") == 1);
+    CHECK(results.at(0).at("score") == 0.5);
+}
+
+TEST_CASE("a match's report connection may stay quiet as long as its heartbeats may",
+          "[matches][integration]") {
+    // 0.5 s idle timeout; the fakegame declares 1 s heartbeats, so a
+    // connection that reported for its match may be quiet 5 x 1 s.
+    ServerFixture server(server_args({"--startup-timeout", "20", "--report-idle-timeout", "0.5"}));
+    TestDeveloper dev(server, "maker");
+    const auto game = dev.publish_fakegame("never-started", "Patient");
+    TestPlayer host(server, "patient");
+    const auto room_id =
+        host.require("room.create", {{"game", game}}).at("room").at("room_id").get<std::int64_t>();
+    const auto match = access_match(server, room_id, start_again(host));
+    RawConnection reporter(server.endpoints().report_host, server.endpoints().report_port);
+    CHECK(ask(reporter, match.line("STARTED", {{"port", match.port}})).at("ok") == true);
+    // A connection that never reported keeps the configured timeout.
+    RawConnection stranger(server.endpoints().report_host, server.endpoints().report_port);
+    CHECK(stranger.wait_closed(10s));
+    CHECK_FALSE(reporter.wait_closed(1500ms));
+    CHECK(ask(reporter, match.line("HEARTBEAT")).at("ok") == true);
+    CHECK(ask(reporter, match.line("END", {{"reason", "patient"}})).at("ok") == true);
+    auto waiting = host.wait_room(waiting_after(match.match_id), 20s);
+    REQUIRE(waiting);
+    CHECK(waiting->at("last_result").at("reason") == "patient");
+}
+
 TEST_CASE("a game server that reports END and exits at once ends as END, never CRASHED", "[matches][integration]") {
     TempDir work;
     ServerFixture server(server_args());

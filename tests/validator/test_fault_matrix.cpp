@@ -147,6 +147,19 @@ TEST_CASE("validate_game_package fails exactly the expected checks for each faul
         CHECK(launch::processes_with_env_entry("FAKEGAME_GRANDCHILD_OF=" + match_id).empty());
     }
 
+    // Clients that wait for a player: the match to END is skipped, with the
+    // clients' handshakes still checked, and no failure.
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (rows[i].profile != "client-waits-for-player")
+            continue;
+        const auto& run = results[i];
+        INFO(run.describe());
+        CHECK(run.exit_code == 0);
+        CHECK(run.status_of("match_plays_to_end") == "skipped");
+        CHECK(run.status_of("client_handshake") == "pass");
+        CHECK(run.status_of("handshake_accepts_valid_client") == "pass");
+    }
+
     // The well-behaved package, in detail.
     for (std::size_t i = 0; i < rows.size(); ++i) {
         if (rows[i].profile != "ok") continue;

@@ -91,13 +91,24 @@ TEST_CASE("heartbeat cadence", "[validator][judges]") {
         judge_heartbeat_cadence(c, book);
         CHECK(book.status(checks::kHeartbeatCadence) == CheckStatus::Pass);
     }
-    SECTION("a gap over 1.5 x interval + slack fails and names the gap") {
+    SECTION("a gap over 1.5 x interval + slack warns, names the gap and advises an interval") {
         for (int ms : {1100, 3000, 4000}) c.reports.push_back(report(ms, ReportStatus::Heartbeat));
         c.observation_end = at(4100);
         judge_heartbeat_cadence(c, book);
         const auto v = verdict(book, checks::kHeartbeatCadence);
-        CHECK(v.status == CheckStatus::Fail);
+        CHECK(v.status == CheckStatus::Warn);
         CHECK_THAT(v.message, Catch::Contains("1.90 s"));
+        CHECK_THAT(v.message, Catch::Contains("declare server.heartbeat_interval_sec: 2"));
+    }
+    SECTION("a gap over the platform's kill factor (5 x interval + slack) fails") {
+        for (int ms : {1100, 6400})
+            c.reports.push_back(report(ms, ReportStatus::Heartbeat));
+        c.observation_end = at(6500);
+        judge_heartbeat_cadence(c, book);
+        const auto v = verdict(book, checks::kHeartbeatCadence);
+        CHECK(v.status == CheckStatus::Fail);
+        CHECK_THAT(v.message, Catch::Contains("5.30 s"));
+        CHECK_THAT(v.message, Catch::Contains("TIMEOUT"));
     }
     SECTION("a gap exactly at the limit passes") {
         for (int ms : {1850, 3600, 5350}) c.reports.push_back(report(ms, ReportStatus::Heartbeat));
@@ -105,9 +116,34 @@ TEST_CASE("heartbeat cadence", "[validator][judges]") {
         judge_heartbeat_cadence(c, book);
         CHECK(book.status(checks::kHeartbeatCadence) == CheckStatus::Pass);
     }
-    SECTION("silence until the observation ends fails") {
+    SECTION("silence after a heartbeat warns until the kill factor, then fails") {
         c.reports.push_back(report(1100, ReportStatus::Heartbeat));
         c.observation_end = at(2900);
+        judge_heartbeat_cadence(c, book);
+        CHECK(book.status(checks::kHeartbeatCadence) == CheckStatus::Warn);
+        CheckBook later;
+        c.observation_end = at(6400);
+        judge_heartbeat_cadence(c, later);
+        CHECK(later.status(checks::kHeartbeatCadence) == CheckStatus::Fail);
+    }
+    SECTION("no heartbeat while no player was connected warns only") {
+        c.observation_end = at(3200);
+        judge_heartbeat_cadence(c, book);
+        const auto v = verdict(book, checks::kHeartbeatCadence);
+        CHECK(v.status == CheckStatus::Warn);
+        CHECK_THAT(v.message, Catch::Contains("with no client of the package launched"));
+    }
+    SECTION("heartbeats that start once the clients are in pass") {
+        c.clients_launched_at = at(6000);
+        for (int ms : {6500, 7500, 8500})
+            c.reports.push_back(report(ms, ReportStatus::Heartbeat));
+        c.observation_end = at(9000);
+        judge_heartbeat_cadence(c, book);
+        CHECK(book.status(checks::kHeartbeatCadence) == CheckStatus::Pass);
+    }
+    SECTION("with clients, no heartbeat for 5 x interval after they were launched fails") {
+        c.clients_launched_at = at(3000);
+        c.observation_end = at(8400);
         judge_heartbeat_cadence(c, book);
         CHECK(book.status(checks::kHeartbeatCadence) == CheckStatus::Fail);
     }
@@ -162,6 +198,18 @@ TEST_CASE("STARTED fields, port echo and report authentication", "[validator][ju
         CHECK_THAT(v.message, Catch::Contains("012345…"));
         CHECK_THAT(v.message, !Catch::Contains("0123456789abcdef0123"));
     }
+    SECTION("another protocol_version and tolerated fields warn, as the platform accepts them") {
+        auto started = report(10, ReportStatus::Started);
+        started.report->protocol_version = 2;
+        started.report->tolerated.push_back(
+            "timestamp is string, not a number of seconds; it was ignored");
+        c.reports.push_back(started);
+        judge_started_fields(c, book);
+        const auto v = verdict(book, checks::kStartedFields);
+        CHECK(v.status == CheckStatus::Warn);
+        CHECK_THAT(v.message, Catch::Contains("protocol_version 2"));
+        CHECK(v.details.size() == 2);
+    }
     SECTION("a wrong port fails the echo only") {
         auto started = report(10, ReportStatus::Started);
         started.report->port = 4001;
@@ -191,13 +239,34 @@ TEST_CASE("control-plane hygiene", "[validator][judges]") {
         CHECK(v.status == CheckStatus::Fail);
         CHECK_THAT(v.message, Catch::StartsWith("flood"));
     }
-    SECTION("a report without its newline fails") {
+    SECTION("a report without its newline on a connection left open fails") {
         c.connections[0].unterminated_bytes = 42;
         c.connections[0].unterminated_excerpt = R"({"status":"END")";
         judge_control_plane_hygiene(c, book);
         const auto v = verdict(book, checks::kControlPlaneHygiene);
         CHECK(v.status == CheckStatus::Fail);
         CHECK_THAT(v.message, Catch::Contains("42 bytes that never got a newline"));
+    }
+    SECTION(
+        "a one-shot report without its newline, then a clean close, warns (the platform accepts "
+        "it)") {
+        c.connections[0].unterminated_bytes = 42;
+        c.connections[0].unterminated_accepted = true;
+        c.connections[0].unterminated_excerpt = R"({"status":"END"})";
+        judge_control_plane_hygiene(c, book);
+        const auto v = verdict(book, checks::kControlPlaneHygiene);
+        CHECK(v.status == CheckStatus::Warn);
+        CHECK_THAT(v.message, Catch::Contains("without a final newline"));
+    }
+    SECTION("a HEARTBEAT timestamp the platform ignores warns") {
+        auto beat = report(1000, ReportStatus::Heartbeat);
+        beat.report->tolerated.push_back("ts is string, not a number of seconds; it was ignored");
+        c.reports.push_back(beat);
+        c.reports.push_back(beat);
+        judge_control_plane_hygiene(c, book);
+        const auto v = verdict(book, checks::kControlPlaneHygiene);
+        CHECK(v.status == CheckStatus::Warn);
+        CHECK(v.details.size() == 1);
     }
     SECTION("malformed and oversized lines fail") {
         ReportRecord bad;
@@ -247,18 +316,46 @@ TEST_CASE("END results and the single terminal report", "[validator][judges]") {
         CHECK(book.status(checks::kEndResultsSchema) == CheckStatus::Pass);
         CHECK(book.status(checks::kSingleTerminalReport) == CheckStatus::Pass);
     }
-    SECTION("a stranger, a missing player or a duplicate fails") {
+    SECTION("a stranger or a duplicate fails with the platform's refusal") {
         c.reports.push_back(end_with(500, {{"alice", Outcome::Win}, {"alice", Outcome::Lose}, {"mallory", Outcome::Lose}}));
         judge_end_results(c, book);
         const auto v = verdict(book, checks::kEndResultsSchema);
         CHECK(v.status == CheckStatus::Fail);
-        CHECK_THAT(v.message, Catch::StartsWith("END results name 'mallory', who is not a player"));
-        CHECK(v.details.size() == 3);  // mallory, alice twice, bob missing
+        CHECK_THAT(v.message,
+                   Catch::StartsWith(
+                       "the platform refuses END: results[1].player 'alice' is named twice"));
     }
-    SECTION("END without results warns") {
+    SECTION("a refused END followed by a corrected one warns") {
+        c.reports.push_back(end_with(500, {{"mallory", Outcome::Win}}));
+        c.reports.push_back(end_with(600, {{"alice", Outcome::Win}, {"bob", Outcome::Lose}}));
+        judge_end_results(c, book);
+        const auto v = verdict(book, checks::kEndResultsSchema);
+        CHECK(v.status == CheckStatus::Warn);
+        CHECK_THAT(v.message, Catch::Contains("'mallory' is not a player"));
+    }
+    SECTION("a missing player warns: the platform records the others") {
+        c.reports.push_back(end_with(500, {{"alice", Outcome::Win}}));
+        judge_end_results(c, book);
+        const auto v = verdict(book, checks::kEndResultsSchema);
+        CHECK(v.status == CheckStatus::Warn);
+        CHECK_THAT(v.message, Catch::StartsWith("END results have no entry for bob"));
+    }
+    SECTION("a winner who is not a player fails") {
+        auto end = end_with(500, {{"alice", Outcome::Win}, {"bob", Outcome::Lose}});
+        end.report->winner = "mallory";
+        c.reports.push_back(end);
+        judge_end_results(c, book);
+        CHECK(book.status(checks::kEndResultsSchema) == CheckStatus::Fail);
+    }
+    SECTION(
+        "END without results fails when it names nobody, warns when winner/loser name players") {
         c.reports.push_back(report(500, ReportStatus::End));
         judge_end_results(c, book);
-        CHECK(book.status(checks::kEndResultsSchema) == CheckStatus::Warn);
+        CHECK(book.status(checks::kEndResultsSchema) == CheckStatus::Fail);
+        CheckBook named;
+        c.reports.back().report->winner = "alice";
+        judge_end_results(c, named);
+        CHECK(named.status(checks::kEndResultsSchema) == CheckStatus::Warn);
     }
     SECTION("END then ERROR fails") {
         c.reports.push_back(end_with(500, {{"alice", Outcome::Win}, {"bob", Outcome::Lose}}));
