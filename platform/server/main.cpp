@@ -189,7 +189,7 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     app.add_option("--report-idle-timeout", report_idle_timeout_sec,
                    "seconds a control-plane connection may stay silent before it is closed (once it "
-                   "reported for a match: at least 5x that match's heartbeat interval)")
+                   "reported for a match: at least --heartbeat-kill-factor x its heartbeat interval)")
         ->envname("GAMESTORE_REPORT_IDLE_TIMEOUT")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
