@@ -83,6 +83,16 @@ CLI::App* add_validate_command(CLI::App& app, ValidateCommand& command) {
                      "with GAMESTORE_BOT=1 and plays the match to its END")
         ->type_name("N")
         ->check(CLI::Range(1, 64));
+    validate
+        ->add_option_function<std::vector<std::string>>(
+            "--client-input",
+            [&command](const std::vector<std::string>& values) {
+                for (const auto& value : values) {
+                    command.passed_through.emplace_back("--client-input", value);
+                }
+            },
+            "with --players: PLAYER=FILE feeds that player's client FILE as stdin (repeatable)")
+        ->type_name("PLAYER=FILE");
     validate->add_flag("--no-clients", command.no_clients,
                        "with --players: do not launch clients (server checks only)");
     validate->add_flag("--json", command.json, "print the results as JSON instead of a table");
@@ -150,7 +160,7 @@ CLI::App* add_validate_command(CLI::App& app, ValidateCommand& command) {
             ->add_option_function<std::string>(
                 flag,
                 [&command, flag](const std::string& value) {
-                    command.sandbox.emplace_back(flag, value);
+                    command.passed_through.emplace_back(flag, value);
                 },
                 help)
             ->type_name("VALUE")
@@ -185,7 +195,7 @@ std::vector<std::string> validator_arguments(const ValidateCommand& command) {
     value("--max-package-uncompressed", command.max_package_uncompressed);
     flag("--static-only", command.static_only);
     flag("--keep-temp", command.keep_temp);
-    for (const auto& [name, given] : command.sandbox) {
+    for (const auto& [name, given] : command.passed_through) {
         args.push_back(name);
         args.push_back(given);
     }

@@ -32,9 +32,9 @@ struct ValidateCommand {
     std::optional<std::string> max_package_uncompressed;
     bool static_only = false;
     bool keep_temp = false;
-    // The sandbox options (--sandbox, --sandbox-*, --game-*): flag -> value
-    // as typed, for the ones given.
-    std::vector<std::pair<std::string, std::string>> sandbox;
+    // Repeatable and sandbox options (--client-input, --sandbox, --sandbox-*,
+    // --game-*): flag -> value as typed, for the ones given, in order.
+    std::vector<std::pair<std::string, std::string>> passed_through;
 };
 
 // Adds the `validate` subcommand to `app`, writing into `command`.

@@ -41,7 +41,13 @@ inline const nlohmann::json& list(const nlohmann::json& object, const char* key)
 
 inline std::string read_text(const std::filesystem::path& file) {
     std::ifstream in(file, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
+    // libstdc++ throws from a failed read(); /proc/<pid>/cmdline fails with
+    // ESRCH when the process exits between open and read: nothing to read.
+    try {
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    } catch (const std::ios_base::failure&) {
+        return {};
+    }
 }
 
 }  // namespace gamestore::sim

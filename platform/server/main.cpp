@@ -187,9 +187,10 @@ int main(int argc, char** argv) {
         ->envname("GAMESTORE_IDLE_TIMEOUT")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
-    app.add_option("--report-idle-timeout", report_idle_timeout_sec,
-                   "seconds a control-plane connection may stay silent before it is closed (once it "
-                   "reported for a match: at least --heartbeat-kill-factor x its heartbeat interval)")
+    app.add_option(
+           "--report-idle-timeout", report_idle_timeout_sec,
+           "seconds a control-plane connection may stay silent before it is closed (once it "
+           "reported for a match: at least --heartbeat-kill-factor x its heartbeat interval)")
         ->envname("GAMESTORE_REPORT_IDLE_TIMEOUT")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
