@@ -159,11 +159,28 @@ void validate(const Package& package, Row& row, const std::vector<std::string>& 
     row.warned = joined(run.checks_with("warn"));
 }
 
+// A package of tests/conformance/games/NAME as its developer would ship it:
+// the directory (manifest.json, style.json) with the shared server and
+// client of games/common beside them, staged under the build dir.
+Package staged_game(const std::string& name) {
+    const auto games = gamestore::testing::source_dir() / "tests" / "conformance" / "games";
+    const auto dir = gamestore::testing::build_dir() / "conformance-packages" / name;
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const auto& from : {games / name, games / "common"}) {
+        fs::copy(from, dir, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    }
+    return {name, dir};
+}
+
 std::vector<Package> corpus() {
     std::vector<Package> packages;
     const auto games = gamestore::testing::source_dir() / "tests" / "conformance" / "games";
     for (const auto& entry : fs::directory_iterator(games)) {
-        packages.push_back({entry.path().filename().string(), entry.path()});
+        const auto name = entry.path().filename().string();
+        if (name != "common") {
+            packages.push_back(staged_game(name));
+        }
     }
     // Fakegame profiles whose fault shows in every match. Not here:
     // stop-heartbeats and exit-after-started, whose fault strikes seconds
@@ -276,8 +293,7 @@ TEST_CASE("conformance: a validator rule stricter than the platform's makes the 
           "[conformance][integration]") {
     // 10-second heartbeats with the default 5 s declared: within the
     // platform's 5x, so it plays to END; a validator failing at 1x disagrees.
-    const Package package{"ten_second_beats", gamestore::testing::source_dir() / "tests" /
-                                                  "conformance" / "games" / "ten_second_beats"};
+    const Package package = staged_game("ten_second_beats");
     const auto strict = judge(package, {"--debug-strict-heartbeats"});
     CHECK(strict.verdict == "FAIL");
     CHECK(strict.failed == "heartbeat_cadence");

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-# A server that reports a port it was not given (a fault).
-# Written from docs/PROTOCOL.md only, the way a game developer outside the
-# project writes a server: STARTED names PORT + 1, which the platform refuses.
+# A game server written from docs/PROTOCOL.md only, the way a game developer
+# outside the project writes one. Each package of tests/conformance/games
+# ships it with a style.json that picks its habits (the test puts this file
+# beside it): one-shot report connections without a final newline, ISO
+# timestamps, numbers sent as text, heartbeats only once the players are in,
+# draws with an empty winner, results naming the winner only, a log beside
+# itself, a wrong port echo.
 import datetime
 import json
 import os
@@ -9,16 +13,18 @@ import socket
 import threading
 import time
 
-ONE_SHOT = False            # a new connection per report, no final newline
-ISO_TIMESTAMPS = False           # "timestamp": datetime.isoformat()
-NUMBERS_AS_TEXT = False         # room_id, port, protocol_version as strings
-HEARTBEAT_EVERY = 1.0         # seconds
-BEATS_AFTER_JOIN = False  # heartbeats start once every player is in
-DRAW_WITH_EMPTY_WINNER = False  # END {"winner": ""} and DRAW for everyone
-WINNER_ONLY_RESULTS = False  # END results name the winner only
-LOG_BESIDE = False        # a log file next to server.py
-PORT_OFFSET = 1      # 0: report the port we were given
-PLAY_SECONDS = 1.0            # how long a match lasts once everyone is in
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "style.json")) as style_file:
+    STYLE = json.load(style_file)
+ONE_SHOT = STYLE.get("one_shot", False)                  # a new connection per report, no final newline
+ISO_TIMESTAMPS = STYLE.get("iso_timestamps", False)      # "timestamp": datetime.isoformat()
+NUMBERS_AS_TEXT = STYLE.get("numbers_as_text", False)    # room_id, port, protocol_version as strings
+HEARTBEAT_EVERY = STYLE.get("heartbeat_every", 1.0)      # seconds
+BEATS_AFTER_JOIN = STYLE.get("beats_after_join", False)  # heartbeats start once every player is in
+DRAW_WITH_EMPTY_WINNER = STYLE.get("draw_with_empty_winner", False)  # END {"winner": ""}, DRAW for all
+WINNER_ONLY_RESULTS = STYLE.get("winner_only_results", False)  # END results name the winner only
+LOG_BESIDE = STYLE.get("log_beside", False)              # a log file next to server.py
+PORT_OFFSET = STYLE.get("port_offset", 0)                # 0: report the port we were given
+PLAY_SECONDS = STYLE.get("play_seconds", 1.0)            # how long a match lasts once everyone is in
 
 env = os.environ
 
