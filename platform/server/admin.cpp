@@ -131,11 +131,8 @@ HttpResponse page(int status, std::string html) {
 }
 
 HttpResponse json_reply(int status, const json& body) {
-    HttpResponse response;
-    response.status = status;
-    response.content_type = "application/json";
-    response.body = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-    return response;
+    return json_text_response(status,
+                              body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
 std::string log_tail(const fs::path& file) {

@@ -68,14 +68,22 @@ HttpRequest to_request(const http::request<http::string_body>& message, std::str
     return request;
 }
 
-HttpResponse plain(int status, std::string body) {
+}  // namespace
+
+HttpResponse plain_response(int status, std::string body) {
     HttpResponse response;
     response.status = status;
     response.body = std::move(body);
     return response;
 }
 
-}  // namespace
+HttpResponse json_text_response(int status, std::string json_text) {
+    HttpResponse response;
+    response.status = status;
+    response.content_type = "application/json";
+    response.body = std::move(json_text);
+    return response;
+}
 
 std::string HttpRequest::header(const std::string& lower_case_name) const {
     const auto found = headers.find(lower_case_name);
@@ -166,7 +174,7 @@ asio::awaitable<void> HttpEndpoint::serve(tcp::socket accepted, std::uint64_t id
         } catch (const std::exception& e) {
             spdlog::error("http: {} {} failed: {}", std::string(message.method_string()),
                           std::string(message.target()), e.what());
-            answer = plain(500, "internal error; the server log says more\n");
+            answer = plain_response(500, "internal error; the server log says more\n");
         }
         if (stopping_) {
             break;

@@ -47,6 +47,10 @@ struct HttpResponse {
     std::function<boost::asio::awaitable<void>(const Send&)> stream;
 };
 
+// A whole response with one body: plain text, or JSON text.
+HttpResponse plain_response(int status, std::string body);
+HttpResponse json_text_response(int status, std::string json_text);
+
 struct HttpEndpointConfig {
     net::HostPort listen{"127.0.0.1", 16536};
     std::size_t max_connections = 4096;

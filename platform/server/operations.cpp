@@ -24,11 +24,8 @@ double seconds_since_epoch(std::chrono::system_clock::time_point at) {
 }
 
 HttpResponse json_response(int status, const json& body) {
-    HttpResponse response;
-    response.status = status;
-    response.content_type = "application/json";
-    response.body = body.dump() + "\n";
-    return response;
+    return json_text_response(status,
+                              body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
 void counter(Exposition& out, std::string_view name, std::string_view help, double value) {

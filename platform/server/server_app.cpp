@@ -122,13 +122,6 @@ HttpEndpointConfig http_endpoint_config(const ServerConfig& config) {
     return http;
 }
 
-HttpResponse plain_response(int status, std::string body) {
-    HttpResponse response;
-    response.status = status;
-    response.body = std::move(body);
-    return response;
-}
-
 }  // namespace
 
 // Declaration order is construction order; destruction runs backwards, so
