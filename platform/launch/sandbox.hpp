@@ -120,7 +120,7 @@ struct BwrapPlan {
 };
 std::vector<std::string> bwrap_arguments(const BwrapPlan& plan);
 
-// The system part of the plan on this machine: /usr and the top-level
+// Fills the system part of a BwrapPlan for this machine: /usr and the top-level
 // library and binary directories (bound, or recreated as the symlinks they
 // are on merged-/usr systems) and the few files of /etc that programs need
 // to start (the dynamic linker cache, time zone, name resolution, users,
