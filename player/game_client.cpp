@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "platform/cli/cli_common.hpp"
 #include "platform/cli/fs_util.hpp"
@@ -23,6 +24,7 @@
 #include "platform/packages/manifest.hpp"
 #include "player/installer.hpp"
 #include "player/player_store.hpp"
+#include "player/stop_signals.hpp"
 
 namespace gamestore::cli::player {
 
@@ -308,6 +310,57 @@ Launched launch_client(ToolSession& session, const json& room, const fs::path& m
     return launched;
 }
 
+// Tells the platform whether this player's game client runs, so a match
+// every player has left can be stopped (docs/PROTOCOL.md, match.client).
+// Best effort: without a connection, or on a server without the op, the
+// match goes on as before.
+void tell_client_state(ToolSession& session, const std::string& match_id, bool running) {
+    if (!session.has_server() || !session.server().raw().connected()) {
+        return;
+    }
+    session.server().call_raw("match.client",
+                              {{"match_id", match_id}, {"state", running ? "running" : "exited"}});
+}
+
+// The lobby connection dropped mid-match: sign in again with the saved
+// session (attempts with a growing pause until `give_up`) and re-enter the
+// room, so the platform counts the player back in and, when the match ended
+// meanwhile, pushes its match.ended. False when no connection came back;
+// `in_room` says whether the player is still a member of the room.
+bool reconnect(ToolSession& session, std::int64_t room_id, Clock::time_point give_up,
+               bool& in_room) {
+    std::cout << "The connection to the server was lost; reconnecting.\n";
+    std::cout.flush();
+    auto pause = std::chrono::milliseconds(250);
+    for (;;) {
+        session.drop_server();
+        try {
+            session.server();
+            break;
+        } catch (const SessionEnded&) {
+            throw;
+        } catch (const CliFailure& failure) {
+            if (failure.code() != kExitUnreachable || Clock::now() + pause >= give_up ||
+                stop_requested()) {
+                std::cout << "Could not reconnect: " << as_sentence(failure.what()) << "\n";
+                return false;
+            }
+        }
+        // A pause between connection attempts, not a wait for an event.
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(2000));
+    }
+    const auto joined = session.server().call_raw("room.join", {{"room_id", room_id}});
+    in_room = joined.ok;
+    if (in_room) {
+        std::cout << "Reconnected; still in room " << room_id << ".\n";
+    } else {
+        std::cout << "Reconnected, but no longer in room " << room_id << ": "
+                  << as_sentence(joined.message) << "\n";
+    }
+    return true;
+}
+
 }  // namespace
 
 InstalledGame ensure_installed_version(ToolSession& session, const std::string& game,
@@ -337,7 +390,6 @@ MatchRun run_match(ToolSession& session, const json& room, const MatchRunOptions
         throw CliFailure(kExitRefused, "The server announced a match without a usable match id.");
     }
     const fs::path match_dir = session.identity().user_dir() / "matches" / run.match_id;
-    auto& client = session.server().raw();
 
     std::cout << "Room " << run.room_id << " is IN_GAME: starting the " << run.game << " "
               << run.version << " client (match " << run.match_id << ").\n";
@@ -345,6 +397,7 @@ MatchRun run_match(ToolSession& session, const json& room, const MatchRunOptions
     try {
         launched = launch_client(session, room, match_dir, options);
         run.client_launched = true;
+        tell_client_state(session, run.match_id, true);
     } catch (const SessionEnded&) {
         throw;
     } catch (const CliFailure& failure) {
@@ -374,13 +427,35 @@ MatchRun run_match(ToolSession& session, const json& room, const MatchRunOptions
                           << " until the platform ends the match.\n";
             }
         }
+        if (!run.ended) {
+            tell_client_state(session, run.match_id, false);
+        }
     };
+    // After a reconnect that found the room gone: how long match.ended
+    // (pushed at sign-in when the match ended meanwhile) may take.
+    // max(): not waiting for one.
+    Clock::time_point result_wait_until = Clock::time_point::max();
     for (;;) {
+        if (const int signal_number = stop_requested()) {
+            run.stop_signal = signal_number;
+            if (launched.process && launched.process->running()) {
+                std::cout << "Stopping the game client (" << stop_signal_name(signal_number)
+                          << ").\n";
+                launched.process->terminate();
+                handle_exit();
+            }
+            break;
+        }
         const bool client_running = launched.process && launched.process->running();
         if (!client_running && (run.ended || run.connection_lost)) {
             break;
         }
         const auto now = Clock::now();
+        if (!run.ended && now >= result_wait_until) {
+            run.connection_lost = true;
+            result_wait_until = Clock::time_point::max();
+            continue;
+        }
         if (now >= options.deadline) {
             run.timed_out = true;
             break;
@@ -401,9 +476,13 @@ MatchRun run_match(ToolSession& session, const json& room, const MatchRunOptions
         if (linger_until) {
             wait = std::min(wait, *linger_until - now);
         }
+        if (result_wait_until != Clock::time_point::max()) {
+            wait = std::min(wait, Clock::duration(result_wait_until - now));
+        }
         pollfd fds[2] = {{-1, POLLIN, 0}, {-1, POLLIN, 0}};
-        if (!run.connection_lost) {
-            fds[0].fd = client.event_fd();
+        const bool have_connection = !run.connection_lost && session.has_server();
+        if (have_connection) {
+            fds[0].fd = session.server().raw().event_fd();
         }
         if (client_running) {
             fds[1].fd = launched.process->pidfd();
@@ -419,6 +498,10 @@ MatchRun run_match(ToolSession& session, const json& room, const MatchRunOptions
         if (client_running && launched.process->poll_exit()) {
             handle_exit();
         }
+        if (!have_connection) {
+            continue;
+        }
+        auto& client = session.server().raw();
         while (auto event = client.next_event(std::chrono::milliseconds(0))) {
             if (event->name == "match.ended" &&
                 string_or(event->data, "match_id", "") == run.match_id) {
@@ -429,7 +512,23 @@ MatchRun run_match(ToolSession& session, const json& room, const MatchRunOptions
                 on_event(*event);
             }
         }
-        if (!client.connected()) {
+        if (!client.connected() && !run.ended && options.reconnect_window.count() > 0) {
+            const auto give_up =
+                std::min(options.deadline, Clock::now() + options.reconnect_window);
+            bool in_room = false;
+            if (!reconnect(session, run.room_id, give_up, in_room)) {
+                run.connection_lost = true;
+            } else {
+                run.reconnected = true;
+                run.out_of_room = !in_room;
+                if (!in_room) {
+                    result_wait_until = Clock::now() + std::chrono::seconds(5);
+                } else {
+                    tell_client_state(session, run.match_id,
+                                      launched.process && launched.process->running());
+                }
+            }
+        } else if (!client.connected()) {
             run.connection_lost = true;
         }
     }

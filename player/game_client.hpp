@@ -49,6 +49,9 @@ struct MatchRunOptions {
     std::chrono::steady_clock::time_point deadline;
     // How long a client may keep running once the match has ended.
     std::chrono::milliseconds client_linger{10'000};
+    // How long a dropped lobby connection is tried again mid-match; 0: not
+    // at all (the menus hold the connection and watch it themselves).
+    std::chrono::milliseconds reconnect_window{0};
 };
 
 struct MatchRun {
@@ -64,6 +67,9 @@ struct MatchRun {
     std::string client_problem;  // why the client failed, a sentence; "" when it did not
     bool timed_out = false;      // the flow's deadline passed first
     bool connection_lost = false;
+    bool reconnected = false;  // the lobby connection dropped and came back
+    bool out_of_room = false;  // ... and the player was no longer in the room
+    int stop_signal = 0;       // SIGTERM/SIGHUP/SIGINT stopped the run (stop_signals.hpp)
 };
 
 // Runs the match of `room` (a room.updated snapshot in IN_GAME carrying

@@ -8,6 +8,7 @@
 #include "platform/cli/tool_session.hpp"
 #include "player/game_client.hpp"
 #include "player/player_store.hpp"
+#include "player/stop_signals.hpp"
 
 namespace gamestore::cli::player {
 
@@ -58,12 +59,22 @@ std::string member_list(const json& room) {
 
 // Joins the oldest open room of the game (or the one asked for), or creates
 // one; returns the room.
+// The room of a room.create/room.join answer; says so when the server took
+// the player out of a room an ended session of theirs had left behind.
+json entered_room(const json& data) {
+    if (const auto left = object_or_empty(data, "left_room"); !left.empty()) {
+        std::cout << "You were still in room " << room_id_of(left) << " ("
+                  << string_or(left, "game", "?")
+                  << ") from an earlier session that ended; you left it.\n";
+    }
+    return object_or_empty(data, "room");
+}
+
 json enter_room(ToolSession& session, const PlayOptions& options) {
     auto& server = session.server();
     if (options.join) {
-        const auto data = server.call("room.join", {{"room_id", *options.join}},
-                                      "Joining room " + std::to_string(*options.join));
-        return object_or_empty(data, "room");
+        return entered_room(server.call("room.join", {{"room_id", *options.join}},
+                                        "Joining room " + std::to_string(*options.join)));
     }
     if (!options.new_room) {
         const auto listed = server.call("room.list", json::object(), "Listing the rooms");
@@ -81,7 +92,7 @@ json enter_room(ToolSession& session, const PlayOptions& options) {
         for (const auto& room : open) {
             const auto response = server.call_raw("room.join", {{"room_id", room_id_of(room)}});
             if (response.ok) {
-                return object_or_empty(response.data, "room");
+                return entered_room(response.data);
             }
             // Filled up, started or closed since the listing: try the next one.
             if (response.error_code != "CONFLICT" && response.error_code != "NOT_FOUND") {
@@ -91,9 +102,8 @@ json enter_room(ToolSession& session, const PlayOptions& options) {
                       << " cannot be joined any more: " << as_sentence(response.message) << "\n";
         }
     }
-    const auto data =
-        server.call("room.create", {{"game", options.game}}, "Creating a room for " + options.game);
-    return object_or_empty(data, "room");
+    return entered_room(server.call("room.create", {{"game", options.game}},
+                                    "Creating a room for " + options.game));
 }
 
 }  // namespace
@@ -191,21 +201,47 @@ int list_players(ToolSession& session, bool as_json) {
     return kExitOk;
 }
 
+namespace {
+
+// A stop signal came while `play` was in a room: leave it (as Ctrl-C on the
+// room screen would) and exit the way a shell reports a signalled job.
+[[noreturn]] void leave_after_signal(ToolSession& session, std::int64_t room_id,
+                                     int signal_number) {
+    std::string left = "left room " + std::to_string(room_id);
+    if (session.has_server() && session.server().raw().connected()) {
+        const auto response = session.server().call_raw("room.leave", json::object());
+        if (!response.ok) {
+            left = "room " + std::to_string(room_id) + " could not be left (" +
+                   as_sentence(response.message) + ")";
+        }
+    } else {
+        left = "no connection to leave room " + std::to_string(room_id) +
+               " (the server takes you out of it when you next enter a room)";
+    }
+    throw CliFailure(128 + signal_number, std::string("Stopped by ") +
+                                              stop_signal_name(signal_number) + "; " + left + ".");
+}
+
+}  // namespace
+
 int play_game(ToolSession& session, const PlayOptions& options) {
     StdoutToStderr quiet_stdout(options.json);
     const auto deadline = Clock::now() + options.timeout;
     const std::string user = session.identity().user;
-    auto& server = session.server();
-    auto& client = server.raw();
+    // The connection is looked up on every use: a match's run may replace
+    // it (reconnect, game_client.cpp).
+    const auto server = [&session]() -> SignedInClient& { return session.server(); };
 
     // 1. The live version, installed or updated.
     install_game(session, options.game, std::nullopt);
 
-    // 2. A room, and the package of the room's version.
+    // 2. A room, and the package of the room's version. From here on a
+    // stop signal leaves the room before gamestore-player exits.
     json room = enter_room(session, options);
+    StopSignals stop_signals;
     const auto room_id = room_id_of(room);
     if (string_or(room, "game", "") != options.game) {
-        server.call_raw("room.leave", json::object());
+        server().call_raw("room.leave", json::object());
         throw CliFailure(kExitUsage, "Room " + std::to_string(room_id) + " plays " +
                                          string_or(room, "game", "?") + ", not " + options.game +
                                          "; left it again.");
@@ -217,7 +253,7 @@ int play_game(ToolSession& session, const PlayOptions& options) {
     const int min_players = static_cast<int>(number_or(room, "min_players", 1));
     const int start_at = options.start_at.value_or(min_players);
     if (start_at > max_players || start_at < min_players) {
-        server.call_raw("room.leave", nlohmann::json::object());
+        server().call_raw("room.leave", nlohmann::json::object());
         throw CliFailure(kExitUsage, "--start-at " + std::to_string(start_at) + " does not fit " +
                                          options.game + ": it plays with " +
                                          std::to_string(min_players) + " to " +
@@ -228,7 +264,7 @@ int play_game(ToolSession& session, const PlayOptions& options) {
     // events only: the server pushes them before it answers, so a response's
     // snapshot is older than events still queued behind it and must not be
     // applied after them.
-    server.call("room.ready", {{"ready", true}}, "Getting ready");
+    server().call("room.ready", {{"ready", true}}, "Getting ready");
     std::string last_description;  // the first event prints the room
     if (is_host(room, user)) {
         std::cout << "Waiting until " << start_at << (start_at == 1 ? " player is" : " players are")
@@ -251,11 +287,14 @@ int play_game(ToolSession& session, const PlayOptions& options) {
     bool start_tried = false;  // room.start was asked for on the current snapshot
     std::optional<Clock::time_point> back_deadline;
     for (;;) {
+        if (const int signal_number = stop_requested()) {
+            leave_after_signal(session, room_id, signal_number);
+        }
         const auto now = Clock::now();
         const std::string state = string_or(room, "state", "");
         if (run) {
             // The platform cleans up (ENDING) before the room is WAITING again.
-            if (state == "WAITING" || run->timed_out || run->connection_lost) {
+            if (state == "WAITING" || run->timed_out || run->connection_lost || run->out_of_room) {
                 break;
             }
             if (!back_deadline) {
@@ -265,7 +304,7 @@ int play_game(ToolSession& session, const PlayOptions& options) {
                 break;
             }
         } else if (now >= deadline) {
-            server.call_raw("room.leave", nlohmann::json::object());
+            server().call_raw("room.leave", nlohmann::json::object());
             throw CliFailure(kExitRefused, "No match ended within the --timeout of " +
                                                std::to_string(options.timeout.count()) +
                                                " s; left room " + std::to_string(room_id) + ".");
@@ -274,6 +313,7 @@ int play_game(ToolSession& session, const PlayOptions& options) {
             MatchRunOptions match_options;
             match_options.json = options.json;
             match_options.deadline = deadline;
+            match_options.reconnect_window = std::chrono::seconds(60);
             run = run_match(session, room, match_options, follow);
             continue;
         } else if (state == "WAITING" && is_host(room, user) && !start_tried &&
@@ -282,7 +322,7 @@ int play_game(ToolSession& session, const PlayOptions& options) {
             const int ready = ready_count(room);
             std::cout << ready << (ready == 1 ? " player is" : " players are")
                       << " ready: starting the match.\n";
-            const auto response = server.call_raw("room.start", json::object());
+            const auto response = server().call_raw("room.start", json::object());
             if (response.ok) {
                 std::cout << "The match is starting: waiting for its game server.\n";
             } else if (response.error_code == "CONFLICT" || response.error_code == "UNAVAILABLE") {
@@ -296,6 +336,10 @@ int play_game(ToolSession& session, const PlayOptions& options) {
         const auto wait =
             std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(limit - Clock::now()),
                        std::chrono::milliseconds(1), std::chrono::milliseconds(500));
+        if (run && run->stop_signal) {
+            continue;  // the run stopped for a signal: leave at the top
+        }
+        auto& client = server().raw();
         if (auto event = client.next_event(wait)) {
             if (event->name == "room.updated" && room_id_of(event->data) == room_id) {
                 start_tried = false;

@@ -529,9 +529,27 @@ void MatchSession::play_with_clients() {
     const auto deadline = *clients_launched_at_ + scaled(static_cast<double>(run_.options.match_timeout.count()) / 1000.0,
                                                          run_.options.timeout_scale);
     std::optional<Clock::time_point> all_done_at;
+    // The platform's watchdog stops a match whose heartbeats stop for its
+    // kill factor x the interval: so does this wait (heartbeat_cadence then
+    // fails with the gap).
+    const auto interval =
+        milliseconds(static_cast<long long>(run_.manifest.heartbeat_interval_sec * 1000.0));
+    const auto kill_limit = interval * kill_factor() + scaled(0.25, run_.options.timeout_scale);
+    const auto heartbeats_stopped = [&] {
+        auto last = *started_at_;
+        for (const auto at : control_plane_->heartbeat_times()) {
+            last = std::max(last, at);
+        }
+        return Clock::now() - last > kill_limit;
+    };
+    bool silenced = false;
     wait_until(
         [&] {
             if (terminal_count() > 0 || !processes_->server_running()) {
+                return true;
+            }
+            if (heartbeats_stopped()) {
+                silenced = true;
                 return true;
             }
             if (all_clients_done()) {
@@ -549,7 +567,12 @@ void MatchSession::play_with_clients() {
     if (terminal_count() > 0) {
         return;
     }
-    if (!processes_->server_running()) {
+    if (silenced && processes_->server_running()) {
+        match_end_problem_ =
+            "the server stopped sending HEARTBEAT while the clients played, for longer than the "
+            "platform allows (" +
+            format_seconds(kill_limit) + "): the platform would stop this match as TIMEOUT";
+    } else if (!processes_->server_running()) {
         match_end_problem_ = "the server " + server_exit_text() + " " +
                              format_seconds(elapsed_ms(*clients_launched_at_, *server_exit_at_)) +
                              " after the clients were launched, without END";
@@ -565,6 +588,10 @@ void MatchSession::play_with_clients() {
 
 void MatchSession::stop_server() {
     tick();
+    // A quick match may end between two scans: look once more before the
+    // stop, so what left the server's group is seen while it still runs.
+    processes_->scan();
+    last_scan_ = Clock::now();
     const auto group = processes_->server_group_members();
     const auto marked = processes_->live_marked_outside();
     if (group.empty() && marked.empty()) {
@@ -1042,12 +1069,14 @@ DynamicResult MatchSession::execute() {
     wait_for_started();
     if (started_at_) {
         probe_handshakes();
-        if (!run_.launch_clients) {
-            probe_valid_player();
-        }
-        watch_heartbeats();
         if (run_.launch_clients) {
+            // As on the platform: the clients right after STARTED, and the
+            // heartbeats judged while they play (a fault that strikes after
+            // a quick match has ended never shows on the platform either).
             play_with_clients();
+        } else {
+            probe_valid_player();
+            watch_heartbeats();
         }
     } else {
         book_.skip_undecided({checks::kHandshakeReadyAtStarted, checks::kHandshakeRejectsBadToken,

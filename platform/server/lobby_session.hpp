@@ -51,6 +51,11 @@ public:
     void set_wants_lobby_updates(bool on) { wants_lobby_updates_ = on; }
     // The address this client reached us by: what it should dial for a game
     // server on this machine when no --advertise-host is configured.
+    // The room this connection entered (created, joined or acted in); 0
+    // for none. A room member none of whose live connections entered the
+    // room is a leftover of a session that ended (RoomService).
+    std::int64_t attached_room() const { return attached_room_; }
+    void attach_room(std::int64_t room_id) { attached_room_ = room_id; }
     std::string local_address() const { return channel_.local_address_text(); }
     std::string remote_endpoint() const { return channel_.remote_endpoint_text(); }
 
@@ -64,6 +69,7 @@ private:
     std::uint64_t id_;
     std::optional<SignedIn> signed_in_;
     bool wants_lobby_updates_ = true;
+    std::int64_t attached_room_ = 0;
     boost::asio::steady_timer deadline_;
     std::chrono::steady_clock::time_point last_activity_;
 };

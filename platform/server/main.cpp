@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
     double stop_grace_sec = tuning.stop_grace.count() / 1000.0;
     double end_grace_sec = tuning.end_grace.count() / 1000.0;
     double report_grace_sec = tuning.report_grace.count() / 1000.0;
+    double everyone_left_grace_sec = tuning.everyone_left_grace.count() / 1000.0;
     double startup_timeout_sec = 0;
     double idle_timeout_sec = config.idle_timeout.count() / 1000.0;
     double report_idle_timeout_sec = config.report_idle_timeout.count() / 1000.0;
@@ -151,6 +152,13 @@ int main(int argc, char** argv) {
         ->envname("GAMESTORE_END_GRACE")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
+    app.add_option(
+           "--everyone-left-grace", everyone_left_grace_sec,
+           "seconds a live match with no player in it any more (every client exited, left or "
+           "disconnected) waits for END before it is stopped as ABORTED")
+        ->envname("GAMESTORE_EVERYONE_LEFT_GRACE")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--report-grace", report_grace_sec,
                    "seconds a live match waits, after its game server exited, for an END/ERROR "
                    "still in flight "
@@ -231,6 +239,8 @@ int main(int argc, char** argv) {
         tuning.stop_grace = std::chrono::milliseconds(static_cast<long>(stop_grace_sec * 1000));
         tuning.end_grace = std::chrono::milliseconds(static_cast<long>(end_grace_sec * 1000));
         tuning.report_grace = std::chrono::milliseconds(static_cast<long>(report_grace_sec * 1000));
+        tuning.everyone_left_grace =
+            std::chrono::milliseconds(static_cast<long>(everyone_left_grace_sec * 1000));
         if (startup_timeout_sec > 0) {
             tuning.startup_timeout_override =
                 std::chrono::milliseconds(static_cast<long>(startup_timeout_sec * 1000));

@@ -721,9 +721,13 @@ bool RoomService::finish(Room& room, const std::string& match_id, store::MatchSt
                                            room.version, status_text, reason});
     spdlog::info("room {}: {} -> ENDING (match {}: {}: {})", room.id, to_string(previous), match_id, status_text,
                  reason);
-    send_to_members(room, "match.ended",
-                    {{"room_id", room.id}, {"match_id", match_id}, {"status", status_text}, {"reason", reason},
-                     {"results", results}});
+    const json ended = {{"room_id", room.id},
+                        {"match_id", match_id},
+                        {"status", status_text},
+                        {"reason", reason},
+                        {"results", results}};
+    send_to_members(room, "match.ended", ended);
+    keep_missed_result(room, ended);
     publish_room(room);
     ++cleanups_in_flight_;
     std::string results_text = results.is_null() ? std::string() : results.dump();
@@ -886,6 +890,29 @@ void RoomService::watchdog_tick() {
             }
             continue;
         }
+        if (everyone_left(room)) {
+            if (!match.everyone_left_since) {
+                match.everyone_left_since = now;
+                spdlog::info(
+                    "room {}: match {}: no player is in the match any more; it is stopped in {:g} "
+                    "s "
+                    "unless END comes or a player comes back",
+                    room.id, match.match_id, ms_to_seconds(tuning_.everyone_left_grace));
+            } else if (now - *match.everyone_left_since >= tuning_.everyone_left_grace) {
+                finish(
+                    room, match.match_id, store::MatchStatus::Aborted,
+                    fmt::format(
+                        "everyone left: no player was in the match for {:g} s and the game server "
+                        "sent no END; it was stopped",
+                        ms_to_seconds(tuning_.everyone_left_grace)),
+                    nullptr);
+                continue;
+            }
+        } else if (match.everyone_left_since) {
+            match.everyone_left_since.reset();
+            spdlog::info("room {}: match {}: a player is back in the match", room.id,
+                         match.match_id);
+        }
         const auto silence = std::chrono::duration_cast<std::chrono::milliseconds>(now - match.last_heartbeat);
         const double interval = ms_to_seconds(match.heartbeat_interval);
         if (ms_to_seconds(silence) > tuning_.heartbeat_kill_factor * interval) {
@@ -900,6 +927,17 @@ void RoomService::watchdog_tick() {
                          match.match_id, ms_to_seconds(silence), tuning_.heartbeat_warn_factor);
         }
     }
+}
+
+bool RoomService::everyone_left(const Room& room) const {
+    const auto& match = *room.match;
+    return std::all_of(match.players.begin(), match.players.end(), [&](const RoomMember& player) {
+        const auto member =
+            std::find_if(room.members.begin(), room.members.end(),
+                         [&](const RoomMember& m) { return m.account_id == player.account_id; });
+        return member == room.members.end() || !member->connected ||
+               match.clients_exited.count(player.account_id);
+    });
 }
 
 void RoomService::shutdown(std::function<void()> done) {

@@ -21,6 +21,18 @@ Reply room_reply(json view) {
     return Reply{{{"room", std::move(view)}}, std::nullopt};
 }
 
+// The room the requester entered, and the stale one it was taken out of
+// first (RoomService::release_stale_room), if any.
+Reply entered_reply(LobbySession& session, const Room& room, json view,
+                    const std::optional<json>& left) {
+    session.attach_room(room.id);
+    auto reply = room_reply(std::move(view));
+    if (left) {
+        reply.data["left_room"] = *left;
+    }
+    return reply;
+}
+
 // {"stale_match": n, ...}: every refusal reason, zero or not, so a reader
 // can tell "none refused" from "not reported by this server".
 json refusals_json(const MatchCounters& counters) {
@@ -99,32 +111,43 @@ void register_room_ops(PlatformServices& services, RoomService& rooms) {
         const auto game_name = require_string(ctx.request.args, "game", 256);
         const auto wanted = optional_string(ctx.request.args, "version", 256);
         const auto me = *ctx.session.signed_in();
-        rooms.require_no_room(me.account_id);
+        // Looked up before a stale room is released: a typo in the game's
+        // name must not cost the player their room.
         auto [game, version] = co_await run_blocking(lobby.blocking_pool(), [&] {
             return released_version(store, game_name, wanted, VersionUse::NewRoom);
         });
-        co_return room_reply(rooms.member_view(rooms.create_room(me, game, version), ctx.session));
+        const auto left = rooms.release_stale_room(ctx.session);
+        const auto& room = rooms.create_room(me, game, version);
+        co_return entered_reply(ctx.session, room, rooms.member_view(room, ctx.session), left);
     }, Access::Player, 0});
 
     lobby.ops().add("room.join", OpSpec{[&rooms](RequestContext& ctx) -> asio::awaitable<Reply> {
         const auto room_id = require_int(ctx.request.args, "room_id");
-        const auto& room = rooms.join_room(room_id, *ctx.session.signed_in());
-        co_return room_reply(rooms.member_view(room, ctx.session));
+        const auto& me = *ctx.session.signed_in();
+        std::optional<json> left;
+        if (!has_member(rooms.require_room(room_id), me.account_id)) {
+            left = rooms.release_stale_room(ctx.session);
+        }
+        const auto& room = rooms.join_room(room_id, me);
+        co_return entered_reply(ctx.session, room, rooms.member_view(room, ctx.session), left);
     }, Access::Player, 0});
 
     lobby.ops().add("room.leave", OpSpec{[&rooms](RequestContext& ctx) -> asio::awaitable<Reply> {
         const auto room_id = rooms.leave_room(ctx.session.signed_in()->account_id);
+        ctx.session.attach_room(0);
         co_return Reply{{{"room_id", room_id}}, std::nullopt};
     }, Access::Player, 0});
 
     lobby.ops().add("room.ready", OpSpec{[&rooms](RequestContext& ctx) -> asio::awaitable<Reply> {
         const bool ready = optional_bool(ctx.request.args, "ready", true);
         const auto& room = rooms.set_ready(ctx.session.signed_in()->account_id, ready);
+        ctx.session.attach_room(room.id);
         co_return room_reply(rooms.member_view(room, ctx.session));
     }, Access::Player, 0});
 
     lobby.ops().add("room.start", OpSpec{[&rooms](RequestContext& ctx) -> asio::awaitable<Reply> {
         auto view = co_await rooms.start(ctx.session);
+        ctx.session.attach_room(view.at("room_id").get<std::int64_t>());
         co_return room_reply(std::move(view));
     }, Access::Player, 0});
 
@@ -132,6 +155,16 @@ void register_room_ops(PlatformServices& services, RoomService& rooms) {
         const auto text = require_string(ctx.request.args, "text", 2000);
         rooms.chat(*ctx.session.signed_in(), text);
         co_return Reply{};
+    }, Access::Player, 0});
+
+    lobby.ops().add("match.client", OpSpec{[&rooms](RequestContext& ctx) -> asio::awaitable<Reply> {
+        const auto match_id = require_string(ctx.request.args, "match_id", 64);
+        const auto state = require_string(ctx.request.args, "state", 16);
+        if (state != "running" && state != "exited") {
+            throw LobbyError(ErrorCode::BadRequest, "'state' must be \"running\" or \"exited\"");
+        }
+        rooms.client_state(*ctx.session.signed_in(), match_id, state == "running");
+        co_return Reply{{{"match_id", match_id}, {"state", state}}, std::nullopt};
     }, Access::Player, 0});
 
     lobby.ops().add("server.stats", OpSpec{[&](RequestContext&) -> asio::awaitable<Reply> {

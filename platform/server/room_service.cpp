@@ -337,7 +337,69 @@ void RoomService::on_session_signed_in(LobbySession& session) {
         member_entry(*room, who->account_id).connected = true;
         publish_room(*room);
     }
+    // A match that ended while this account had no connection: its result
+    // now, once (the launcher that reconnects learns how its match went).
+    if (auto missed = missed_results_.find(who->account_id); missed != missed_results_.end()) {
+        session.push_event("match.ended", missed->second.ended);
+        missed_results_.erase(missed);
+    }
     schedule_lobby_update();
+}
+
+void RoomService::keep_missed_result(const Room& room, const json& ended) {
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(missed_results_, [&](const auto& entry) {
+        return now - entry.second.at > tuning_.missed_result_keep;
+    });
+    for (const auto& member : room.members) {
+        if (!member.connected) {
+            missed_results_[member.account_id] = MissedResult{ended, now};
+        }
+    }
+}
+
+std::optional<json> RoomService::release_stale_room(const LobbySession& requester) {
+    const auto account = requester.signed_in()->account_id;
+    Room* room = room_of(account);
+    if (!room) {
+        return std::nullopt;
+    }
+    bool entered_by_live_connection = false;
+    services_.lobby.for_each_session([&](LobbySession& session) {
+        const auto& who = session.signed_in();
+        if (who && who->role == AccountRole::Player && who->account_id == account &&
+            session.attached_room() == room->id) {
+            entered_by_live_connection = true;
+        }
+    });
+    if (entered_by_live_connection) {
+        throw LobbyError(ErrorCode::Conflict,
+                         "you are already in room " + std::to_string(room->id) +
+                             " (another connection of yours is in it); leave it there first, or "
+                             "rejoin it with room.join");
+    }
+    json left = {{"room_id", room->id}, {"game", room->game_name}};
+    remove_member(*room, account, "its earlier session is gone and a new one moved on");
+    return left;
+}
+
+void RoomService::client_state(const SignedIn& sender, const std::string& match_id, bool running) {
+    auto& room = room_of_member(sender.account_id);
+    if (!room.match || room.match->match_id != match_id) {
+        throw LobbyError(
+            ErrorCode::Conflict,
+            "match " + match_id + " is not the current match of room " + std::to_string(room.id));
+    }
+    auto& match = *room.match;
+    if (std::none_of(match.players.begin(), match.players.end(),
+                     [&](const RoomMember& p) { return p.account_id == sender.account_id; })) {
+        throw LobbyError(ErrorCode::Conflict, "you do not play in match " + match_id);
+    }
+    if (running) {
+        match.clients_exited.erase(sender.account_id);
+    } else if (match.clients_exited.insert(sender.account_id).second) {
+        spdlog::info("room {}: match {}: {}'s game client exited", room.id, match_id, sender.name);
+    }
 }
 
 void RoomService::require_no_room(store::AccountId account) {

@@ -97,6 +97,11 @@ struct ActiveMatch {
     std::chrono::milliseconds startup_timeout{10'000};
     std::chrono::milliseconds heartbeat_interval{5'000};
     std::shared_ptr<HealthcheckProbe> healthcheck;
+    // Players whose launcher said their game client has exited (match.client).
+    std::set<store::AccountId> clients_exited;
+    // Since when no player has been in the match (everyone_left()), while
+    // the match is live: the everyone-left grace runs from here.
+    std::optional<std::chrono::steady_clock::time_point> everyone_left_since;
 };
 
 struct Room {
@@ -134,6 +139,13 @@ struct RoomTuning {
     std::optional<std::chrono::milliseconds> startup_timeout_override;
     std::size_t match_log_cap_bytes = 1024 * 1024;
     std::chrono::milliseconds watchdog_tick{100};
+    // A live match none of whose players is in it any more (client exited,
+    // left the room, or launcher disconnected) is ABORTED after this long
+    // without END: a game that waits forever must not hold its port.
+    std::chrono::milliseconds everyone_left_grace{60'000};
+    // How long a result missed by a disconnected member waits for its next
+    // sign-in (match.ended pushed then).
+    std::chrono::milliseconds missed_result_keep{3'600'000};
     // Test-only fault switch used to prove the sim's checkers can fail.
     bool debug_keep_ready_after_match = false;
 };
@@ -192,8 +204,12 @@ public:
     // --- the operations behind the room.* ops (room_service.cpp). Each
     // refuses with a LobbyError saying why.
     Room& require_room(std::int64_t room_id);
-    // CONFLICT when `account` is already in a room.
-    void require_no_room(store::AccountId account);
+    // Before `requester` creates or joins a room: when its account is still
+    // a member of a room that no live connection of the account has entered
+    // (its launcher died, a terminal closed), the account is taken out of
+    // that room and its {room_id, game} returned. CONFLICT when a live
+    // connection of the account is in a room.
+    std::optional<nlohmann::json> release_stale_room(const LobbySession& requester);
     // A WAITING room of `version` (chosen by released_version) hosted by `creator`.
     Room& create_room(const SignedIn& creator, const store::Game& game,
                       const store::Version& version);
@@ -207,6 +223,11 @@ public:
     // `host`'s view of the room as it was when the match started (STARTING).
     boost::asio::awaitable<nlohmann::json> start(const LobbySession& host);
     void chat(const SignedIn& sender, const std::string& text);
+    // A launcher tells whether its player's game client runs: "exited" takes
+    // the player out of the match for the everyone-left rule, "running"
+    // (e.g. after a reconnect) puts them back. Refused when `match_id` is
+    // not the current match of the sender's room or they do not play in it.
+    void client_state(const SignedIn& sender, const std::string& match_id, bool running);
 
     nlohmann::json public_view(const Room& room) const;
     nlohmann::json member_view(const Room& room, const LobbySession& session) const;
@@ -231,6 +252,8 @@ public:
     Room* room_of(store::AccountId account);
     // The room `account` is in; NOT_FOUND when none.
     Room& room_of_member(store::AccountId account);
+    // CONFLICT when `account` is already in a room.
+    void require_no_room(store::AccountId account);
     void remove_member(Room& room, store::AccountId account, const std::string& why);
     void publish_room(const Room& room);
     // Calls fn for every signed-in player connection of a member of `room`.
@@ -265,6 +288,11 @@ public:
     boost::asio::awaitable<void> cleanup(std::int64_t room_id, ActiveMatch match, store::MatchStatus status,
                                          std::string reason, std::string results_json);
     void watchdog_tick();
+    // Whether no player of the room's live match is in it any more: each
+    // has left the room, is disconnected, or their client has exited.
+    bool everyone_left(const Room& room) const;
+    // Keeps match.ended for members who were disconnected when it happened.
+    void keep_missed_result(const Room& room, const nlohmann::json& ended);
 
     PlatformServices& services_;
     ChildReaper& reaper_;
@@ -280,6 +308,11 @@ public:
     boost::asio::steady_timer watchdog_;
     boost::asio::steady_timer lobby_update_;
     bool lobby_update_pending_ = false;
+    struct MissedResult {
+        nlohmann::json ended;
+        std::chrono::steady_clock::time_point at;
+    };
+    std::map<store::AccountId, MissedResult> missed_results_;
 };
 
 }  // namespace gamestore::server

@@ -1,5 +1,7 @@
 #include "tests/cli/cli_harness.hpp"
 
+#include <catch2/catch.hpp>
+
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -83,6 +85,16 @@ RunningCli CliHarness::start_player(const std::vector<std::string>& args,
     options.new_session = own_session;
     running.process = std::make_unique<testing::ChildProcess>(options);
     return running;
+}
+
+std::pair<CliResult, CliResult> finish_match_ok(RunningCli& host, RunningCli& guest) {
+    auto host_result = host.finish(std::chrono::seconds(150));
+    auto guest_result = guest.finish(std::chrono::seconds(150));
+    INFO("host: " << host_result.text());
+    INFO("guest: " << guest_result.text());
+    REQUIRE(host_result.code == 0);
+    REQUIRE(guest_result.code == 0);
+    return {std::move(host_result), std::move(guest_result)};
 }
 
 CliResult RunningCli::finish(std::chrono::milliseconds timeout) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -40,6 +41,10 @@ struct RunningCli {
     // Waits for the exit (bounded) and collects the output.
     CliResult finish(std::chrono::milliseconds timeout);
 };
+
+// Waits (bounded) for the host's and the guest's `play` of one match and
+// requires both to exit 0; their results, host first.
+std::pair<CliResult, CliResult> finish_match_ok(RunningCli& host, RunningCli& guest);
 
 class CliHarness {
 public:

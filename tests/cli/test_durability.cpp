@@ -81,12 +81,7 @@ TEST_CASE("kill -9 and a restart lose nothing the CLIs were told succeeded", "[c
     REQUIRE(observer.wait_lobby_room("Keep", true, 60s));
     auto guest = cli.start_player({"--user", "bob", "play", "Keep", "--timeout", "120"},
                                   {{"GAMESTORE_SERVER", first->lobby_address()}});
-    const auto host_result = host.finish(150s);
-    const auto guest_result = guest.finish(150s);
-    INFO("ann: " << host_result.text());
-    INFO("bob: " << guest_result.text());
-    REQUIRE(host_result.code == 0);
-    REQUIRE(guest_result.code == 0);
+    finish_match_ok(host, guest);
     auto review = player("ann", {"review", "Keep", "--rating", "4", "--text", "solid"}, *first);
     INFO(review.text());
     REQUIRE(review.code == 0);

@@ -115,12 +115,7 @@ TEST_CASE("play: two players run a match to END; rooms and players show the lobb
 
     // bob joins the oldest open room of the game: ann's.
     auto guest = cli.start_player({"--user", "bob", "play", game, "--timeout", "120"});
-    const auto host_result = host.finish(150s);
-    const auto guest_result = guest.finish(150s);
-    INFO("ann: " << host_result.text());
-    INFO("bob: " << guest_result.text());
-    REQUIRE(host_result.code == 0);
-    REQUIRE(guest_result.code == 0);
+    const auto [host_result, guest_result] = finish_match_ok(host, guest);
 
     // --json: stdout is exactly one object (the game's output went to stderr).
     const auto result = json::parse(host_result.out);
@@ -324,6 +319,152 @@ TEST_CASE("play: Ctrl-C during a terminal game ends the client, not the launcher
     CHECK(r.err.find("The match is over but the game client is still running") == std::string::npos);
     CHECK(r.err.find("Back in room") != std::string::npos);
     CHECK(directory_empty_or_missing(cli.player_dir("ivy") / "matches"));
+}
+
+TEST_CASE(
+    "play: with its input piped from a script, a terminal game plays to END as host and as guest",
+    "[cli][play][integration]") {
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    const auto package_dir =
+        gamestore::testing::build_dir() / "games" / "packages" / "connect_four";
+    REQUIRE(dev.publish_zip(gamestore::testing::zip_package_dir(package_dir,
+                                                                server.data_dir().parent_path()))
+                .ok);
+    CliHarness cli(server);
+    REQUIRE(cli.player({"--user", "ann", "account", "register"}).code == 0);
+    REQUIRE(cli.player({"--user", "bob", "account", "register"}).code == 0);
+    TestPlayer observer(server, "watcher");
+    // Each script's moves, read by the game client from the same stdin the
+    // launcher was given; ann's fourth disc in column 1 wins.
+    gamestore::testing::write_file(cli.work() / "ann.moves", "1\n1\n1\n1\n");
+    gamestore::testing::write_file(cli.work() / "bob.moves", "2\n2\n2\n");
+    auto host =
+        cli.start_player({"--user", "ann", "play", "Connect Four", "--json", "--timeout", "120"},
+                         {}, cli.work() / "ann.moves");
+    REQUIRE(observer.wait_lobby_room("Connect Four", true, 60s));
+    auto guest =
+        cli.start_player({"--user", "bob", "play", "Connect Four", "--json", "--timeout", "120"},
+                         {}, cli.work() / "bob.moves");
+    const auto [host_result, guest_result] = finish_match_ok(host, guest);
+    const auto ann = json::parse(host_result.out);
+    const auto bob = json::parse(guest_result.out);
+    CHECK(ann.at("status") == "END");
+    CHECK(ann.at("you").at("outcome") == "WIN");
+    CHECK(bob.at("you").at("outcome") == "LOSE");
+    CHECK(ann.at("match_id") == bob.at("match_id"));
+    // Neither launcher's connection dropped while its game read the input.
+    CHECK(host_result.err.find("reconnecting") == std::string::npos);
+    CHECK(guest_result.err.find("reconnecting") == std::string::npos);
+}
+
+TEST_CASE(
+    "play: SIGTERM or SIGHUP mid-match stops the client and leaves the room; a room left behind by "
+    "kill -9 "
+    "is released by the next play",
+    "[cli][play][integration]") {
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    CliHarness cli(server);
+    REQUIRE(cli.player({"--user", "ivy", "account", "register"}).code == 0);
+    TestPlayer observer(server, "watcher");
+    publish_one_player_variant(dev, cli, "ok", "Long Thinker", [](json& manifest) {
+        manifest["server"]["command"] =
+            manifest["server"]["command"].get<std::string>() + " --move-timeout-ms 600000";
+        manifest["client"]["command"] =
+            "bin/fakegame client --think-ms 600000 --result-timeout-ms 600000";
+    });
+    const auto room_gone = [&](std::int64_t room_id) {
+        return observer
+            .wait_for(
+                "lobby.updated",
+                [&](const json& lobby) {
+                    for (const auto& room : lobby.at("rooms")) {
+                        if (room.at("room_id") == room_id)
+                            return false;
+                    }
+                    return true;
+                },
+                60s)
+            .has_value();
+    };
+
+    for (const int signal_number : {SIGTERM, SIGHUP}) {
+        const std::string name = signal_number == SIGTERM ? "SIGTERM" : "SIGHUP";
+        DYNAMIC_SECTION(name) {
+            auto play = cli.start_player(
+                {"--user", "ivy", "play", "Long Thinker", "--new-room", "--timeout", "300"});
+            REQUIRE(
+                gamestore::testing::wait_for_text(play.err_file, "thinking for 600000 ms", 60s));
+            const auto room = observer.wait_lobby_room("Long Thinker", true, 30s);
+            REQUIRE(room);
+            ::kill(play.process->pid(), signal_number);
+            const auto r = play.finish(60s);
+            INFO(r.text());
+            CHECK(r.code == 128 + signal_number);
+            CHECK(r.text().find("Stopping the game client (" + name + ")") != std::string::npos);
+            CHECK(r.text().find("Stopped by " + name + "; left room " +
+                                std::to_string(room->at("room_id").get<int>())) !=
+                  std::string::npos);
+            // Its only player gone, the room and its match go too.
+            CHECK(room_gone(room->at("room_id").get<std::int64_t>()));
+            CHECK(directory_empty_or_missing(cli.player_dir("ivy") / "matches"));
+        }
+    }
+    SECTION("kill -9") {
+        auto play = cli.start_player(
+            {"--user", "ivy", "play", "Long Thinker", "--new-room", "--timeout", "300"}, {}, {},
+            /*own_session=*/true);
+        REQUIRE(gamestore::testing::wait_for_text(play.err_file, "thinking for 600000 ms", 60s));
+        const auto room = observer.wait_lobby_room("Long Thinker", true, 30s);
+        REQUIRE(room);
+        const auto old_room = room->at("room_id").get<std::int64_t>();
+        // The launcher dies (a crash, an OOM kill); its game client plays on,
+        // so the match goes on with the member disconnected. (Killing the
+        // client too would end this one-player match at once, and the room
+        // with it.) The client goes when the old match is stopped.
+        ::kill(play.process->pid(), SIGKILL);
+        play.finish(30s);
+        const auto again =
+            cli.player({"--user", "ivy", "play", "Long Thinker", "--new-room", "--timeout", "5"});
+        INFO(again.text());
+        CHECK(
+            again.text().find("You were still in room " + std::to_string(old_room) +
+                              " (Long Thinker) from an earlier session that ended; you left it.") !=
+            std::string::npos);
+        CHECK(room_gone(old_room));
+        // The orphaned client thinks on (it does not watch its server while
+        // it thinks): its process group is the dead launcher's.
+        ::kill(-play.process->pid(), SIGKILL);
+    }
+}
+
+TEST_CASE(
+    "play: once every player's client has exited, a match its server keeps alive is ABORTED after "
+    "the grace",
+    "[cli][play][integration]") {
+    auto args = server_args();
+    args.insert(args.end(), {"--everyone-left-grace", "2"});
+    ServerFixture server(args);
+    TestDeveloper dev(server, "maker");
+    CliHarness cli(server);
+    REQUIRE(cli.player({"--user", "kim", "account", "register"}).code == 0);
+    // The server waits an hour for a handshake that its client never sends.
+    publish_one_player_variant(dev, cli, "ok", "Empty Table", [](json& manifest) {
+        manifest["server"]["command"] =
+            manifest["server"]["command"].get<std::string>() + " --player-timeout-ms 3600000";
+        manifest["client"]["command"] = "bin/fakegame client --no-handshake --hold-ms 100";
+    });
+    const auto r =
+        cli.player({"--user", "kim", "play", "Empty Table", "--json", "--timeout", "120"});
+    INFO(r.text());
+    CHECK(r.code == 1);
+    const auto result = json::parse(r.out);
+    CHECK(result.at("status") == "ABORTED");
+    CHECK(result.at("reason").get<std::string>().find("everyone left") != std::string::npos);
+    CHECK(result.at("client").at("exit_code") == 0);
+    TestPlayer observer(server, "watcher");
+    CHECK(observer.require("server.stats").at("ports_in_use") == 0);
 }
 
 TEST_CASE("play: bad usage and an unknown game are sentences with exit codes", "[cli][play][integration]") {

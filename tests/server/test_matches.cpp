@@ -1399,3 +1399,163 @@ TEST_CASE(
         players[0]->require("room.leave");
     }
 }
+
+TEST_CASE("a member disconnected mid-match learns the result at its next sign-in, once",
+          "[matches][integration]") {
+    TempDir work;
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    const auto game = dev.publish_fakegame("ok", "Fake Reconnect", "1.0.0", 2);
+    auto players = gather_and_start(server, game, {"alice", "bob"});
+    std::vector<json> launches;
+    for (auto& player : players) {
+        auto room = player->wait_room([](const json& r) { return state_is(r, "IN_GAME"); });
+        REQUIRE(room);
+        launches.push_back(room->at("launch"));
+    }
+    const std::string match_id = launches[0].at("match_id");
+    // alice's lobby connection drops; her game client plays on.
+    players[0].reset();
+    REQUIRE(players[1]->wait_room([](const json& r) {
+        return state_is(r, "IN_GAME") && r.at("members").size() == 2 &&
+               r.at("members")[0].at("connected") == false;
+    }));
+    auto alice_client = launch_client("ok", launches[0], "alice", work.path());
+    auto bob_client = launch_client("ok", launches[1], "bob", work.path());
+    const auto ended = players[1]->wait_event("match.ended");
+    REQUIRE(ended);
+    CHECK(ended->at("status") == "END");
+    // Back in WAITING without the member who never came back.
+    const auto waiting = players[1]->wait_room(waiting_after(match_id));
+    REQUIRE(waiting);
+    CHECK(waiting->at("members").size() == 1);
+
+    TestPlayer alice(server, "alice");
+    const auto missed =
+        alice.wait_for("match.ended", [&](const json& e) { return e.at("match_id") == match_id; });
+    REQUIRE(missed);
+    CHECK(missed->at("status") == "END");
+    CHECK(missed->at("results").size() == 2);
+    CHECK(alice.require("room.list").at("rooms")[0].at("members").size() == 1);
+    // Delivered once: the next sign-in has nothing to catch up on.
+    TestPlayer alice_again(server, "alice");
+    alice_again.require("lobby.players");
+    CHECK(ended_events_for(alice_again, match_id) == 0);
+    CHECK(alice_client->wait_exit_code(20s) == 0);
+    CHECK(bob_client->wait_exit_code(20s) == 0);
+}
+
+TEST_CASE(
+    "a live match every player has left is ABORTED after the everyone-left grace, though it "
+    "heartbeats",
+    "[matches][integration]") {
+    TempDir work;
+    ServerFixture server(server_args({"--everyone-left-grace", "1"}));
+    TestDeveloper dev(server, "maker");
+    // Waits an hour for its player, heartbeating every second all along.
+    const auto game =
+        publish_edited_fakegame(dev, work.path(), "ok", "Fake Patience", [](json& manifest) {
+            manifest["server"]["command"] = "bin/fakegame server --player-timeout-ms 3600000";
+        });
+    TestPlayer solo(server, "solo");
+    solo.require("room.create", {{"game", game}});
+    const auto match_id = start_again(solo);
+    REQUIRE(solo.wait_room([](const json& r) { return state_is(r, "IN_GAME"); }));
+
+    SECTION("the op is checked") {
+        const auto wrong_match =
+            solo.call("match.client", {{"match_id", "m-0"}, {"state", "exited"}});
+        CHECK(wrong_match.error_code == "CONFLICT");
+        const auto bad_state =
+            solo.call("match.client", {{"match_id", match_id}, {"state", "gone"}});
+        CHECK(bad_state.error_code == "BAD_REQUEST");
+        TestPlayer stranger(server, "stranger");
+        CHECK(stranger.call("match.client", {{"match_id", match_id}, {"state", "exited"}})
+                  .error_code == "NOT_FOUND");
+    }
+    SECTION("the one player's client exited") {
+        const auto told =
+            solo.require("match.client", {{"match_id", match_id}, {"state", "exited"}});
+        CHECK(told.at("state") == "exited");
+        const auto ended = solo.wait_for(
+            "match.ended", [&](const json& e) { return e.at("match_id") == match_id; });
+        REQUIRE(ended);
+        CHECK(ended->at("status") == "ABORTED");
+        CHECK(ended->at("reason").get<std::string>().find("everyone left") != std::string::npos);
+        REQUIRE(solo.wait_room(waiting_after(match_id)));
+        CHECK(stats(solo).at("ports_in_use") == 0);
+        CHECK(no_match_processes(match_id));
+        CHECK_FALSE(fs::exists(server.data_dir() / "matches" / match_id));
+    }
+}
+
+TEST_CASE(
+    "a room left behind by an ended session is released when the account enters another; a live "
+    "one is not",
+    "[matches][integration]") {
+    TempDir work;
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    const auto game =
+        publish_edited_fakegame(dev, work.path(), "ok", "Fake Leftover", [](json& manifest) {
+            manifest["server"]["command"] = "bin/fakegame server --player-timeout-ms 3600000";
+        });
+    const auto& endpoints = server.endpoints();
+    // Two connections of one session, as two terminals of one player have:
+    // the second resumes the first's token instead of signing in anew.
+    auto first = std::make_unique<gamestore::client::SyncLobbyClient>();
+    first->connect(endpoints.lobby_host, endpoints.lobby_port);
+    REQUIRE(first
+                ->call("auth.register",
+                       {{"role", "player"}, {"name", "zed"}, {"password", "password123"}})
+                .ok);
+    const auto login = first->call(
+        "auth.login", {{"role", "player"}, {"name", "zed"}, {"password", "password123"}});
+    REQUIRE(login.ok);
+    const auto old_room = first->call("room.create", {{"game", game}})
+                              .data.at("room")
+                              .at("room_id")
+                              .get<std::int64_t>();
+    REQUIRE(first->call("room.ready", {{"ready", true}}).ok);
+    REQUIRE(first->call("room.start").ok);
+
+    gamestore::client::SyncLobbyClient second;
+    second.connect(endpoints.lobby_host, endpoints.lobby_port);
+    REQUIRE(second.call("auth.resume", {{"token", login.data.at("token")}}).ok);
+    const auto conflict = second.call("room.create", {{"game", game}});
+    CHECK(conflict.error_code == "CONFLICT");
+    CHECK(conflict.message.find("already in room " + std::to_string(old_room)) !=
+          std::string::npos);
+    CHECK(conflict.message.find("another connection of yours") != std::string::npos);
+
+    // The connection that entered the room goes (its launcher died); the
+    // server has seen it once it counts one session fewer (each close also
+    // pushes lobby.updated, which wakes the wait).
+    const auto sessions_before = second.call("server.stats").data.at("sessions").get<int>();
+    first.reset();
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    bool closed = false;
+    while (!closed && std::chrono::steady_clock::now() < deadline) {
+        closed = second.call("server.stats").data.at("sessions").get<int>() < sessions_before;
+        if (!closed) {
+            second.next_event(500ms);
+        }
+    }
+    REQUIRE(closed);
+    const auto created = second.call("room.create", {{"game", game}});
+    INFO(created.message);
+    REQUIRE(created.ok);
+    CHECK(created.data.at("left_room").at("room_id") == old_room);
+    CHECK(created.data.at("left_room").at("game") == game);
+    CHECK(created.data.at("room").at("room_id") != old_room);
+    // The old room's match had no player left: it is stopped and the room goes.
+    TestPlayer watcher(server, "watcher");
+    const auto gone = watcher.wait_for("lobby.updated", [&](const json& lobby) {
+        for (const auto& room : lobby.at("rooms")) {
+            if (room.at("room_id") == old_room)
+                return false;
+        }
+        return true;
+    });
+    CHECK(gone);
+}
