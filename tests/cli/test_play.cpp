@@ -16,6 +16,7 @@
 #include "platform/packages/command_template.hpp"
 #include "tests/cli/cli_harness.hpp"
 #include "tests/support/platform_harness.hpp"
+#include "tests/support/tcp_cutter.hpp"
 
 using namespace gamestore::cli_test;
 using namespace std::chrono_literals;
@@ -436,6 +437,72 @@ TEST_CASE(
         // The orphaned client thinks on (it does not watch its server while
         // it thinks): its process group is the dead launcher's.
         ::kill(-play.process->pid(), SIGKILL);
+    }
+}
+
+TEST_CASE(
+    "play: a lobby connection cut mid-match comes back, and the result reaches play even if the "
+    "match "
+    "ended meanwhile",
+    "[cli][play][integration]") {
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "maker");
+    CliHarness cli(server);
+    REQUIRE(cli.player({"--user", "lea", "account", "register"}).code == 0);
+    TestPlayer observer(server, "watcher");
+    publish_one_player_variant(dev, cli, "ok", "Short Thinker", [](json& manifest) {
+        manifest["server"]["command"] =
+            manifest["server"]["command"].get<std::string>() + " --move-timeout-ms 60000";
+        manifest["client"]["command"] = "bin/fakegame client --think-ms 3000";
+    });
+    // The player reaches the lobby through a link the test can cut.
+    gamestore::testing::TcpCutter lobby_link(server.endpoints().lobby_host,
+                                             server.endpoints().lobby_port);
+    const std::map<std::string, std::string> through_link = {
+        {"GAMESTORE_SERVER", lobby_link.address()}};
+
+    SECTION("the connection comes back while the match runs") {
+        auto play = cli.start_player(
+            {"--user", "lea", "play", "Short Thinker", "--json", "--timeout", "120"}, through_link);
+        REQUIRE(gamestore::testing::wait_for_text(play.err_file, "thinking for 3000 ms", 60s));
+        lobby_link.cut(/*refuse=*/false);
+        const auto r = play.finish(120s);
+        INFO(r.text());
+        CHECK(r.code == 0);
+        CHECK(r.err.find("The connection to the server was lost; reconnecting.") !=
+              std::string::npos);
+        CHECK(r.err.find("Reconnected; still in room") != std::string::npos);
+        const auto result = json::parse(r.out);
+        CHECK(result.at("status") == "END");
+        CHECK(result.at("connection_lost") == false);
+    }
+    SECTION("the match ends while the connection is down") {
+        auto play = cli.start_player(
+            {"--user", "lea", "play", "Short Thinker", "--json", "--timeout", "120"}, through_link);
+        REQUIRE(gamestore::testing::wait_for_text(play.err_file, "thinking for 3000 ms", 60s));
+        const auto room = observer.wait_lobby_room("Short Thinker", true, 30s);
+        REQUIRE(room);
+        lobby_link.cut(/*refuse=*/true);
+        // The client plays on and the match ends; the disconnected member
+        // leaves with it, and so does the room.
+        REQUIRE(observer.wait_for(
+            "lobby.updated",
+            [&](const json& lobby) {
+                for (const auto& listed : lobby.at("rooms")) {
+                    if (listed.at("room_id") == room->at("room_id"))
+                        return false;
+                }
+                return true;
+            },
+            60s));
+        lobby_link.allow();
+        const auto r = play.finish(120s);
+        INFO(r.text());
+        CHECK(r.code == 0);
+        CHECK(r.err.find("Reconnected, but no longer in room") != std::string::npos);
+        const auto result = json::parse(r.out);
+        CHECK(result.at("status") == "END");
+        CHECK(result.at("you").at("player") == "lea");
     }
 }
 
