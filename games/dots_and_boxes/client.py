@@ -46,7 +46,7 @@ BOT_DELAY_SEC = 0.25
 #: window closes by itself; any key or click closes it at once. Shorter than
 #: the time gamestore-player gives a client after the match ended (10 s).
 HOLD_SEC = 8.0
-BOT_HOLD_SEC = 4.0
+BOT_HOLD_SEC = 2.0
 FRAME_SEC = 1 / 30
 
 BACKGROUND = (246, 244, 236)
