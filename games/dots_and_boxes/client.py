@@ -118,10 +118,15 @@ class Window:
     """The pygame window. Imported lazily: the rules and the layout must load
     where pygame is not installed (the server's sandbox, the tests)."""
 
-    def __init__(self, title: str, headless: bool) -> None:
+    def __init__(self, title: str, headless: bool, seat: Optional[int]) -> None:
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
         if headless:
             os.environ["SDL_VIDEODRIVER"] = "dummy"
+        if seat is not None and "SDL_VIDEO_WINDOW_POS" not in os.environ:
+            # Two players on one screen: side by side, in seat order (where
+            # the display lets a program choose; a window manager decides
+            # otherwise). Read once, when the window is created.
+            os.environ["SDL_VIDEO_WINDOW_POS"] = f"{20 + seat * (WINDOW_SIZE[0] + 20)},20"
         import pygame  # noqa: PLC0415 -- see the class comment
 
         self.pg = pygame
@@ -133,16 +138,6 @@ class Window:
         self.fonts = {size: pygame.font.Font(None, size) for size in (22, 28, 34, 44)}
         info = pygame.display.get_wm_info()
         self.window_id = info.get("window") if isinstance(info.get("window"), int) else None
-
-    def move_to(self, x: int, y: int) -> None:
-        """Puts the window at (x, y) where the display lets a program choose
-        (without a window manager it does; with one, the manager decides)."""
-        try:
-            from pygame._sdl2.video import Window as SdlWindow  # noqa: PLC0415
-
-            SdlWindow.from_display_module().position = (x, y)
-        except (ImportError, AttributeError, RuntimeError):
-            pass
 
     def text(self, text: str, size: int, colour: Tuple[int, int, int], centre: Tuple[int, int]) -> None:
         image = self.fonts[size].render(text, True, colour)
@@ -231,9 +226,6 @@ class DotsAndBoxesClient:
             size = message.get("size")
             if isinstance(size, int) and not isinstance(size, bool):
                 self.layout = Layout(size)
-            if self.me in self.players:  # two players on one screen: side by side, in seat order
-                seat = self.players.index(self.me)
-                self.window.move_to(20 + seat * (WINDOW_SIZE[0] + 20), 20)
             log(f"start: {' vs '.join(f'{n} ({c})' for n, c in zip(self.players, ('blue', 'red')))}, "
                 f"{self.layout.size}x{self.layout.size} boxes")
         elif kind == "state":
@@ -441,7 +433,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     joined = gamekit.connect("Dots and Boxes client (a window)", argv, options)
     if isinstance(joined, int):
         return joined
-    args, ctx, link, _ = joined
+    args, ctx, link, response = joined
     title = args.title or os.environ.get("GAMESTORE_WINDOW_TITLE") or f"{GAME_NAME} - {ctx.player_name}"
     # A bot can play without a screen (the sim, a headless test): it then
     # draws off-screen. A person needs a display.
@@ -451,7 +443,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         link.close()
         return gamekit.EXIT_ENV
     try:
-        window = Window(title, headless)
+        seat = response.get("assigned_player_index")
+        window = Window(title, headless, seat if isinstance(seat, int) and not isinstance(seat, bool) else None)
     except Exception as exc:  # noqa: BLE001 -- no pygame, or the display refused us: say which
         print(f"Cannot open the window on {os.environ.get('DISPLAY') or 'the screen'}: {exc}", file=sys.stderr)
         link.close()

@@ -247,13 +247,20 @@ TEST_CASE(
         fs::copy_file(artifacts / "mid-alice.png", keep, fs::copy_options::overwrite_existing);
     }
 
-    // The end: each window as soon as it shows the result.
+    // The end: each client is frozen as soon as its window shows the result
+    // (it closes by itself 2 s later, and gamestore-player then removes the
+    // match directory), and only then are the screenshots taken.
     std::map<std::string, std::string> shown_outcome;
-    for (const auto& window : windows) {
-        require_text(window.log, "shown: ", 180s);
-        Frozen frozen({window.pid});
-        const auto verdict = screenshot(display->name(), window, "end", artifacts, package);
-        shown_outcome[window.player] = verdict.at("seen").value("outcome", "");
+    {
+        std::vector<std::unique_ptr<Frozen>> frozen;
+        for (const auto& window : windows) {
+            require_text(window.log, "shown: ", 180s);
+            frozen.push_back(std::make_unique<Frozen>(std::vector<pid_t>{window.pid}));
+        }
+        for (const auto& window : windows) {
+            const auto verdict = screenshot(display->name(), window, "end", artifacts, package);
+            shown_outcome[window.player] = verdict.at("seen").value("outcome", "");
+        }
     }
 
     // Both plays end normally and print the result.
