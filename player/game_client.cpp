@@ -212,9 +212,16 @@ std::string log_tail(const fs::path& log, std::size_t max_lines) {
 
 struct Launched {
     std::unique_ptr<ClientProcess> process;
-    bool terminal = false;  // a CLI game: it owns the terminal
-    fs::path log;           // GUI games only
+    bool terminal = false;     // a CLI game: it owns the terminal
+    fs::path log;              // GUI games only
+    std::string window_title;  // GUI games only: the title proposed to the game
 };
+
+// What a GUI game's window is called, so the player can find it among their
+// windows: the game and whose window it is (two players on one desktop).
+std::string window_title_for(const std::string& game, const std::string& player) {
+    return game + " - " + player;
+}
 
 // Renders and spawns the client; throws CliFailure with the reason when it
 // cannot start.
@@ -296,6 +303,8 @@ Launched launch_client(ToolSession& session, const json& room, const fs::path& m
         process.new_process_group = true;
         launched.log = match_dir / "client.log";
         process.output_file = launched.log;
+        launched.window_title = window_title_for(game, session.identity().user);
+        set_env(process.env, "GAMESTORE_WINDOW_TITLE", launched.window_title);
     }
     std::cout.flush();
     std::cerr.flush();
@@ -398,6 +407,14 @@ MatchRun run_match(ToolSession& session, const json& room, const MatchRunOptions
         launched = launch_client(session, room, match_dir, options);
         run.client_launched = true;
         tell_client_state(session, run.match_id, true);
+        if (!launched.terminal) {
+            std::cout << run.game << " is playing in a window: \"" << launched.window_title
+                      << "\". The result is printed here when the match ends.\n";
+            if (!std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY")) {
+                std::cout << "DISPLAY is not set, so the game may have no screen to open its "
+                             "window on (run play from a terminal of your desktop session).\n";
+            }
+        }
     } catch (const SessionEnded&) {
         throw;
     } catch (const CliFailure& failure) {

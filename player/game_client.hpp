@@ -16,7 +16,10 @@
 // - CLI games get the terminal (stdin/stdout/stderr, the player's process
 //   group) and gamestore-player ignores SIGINT/SIGQUIT while they run, like a
 //   shell; GUI games run in their own process group with stdin from
-//   /dev/null and their output in the match directory's client.log.
+//   /dev/null and their output in the match directory's client.log, with
+//   GAMESTORE_WINDOW_TITLE proposing "<game> - <player>" as their window's
+//   title (the one gamestore-player names when it says the game is playing
+//   in a window).
 
 #include <chrono>
 #include <filesystem>

@@ -189,6 +189,9 @@ bool MatchSession::launch_server() {
         match_.marker, std::vector<std::pair<std::string, std::string>>{
                            {"client_token", match_.context.client_token},
                            {"report_token", match_.context.report_token}});
+    if (run_.display_pid > 0) {
+        processes_->add_helper(run_.display_pid);
+    }
 
     auto prepared = server_launch(run_.manifest, match_, run_.package_root, run_.sandbox);
     if (auto* error = std::get_if<std::string>(&prepared)) {
@@ -502,6 +505,10 @@ void MatchSession::play_with_clients() {
             continue;
         }
         auto& process = std::get<launch::ProcessSpec>(spec);
+        if (!run_.client_display.empty()) {
+            std::erase_if(process.env, [](const auto& entry) { return entry.first == "DISPLAY"; });
+            process.env.emplace_back("DISPLAY", run_.client_display);
+        }
         if (const auto input = run_.options.client_input.find(player);
             input != run_.options.client_input.end()) {
             process.input_file = input->second;
@@ -781,8 +788,11 @@ bool MatchSession::all_clients_fed() const {
 
 void MatchSession::judge_clients() {
     if (!run_.launch_clients) {
-        const std::string why = "no clients were launched (pass --players N to play a match with the package's own "
-                                "clients, started with GAMESTORE_BOT=1)";
+        const std::string why = !run_.clients_skipped.empty()
+                                    ? run_.clients_skipped
+                                    : "no clients were launched (pass --players N to play a match "
+                                      "with the package's own clients, "
+                                      "started with GAMESTORE_BOT=1)";
         book_.skip(checks::kClientHandshake, why);
         book_.skip(checks::kMatchPlaysToEnd, why);
         return;
@@ -933,10 +943,22 @@ void MatchSession::judge_clients() {
     }
     if (end) {
         const auto took = elapsed_ms(*clients_launched_at_, end->at);
+        // A GUI package's clients drew on this screen (the validator's own
+        // Xvfb, or the DISPLAY it was given).
+        const std::string screen =
+            run_.client_display.empty()
+                ? std::string()
+                : " (GUI clients on " +
+                      (run_.display_pid > 0
+                           ? "the validator's virtual display " + run_.client_display
+                           : "DISPLAY " + run_.client_display) +
+                      ")";
         if (clients_clean) {
             book_.pass(checks::kMatchPlaysToEnd,
-                       "the match with " + std::to_string(clients_.size()) + " client(s) reached END " +
-                           format_seconds(took) + " after they were launched, and every client exited with code 0",
+                       "the match with " + std::to_string(clients_.size()) +
+                           " client(s) reached END " + format_seconds(took) +
+                           " after they were launched, and every client exited with code 0" +
+                           screen,
                        took, client_notes);
         } else {
             book_.warn(checks::kMatchPlaysToEnd,

@@ -30,6 +30,14 @@ struct DynamicRun {
     std::filesystem::path work_dir;  // private temp dir: match dir, logs
     int players = 1;
     bool launch_clients = false;
+    // A GUI package's clients: the DISPLAY they draw on ("" leaves the base
+    // environment's), and the validator's own virtual display process when it
+    // started one (not part of the match: never reported as left running).
+    std::string client_display;
+    pid_t display_pid = -1;
+    // Why the package's clients were not launched although --players asked
+    // for them (a GUI package with no display); "" otherwise.
+    std::string clients_skipped;
     // The sandbox the platform would run the server in (checked to work).
     const launch::Sandbox& sandbox;
 };

@@ -182,14 +182,19 @@ void MatchProcesses::reap() {
     }
 }
 
+void MatchProcesses::add_helper(pid_t pid) {
+    helpers_.insert(pid);
+}
+
 void MatchProcesses::reap_orphans() {
     // Only orphans of the match are reaped: other children of whoever
     // embeds the validator are left to their owner.
     int status = 0;
     const pid_t self = ::getpid();
     for (const auto& [pid, info] : read_process_table()) {
-        if (info.ppid == self && !info.alive() && pid != server_pid_ &&
-            std::none_of(clients_.begin(), clients_.end(), [&](const Client& c) { return c.pid == pid; })) {
+        if (info.ppid == self && !info.alive() && pid != server_pid_ && helpers_.count(pid) == 0 &&
+            std::none_of(clients_.begin(), clients_.end(),
+                         [&](const Client& c) { return c.pid == pid; })) {
             ::waitpid(pid, &status, WNOHANG);
         }
     }
@@ -209,7 +214,7 @@ std::vector<ProcInfo> MatchProcesses::descendants(const std::map<pid_t, ProcInfo
         frontier.pop_back();
         const auto [first, last] = children.equal_range(parent);
         for (auto it = first; it != last; ++it) {
-            if (seen.insert(it->second).second) {
+            if (helpers_.count(it->second) == 0 && seen.insert(it->second).second) {
                 out.push_back(table.at(it->second));
                 frontier.push_back(it->second);
             }

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +45,10 @@ class MatchProcesses {
 
     void set_server(pid_t pid, pid_t pgid);
     void add_client(pid_t pid, pid_t pgid, std::string player);
+    // A process of the validator's own that is not part of the match (the
+    // virtual display GUI clients draw on): it and what it starts are never
+    // counted as escaped or left behind, nor reaped here.
+    void add_helper(pid_t pid);
 
     // Collects, without blocking, the exit status of the server and the
     // clients once they ended (cheap: waitpid on known pids).
@@ -106,6 +111,7 @@ class MatchProcesses {
         std::optional<int> status;
     };
     std::vector<Client> clients_;
+    std::set<pid_t> helpers_;
     std::vector<Leak> leaks_;
     std::map<pid_t, bool> leak_reported_;
     std::map<pid_t, Escaped> escaped_;

@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "platform/launch/process_launcher.hpp"
+#include "platform/launch/virtual_display.hpp"
 #include "validator/check_book.hpp"
 #include "validator/check_names.hpp"
 #include "validator/dynamic_checks.hpp"
@@ -25,6 +26,34 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// A GUI package's clients need a screen, as on a player's desktop: the
+// DISPLAY the validator was given, else a private Xvfb of its own (the
+// user's display is never guessed at). Without either, the clients are not
+// launched and the client checks say why; the server is still checked with
+// the validator's own probes.
+std::unique_ptr<launch::VirtualDisplay> prepare_gui_display(DynamicRun& run,
+                                                            const fs::path& work_dir) {
+    if (const char* given = std::getenv("DISPLAY"); given && *given) {
+        run.client_display = given;
+        return nullptr;
+    }
+    launch::VirtualDisplayOptions options;
+    options.log_file = work_dir / "xvfb.log";
+    auto started = launch::VirtualDisplay::start(options);
+    if (auto* display = std::get_if<std::unique_ptr<launch::VirtualDisplay>>(&started)) {
+        run.client_display = (*display)->name();
+        run.display_pid = (*display)->pid();
+        return std::move(*display);
+    }
+    run.launch_clients = false;
+    run.clients_skipped =
+        "this is a GUI game and its clients need a display: DISPLAY is not set and " +
+        std::get<std::string>(started) +
+        "; install it, or run the validator in a desktop session, to play the match with its "
+        "clients)";
+    return nullptr;
+}
 
 void check_options(const ValidationOptions& options) {
     if (options.package.empty()) {
@@ -218,7 +247,13 @@ ValidationReport validate_package(const ValidationOptions& options) {
                 DynamicRun run{
                     options,  manifest, outcome.package_root,
                     work_dir, players,  options.players.has_value() && options.launch_clients,
+                    {},       -1,       {},
                     sandbox};
+                // Kept until the match is over: the GUI clients' screen.
+                std::unique_ptr<launch::VirtualDisplay> display;
+                if (run.launch_clients && manifest.type == packages::GameType::Gui) {
+                    display = prepare_gui_display(run, work_dir);
+                }
                 const auto dynamic = run_dynamic_checks(run, book);
                 report.match_id = dynamic.match_id;
                 if (book.any_dynamic_failed()) {

@@ -10,8 +10,11 @@ from gamesupport import GAMES_DIR, SDK_DIR, manifest, package_dir
 
 GAMES = {
     "connect_four": ("Connect Four", 2, 2),
+    "dots_and_boxes": ("Dots and Boxes", 2, 2),
     "liars_dice": ("Liar's Dice", 3, 8),
 }
+#: The GUI game's client needs pygame, a Debian package: the system's Python.
+GUI = {"dots_and_boxes"}
 
 
 class ManifestTest(unittest.TestCase):
@@ -21,11 +24,12 @@ class ManifestTest(unittest.TestCase):
                 data = manifest(game)
                 self.assertEqual(data["game_name"], name)
                 self.assertEqual(data["version"], "1.0.0")
-                self.assertEqual(data["type"], "CLI")
+                self.assertEqual(data["type"], "GUI" if game in GUI else "CLI")
                 self.assertEqual((data["min_players"], data["max_players"]), (low, high))
                 self.assertEqual(data["protocol_version"], 1)
                 self.assertEqual(data["server"], {"command": "python3 server.py", "heartbeat_interval_sec": 2})
-                self.assertEqual(data["client"], {"command": "python3 client.py"})
+                python = "/usr/bin/python3" if game in GUI else "python3"
+                self.assertEqual(data["client"], {"command": f"{python} client.py"})
                 self.assertEqual(data["healthcheck"], {"tcp_port": "{port}", "timeout_sec": 10})
                 self.assertTrue(0 < len(data["description"]) <= 4000)
                 self.assertNotRegex(data["description"], r"[\x00-\x08\x0b-\x1f]")

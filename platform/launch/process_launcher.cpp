@@ -63,8 +63,9 @@ void sleep_briefly(int ms) {
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> base_environment() {
-    static const char* const kPassed[] = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER",
-                                          "LOGNAME", "SHELL", "TMPDIR", "PYTHONPATH", "DISPLAY", "COLORTERM"};
+    static const char* const kPassed[] = {
+        "PATH",    "HOME",  "LANG",   "LC_ALL",     "LC_CTYPE", "TERM",       "TZ",       "USER",
+        "LOGNAME", "SHELL", "TMPDIR", "PYTHONPATH", "DISPLAY",  "XAUTHORITY", "COLORTERM"};
     std::vector<std::pair<std::string, std::string>> env;
     for (const char* name : kPassed) {
         if (const char* value = std::getenv(name)) {

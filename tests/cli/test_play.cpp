@@ -257,6 +257,11 @@ TEST_CASE("play: a GUI game's client gets its own log, not the terminal; a faili
         INFO(r.text());
         CHECK(r.code == 0);
         CHECK(r.out.find("is IN_GAME: starting the Fake Window 1.0.0 client") != std::string::npos);
+        // Where to look: the window's title (proposed to the game in
+        // GAMESTORE_WINDOW_TITLE), then the result here.
+        CHECK(r.out.find("Fake Window is playing in a window: \"Fake Window - gia\". The result is "
+                         "printed here "
+                         "when the match ends.") != std::string::npos);
         CHECK(r.out.find("ended: END.") != std::string::npos);
         // The fakegame client prints its result line; a GUI client's output
         // goes to its log in the match directory, never to our terminal.
