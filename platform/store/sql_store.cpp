@@ -542,7 +542,7 @@ Result<int> SqlStore::run_read(std::string_view what,
 // ---- accounts ------------------------------------------------------------------
 
 Result<Account> SqlStore::create_account(Role role, std::string_view name,
-                                            std::string_view password, UnixMs now) {
+                                         std::string_view password, UnixMs now) {
     if (auto problem = check_account_name(name))
         return error(Code::Invalid, *problem);
     if (auto problem = check_password(password))
@@ -570,21 +570,19 @@ Result<Account> SqlStore::create_account(Role role, std::string_view name,
     return impl_->write("creating an account", [&](Connection& db) -> Result<Account> {
         auto s = db.prepare(
             "INSERT INTO accounts (role, name, password_hash, created_at) "
-            "VALUES (?1, ?2, ?3, ?4)");
+            "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
         s.bind(1, to_string(role)).bind(2, name).bind(3, *hashed).bind(4, now);
-        try {
-            s.run();
-        } catch (const SqlError& e) {
-            if (e.is_unique_violation())
-                return taken();  // lost a race with the same name
-            throw;
-        }
+        s.run();
+        // No error to catch: a failed statement would abort a PostgreSQL
+        // transaction, where this one is only a skipped row.
+        if (db.changes() == 0)
+            return taken();  // lost a race with the same name
         return Account{db.last_insert_rowid(), role, std::string(name), now};
     });
 }
 
 Result<Account> SqlStore::verify_login(Role role, std::string_view name,
-                                          std::string_view password) {
+                                       std::string_view password) {
     const auto rejected = [] {
         return error(Code::Unauthenticated, "wrong user name or password");
     };
@@ -738,8 +736,9 @@ Result<ResumedSession> SqlStore::resume_session(std::string_view token, UnixMs n
                                      describe_duration(idle_limit)));
         }
         // Never backwards: a clock stepping back must not shorten the session.
-        db.prepare("UPDATE sessions SET last_used_at = CASE WHEN last_used_at > ?2 THEN last_used_at "
-                   "ELSE ?2 END WHERE id = ?1")
+        db.prepare(
+              "UPDATE sessions SET last_used_at = CASE WHEN last_used_at > ?2 THEN last_used_at "
+              "ELSE ?2 END WHERE id = ?1")
             .bind(1, id)
             .bind(2, now)
             .run();
@@ -1022,7 +1021,7 @@ std::vector<Review> query_reviews(Connection& db, GameId game, int limit, int of
 }  // namespace
 
 Result<GameDetails> SqlStore::game_details(GameId game, std::optional<AccountId> viewer,
-                                              int recent_reviews) {
+                                           int recent_reviews) {
     return impl_->read("reading game details", [&](Connection& db) -> Result<GameDetails> {
         // One snapshot: the versions and reviews match the game row.
         Transaction tx(db, Transaction::Kind::Read);
@@ -1051,14 +1050,16 @@ Result<std::vector<Version>> SqlStore::list_versions(GameId game, bool include_h
 }
 
 Result<std::vector<std::string>> SqlStore::package_files() {
-    return impl_->read("listing package files", [&](Connection& db) -> Result<std::vector<std::string>> {
-        auto s = db.prepare("SELECT package_path FROM versions UNION SELECT extracted_path FROM versions");
-        std::vector<std::string> paths;
-        while (s.step()) {
-            paths.push_back(s.text(0));
-        }
-        return paths;
-    });
+    return impl_->read(
+        "listing package files", [&](Connection& db) -> Result<std::vector<std::string>> {
+            auto s = db.prepare(
+                "SELECT package_path FROM versions UNION SELECT extracted_path FROM versions");
+            std::vector<std::string> paths;
+            while (s.step()) {
+                paths.push_back(s.text(0));
+            }
+            return paths;
+        });
 }
 
 Result<Version> SqlStore::get_version(GameId game, std::string_view version) {
@@ -1176,15 +1177,15 @@ Result<void> require_open_match(Connection& db, std::string_view match_id) {
         return error(Code::NotFound, fmt::format("there is no match {}", match_id));
     }
     if (s.text(0) != "OPEN") {
-        return error(Code::Conflict, fmt::format("match {} already ended as {}", match_id, s.text(0)));
+        return error(Code::Conflict,
+                     fmt::format("match {} already ended as {}", match_id, s.text(0)));
     }
     return {};
 }
 
 }  // namespace
 
-Result<void> SqlStore::record_match_process(std::string_view match_id,
-                                               const ProcessInfo& process) {
+Result<void> SqlStore::record_match_process(std::string_view match_id, const ProcessInfo& process) {
     return impl_->write("recording a game server process", [&](Connection& db) -> Result<void> {
         if (auto open = require_open_match(db, match_id); !open) {
             return open;
@@ -1237,7 +1238,8 @@ Result<Match> SqlStore::finish_match(std::string_view match_id, const MatchFinis
         bool reached_in_game = finish.in_game_at.has_value();
         {
             auto s = db.prepare(
-                "SELECT id, status, game_id, version_id, in_game_at FROM matches WHERE match_id = ?1");
+                "SELECT id, status, game_id, version_id, in_game_at FROM matches WHERE match_id = "
+                "?1");
             s.bind(1, match_id);
             if (!s.step()) {
                 return error(Code::NotFound, fmt::format("there is no match {}", match_id));
@@ -1315,7 +1317,7 @@ Result<std::vector<Match>> SqlStore::list_open_matches() {
 }
 
 Result<void> SqlStore::record_play(AccountId player, GameId game, VersionId version,
-                                      UnixMs played_at) {
+                                   UnixMs played_at) {
     return impl_->write("recording a play", [&](Connection& db) -> Result<void> {
         Transaction tx(db, Transaction::Kind::Write);
         if (auto problem = check_play_target(db, game, version))
@@ -1382,7 +1384,7 @@ LIMIT ?2
 // ---- reviews -------------------------------------------------------------------------
 
 Result<Review> SqlStore::upsert_review(AccountId player, GameId game, int rating,
-                                          std::string_view text, UnixMs now) {
+                                       std::string_view text, UnixMs now) {
     if (rating < kMinRating || rating > kMaxRating) {
         return error(Code::Invalid, fmt::format("a rating must be a whole number from {} to {}",
                                                 kMinRating, kMaxRating));
@@ -1476,4 +1478,3 @@ Result<RatingSummary> SqlStore::rating_summary(GameId game) {
 }
 
 }  // namespace gamestore::store
-

@@ -96,7 +96,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
     }
     const std::string shown = db_path.string();
     try {
-        auto writer = Connection::open(db_path, Connection::Mode::ReadWrite, options.busy_timeout_ms);
+        auto writer =
+            Connection::open(db_path, Connection::Mode::ReadWrite, options.busy_timeout_ms);
         Connection& db = *writer;
         const auto pragma_int = [&db](const char* sql) {
             auto s = db.prepare(sql);
@@ -159,7 +160,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
         }
         auto backend = std::make_unique<SqliteBackend>(db_path, options.busy_timeout_ms,
                                                        options.max_idle_readers, std::move(writer));
-        return R(std::unique_ptr<SqliteStore>(new SqliteStore(std::move(backend), std::move(options))));
+        return R(
+            std::unique_ptr<SqliteStore>(new SqliteStore(std::move(backend), std::move(options))));
     } catch (const SqlError& e) {
         if ((e.code() & 0xff) == SQLITE_NOTADB) {
             return R(error(Code::Invalid, fmt::format("{} is not a SQLite database; choose another "

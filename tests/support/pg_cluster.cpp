@@ -164,4 +164,18 @@ std::string PgCluster::create_database() {
     return uri(name);
 }
 
+std::string PgCluster::create_schema() {
+    if (next_schema_ == 0)
+        admin("CREATE DATABASE tests TEMPLATE template0");
+    const std::string name = "test_" + std::to_string(++next_schema_);
+    std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(uri("tests").c_str()), &PQfinish);
+    std::unique_ptr<PGresult, decltype(&PQclear)> result(
+        PQexec(conn.get(), ("CREATE SCHEMA " + name).c_str()), &PQclear);
+    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK)
+        throw std::runtime_error("test cluster: CREATE SCHEMA: " +
+                                 std::string(PQerrorMessage(conn.get())));
+    // options=-c search_path=NAME, URI-encoded.
+    return uri("tests") + "&options=-csearch_path%3D" + name;
+}
+
 }  // namespace gamestore::testing
