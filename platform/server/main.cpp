@@ -79,6 +79,14 @@ int main(int argc, char** argv) {
     app.add_option("--data-dir", data_dir, "where the database, packages and match dirs live")
         ->envname("GAMESTORE_DATA_DIR")
         ->capture_default_str();
+    app.add_option("--database", config.database,
+                   "the store: a file path, sqlite:PATH, or postgresql://USER@HOST/DB (no "
+                   "password in it; default: DATA/gamestore.db)")
+        ->envname("GAMESTORE_DATABASE");
+    app.add_option("--database-password-file", config.database_password_file,
+                   "file (mode 600) holding the PostgreSQL password; else libpq's PGPASSWORD, "
+                   "PGPASSFILE or ~/.pgpass")
+        ->envname("GAMESTORE_DATABASE_PASSWORD_FILE");
     app.add_option("--game-ports", game_ports, "port range A-B for game servers")
         ->envname("GAMESTORE_GAME_PORTS")
         ->capture_default_str();

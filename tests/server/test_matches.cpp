@@ -30,7 +30,7 @@
 #include "platform/launch/process_launcher.hpp"
 #include "platform/packages/sha256.hpp"
 #include "platform/server/child_reaper.hpp"
-#include "platform/store/sqlite_store.hpp"
+#include "platform/store/open_store.hpp"
 #include "tests/support/platform_harness.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/raw_connection.hpp"
@@ -262,8 +262,14 @@ json ask(RawConnection& connection, const std::string& line) {
     return json::parse(*reply);
 }
 
-std::unique_ptr<gamestore::store::SqliteStore> open_store(const fs::path& data_dir) {
-    auto opened = gamestore::store::SqliteStore::open(data_dir / "gamestore.db");
+// The store the server on `data_dir` uses (SQLite or this run's PostgreSQL).
+std::unique_ptr<gamestore::store::SqlStore> open_store(const fs::path& data_dir) {
+    auto location = gamestore::store::parse_database(
+        gamestore::testing::test_database_for(data_dir), data_dir / "gamestore.db");
+    REQUIRE(std::holds_alternative<gamestore::store::DatabaseLocation>(location));
+    auto opened =
+        gamestore::store::open_store(std::get<gamestore::store::DatabaseLocation>(location),
+                                     gamestore::store::SqlStore::Options{});
     REQUIRE(opened.ok());
     return std::move(opened).value();
 }
