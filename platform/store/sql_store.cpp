@@ -1225,8 +1225,10 @@ Result<Match> SqlStore::finish_match(std::string_view match_id, const MatchFinis
         return error(Code::Invalid, "match results must be valid JSON");
     }
     // The reason may come from a game server's err_msg: keep it bounded
-    // rather than refuse it, so the match always closes.
-    const std::string reason = truncate_utf8(finish.reason, kMaxReasonBytes);
+    // rather than refuse it, so the match always closes. A NUL (JSON's
+    // \u0000) becomes a space: PostgreSQL text cannot hold one.
+    std::string reason = truncate_utf8(finish.reason, kMaxReasonBytes);
+    std::replace(reason.begin(), reason.end(), '\0', ' ');
     const auto outcomes = finish.status == MatchStatus::End
                               ? results_by_player(finish.results_json)
                               : std::unordered_map<std::string, std::string>{};

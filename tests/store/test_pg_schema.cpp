@@ -1,10 +1,13 @@
 // What only the PostgreSQL store does: its schema bookkeeping, the URI
-// redaction and the parameter rewriting of its connection layer.
+// redaction, the parameter rewriting of its connection layer, and choosing
+// a backend from --database.
 #include <libpq-fe.h>
 
+#include <fstream>
 #include <thread>
 #include <vector>
 
+#include "platform/store/open_store.hpp"
 #include "platform/store/pg_db.hpp"
 #include "tests/store/store_fixture.hpp"
 
@@ -115,4 +118,49 @@ TEST_CASE("a restarted PostgreSQL server: the store reconnects", "[store][postgr
     (void)store->check_writable();
     must(store->create_account(Role::Player, "after", "password1", kT0));
     CHECK(must(store->find_account(Role::Player, "before")).name == "before");
+}
+
+TEST_CASE("--database chooses the backend", "[store][postgres]") {
+    const std::filesystem::path fallback = "var/gamestore.db";
+    const auto location = [&](std::string_view spec) {
+        auto parsed = parse_database(spec, fallback);
+        REQUIRE(std::holds_alternative<DatabaseLocation>(parsed));
+        return std::get<DatabaseLocation>(parsed);
+    };
+    const auto refusal = [&](std::string_view spec) {
+        auto parsed = parse_database(spec, fallback);
+        REQUIRE(std::holds_alternative<std::string>(parsed));
+        return std::get<std::string>(parsed);
+    };
+    CHECK(std::get<SqliteLocation>(location("")).path == fallback);
+    CHECK(std::get<SqliteLocation>(location("/srv/gs.db")).path == "/srv/gs.db");
+    CHECK(std::get<SqliteLocation>(location("sqlite:rel/gs.db")).path == "rel/gs.db");
+    CHECK(std::get<PostgresLocation>(location("postgresql://gs@db/gamestore")).uri ==
+          "postgresql://gs@db/gamestore");
+    CHECK(std::get<PostgresLocation>(location("postgres:///gs?host=/run/pg")).uri ==
+          "postgres:///gs?host=/run/pg");
+    CHECK(refusal("postgresql://gs:s3cret@db/gamestore").find("must not carry the password") !=
+          std::string::npos);
+    CHECK(refusal("postgresql://gs@db/gs?password=x").find("must not carry the password") !=
+          std::string::npos);
+    CHECK(refusal("sqlite:").find("needs a file path") != std::string::npos);
+    CHECK(refusal("mysql://u:pw@db/x").find("mysql://u:***@db/x") != std::string::npos);
+}
+
+TEST_CASE("a database password file must be private and not empty", "[store][postgres]") {
+    TempDir dir;
+    const auto file = dir.path() / "password";
+    {
+        std::ofstream out(file);
+        out << "s3cret\n";
+    }
+    std::filesystem::permissions(
+        file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+        std::filesystem::perm_options::replace);
+    CHECK(std::get<std::string>(read_password_file(file)) == "s3cret");
+    std::filesystem::permissions(file, std::filesystem::perms::others_read,
+                                 std::filesystem::perm_options::add);
+    CHECK(std::get<StoreError>(read_password_file(file)).message.find("chmod 600") !=
+          std::string::npos);
+    CHECK(std::holds_alternative<StoreError>(read_password_file(dir.path() / "missing")));
 }
