@@ -41,7 +41,9 @@ struct SpawnOptions {
     // programs that refuse to run as root (PostgreSQL).
     std::optional<std::pair<uid_t, gid_t>> run_as;
     // Delivered to the child when the test process dies, so a crashed test
-    // leaves no server behind (prctl PR_SET_PDEATHSIG); 0 for none.
+    // leaves no server behind (prctl PR_SET_PDEATHSIG); 0 for none. The
+    // kernel sends it when the spawning *thread* exits: spawn long-lived
+    // children from the main thread.
     int parent_death_signal = 0;
 };
 
