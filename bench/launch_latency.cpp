@@ -19,6 +19,7 @@
 // (the server runs without --fast-password-hash then), reconnecting when the
 // auth deadline closes them.
 // Usage: bench_launch_latency [--matches N] [--members M] [--stubborn K] [--register-flood K]
+// [--database SPEC]
 //                             [--sandbox bwrap|none]
 
 #include <spawn.h>
@@ -213,11 +214,14 @@ int main(int argc, char** argv) {
     int stubborn = 0;
     int register_flood = 0;
     std::string sandbox_mode = "bwrap";
+    std::string database;
     for (int i = 1; i + 1 < argc; ++i) {
         if (std::string(argv[i]) == "--matches") matches = std::stoi(argv[i + 1]);
         if (std::string(argv[i]) == "--members") members = std::clamp(std::stoi(argv[i + 1]), 1, 8);
         if (std::string(argv[i]) == "--stubborn") stubborn = std::stoi(argv[i + 1]);
         if (std::string(argv[i]) == "--register-flood") register_flood = std::stoi(argv[i + 1]);
+        if (std::string(argv[i]) == "--database")
+            database = argv[i + 1];
         if (std::string(argv[i]) == "--sandbox")
             sandbox_mode = argv[i + 1];
     }
@@ -225,9 +229,13 @@ int main(int argc, char** argv) {
     const fs::path packages = (exe_dir / ".." / "fakegames" / "packages").lexically_normal();
     const fs::path work = fs::temp_directory_path() / ("gamestore-launch-bench-" + std::to_string(::getpid()));
     fs::create_directories(work);
-    auto server = gamestore::bench::start_server(
-        exe_dir, work, {"--end-grace", "0.2", "--stop-grace", "2", "--sandbox", sandbox_mode},
-        register_flood > 0);
+    std::vector<std::string> server_args = {"--end-grace", "0.2",       "--stop-grace",
+                                            "2",           "--sandbox", sandbox_mode};
+    if (!database.empty()) {
+        server_args.push_back("--database");
+        server_args.push_back(database);
+    }
+    auto server = gamestore::bench::start_server(exe_dir, work, server_args, register_flood > 0);
     int status = 0;
     std::vector<double> latencies;
     int failed = 0;

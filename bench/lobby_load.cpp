@@ -1,6 +1,7 @@
 // Lobby speed: store.list requests/s and latency percentiles with 1, 16 and
 // 64 closed-loop connections (10 s each by default) on a 3-game catalogue,
-// then the server's RSS. Usage: bench_lobby_load [--seconds N]
+// then the server's RSS. Usage: bench_lobby_load [--seconds N] [--database SPEC]
+// (--database goes to the server: postgresql://... measures PostgreSQL).
 
 #include <chrono>
 #include <cstdio>
@@ -57,13 +58,16 @@ asio::awaitable<void> closed_loop(std::shared_ptr<LobbyClient> client, Clock::ti
 
 int main(int argc, char** argv) {
     int seconds = 10;
+    std::vector<std::string> server_args;
     for (int i = 1; i + 1 < argc; ++i) {
         if (std::string(argv[i]) == "--seconds") seconds = std::stoi(argv[i + 1]);
+        if (std::string(argv[i]) == "--database")
+            server_args = {"--database", argv[i + 1]};
     }
     const fs::path exe_dir = fs::canonical("/proc/self/exe").parent_path();
     const fs::path work = fs::temp_directory_path() / ("gamestore-bench-" + std::to_string(::getpid()));
     fs::create_directories(work);
-    auto server = gamestore::bench::start_server(exe_dir, work, {});
+    auto server = gamestore::bench::start_server(exe_dir, work, server_args);
     int status = 0;
     try {
         asio::io_context io(1);

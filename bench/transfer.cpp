@@ -1,6 +1,6 @@
 // Package transfer speed: publish and download of a ~100 MiB package through
 // the lobby, next to a raw loopback TCP copy of the same number of bytes
-// measured in the same run. Usage: bench_transfer [--mib N]
+// measured in the same run. Usage: bench_transfer [--mib N] [--database SPEC]
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -74,13 +74,16 @@ double raw_loopback_copy(std::uint64_t bytes) {
 
 int main(int argc, char** argv) {
     std::uint64_t mib = 100;
+    std::vector<std::string> server_args;
     for (int i = 1; i + 1 < argc; ++i) {
         if (std::string(argv[i]) == "--mib") mib = std::stoull(argv[i + 1]);
+        if (std::string(argv[i]) == "--database")
+            server_args = {"--database", argv[i + 1]};
     }
     const fs::path exe_dir = fs::canonical("/proc/self/exe").parent_path();
     const fs::path work = fs::temp_directory_path() / ("gamestore-transfer-bench-" + std::to_string(::getpid()));
     fs::create_directories(work);
-    auto server = gamestore::bench::start_server(exe_dir, work, {});
+    auto server = gamestore::bench::start_server(exe_dir, work, server_args);
     int status = 0;
     try {
         // Incompressible payload, so the zip is as large as the data.

@@ -23,15 +23,29 @@ endfunction()
 # One Catch2 executable per tested folder, registered with ctest. Labels:
 # `unit` (pure, fast), `integration` (real binaries on loopback), `soak`.
 function(gamestore_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS;ARGS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE gamestore_catch_main ${ARG_DEPS})
-  add_test(NAME ${name} COMMAND ${name} --reporter compact)
+  add_test(NAME ${name} COMMAND ${name} --reporter compact ${ARG_ARGS})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
     ENVIRONMENT "GAMESTORE_BUILD_DIR=${PROJECT_BINARY_DIR};GAMESTORE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()
+
+# gamestore_test_on_postgres(NAME [ARGS catch2 args...]): the suite NAME
+# once more, as NAME_postgres, with GAMESTORE_TEST_STORE=postgresql so its
+# store fixtures open a PostgresStore on a private cluster the binary starts
+# (tests/support/pg_cluster.hpp).
+function(gamestore_test_on_postgres name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "LABELS;ARGS" ${ARGN})
+  add_test(NAME ${name}_postgres COMMAND ${name} --reporter compact ${ARG_ARGS})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name}_postgres PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    ENVIRONMENT "GAMESTORE_TEST_STORE=postgresql;GAMESTORE_BUILD_DIR=${PROJECT_BINARY_DIR};GAMESTORE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()
 
 # Every program a person or a script runs lands in one place, build/bin/, so

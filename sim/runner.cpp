@@ -24,7 +24,7 @@
 #include "platform/packages/manifest.hpp"
 #include "platform/packages/sha256.hpp"
 #include "platform/packages/zip.hpp"
-#include "platform/store/sqlite_store.hpp"
+#include "platform/store/open_store.hpp"
 #include "sim/checkers.hpp"
 #include "sim/server_process.hpp"
 #include "sim/tolerant.hpp"
@@ -1426,8 +1426,19 @@ void Run::after_run_checks() {
         }
     }
 
-    // I7 + I8 against the database the server left behind.
-    auto opened = store::SqliteStore::open(server_->data_dir() / "gamestore.db");
+    // I7 + I8 against the database the server left behind: the one a
+    // --server-arg --database named, else DATA/gamestore.db.
+    std::string database;
+    for (std::size_t i = 0; i + 1 < opt_.extra_server_args.size(); ++i) {
+        if (opt_.extra_server_args[i] == "--database")
+            database = opt_.extra_server_args[i + 1];
+    }
+    const auto location = store::parse_database(database, server_->data_dir() / "gamestore.db");
+    auto opened = std::holds_alternative<store::DatabaseLocation>(location)
+                      ? store::open_store(std::get<store::DatabaseLocation>(location),
+                                          store::SqlStore::Options{})
+                      : store::Result<std::unique_ptr<store::SqlStore>>(store::StoreError{
+                            store::StoreError::Code::Invalid, std::get<std::string>(location)});
     if (!opened.ok()) {
         checks_.violate(Inv::I7, "the database cannot be opened after the run: " + opened.error().message);
     } else {

@@ -18,7 +18,7 @@
 #include "platform/server/lobby_server.hpp"
 #include "platform/server/lobby_session.hpp"
 #include "platform/server/room_service.hpp"
-#include "platform/store/sqlite_store.hpp"
+#include "platform/store/sql_store.hpp"
 
 namespace gamestore::server {
 

@@ -12,6 +12,9 @@
 #include "platform/launch/sandbox_options.hpp"
 #include "platform/server/json_log.hpp"
 #include "platform/server/server_app.hpp"
+#include "platform/store/migrate_store.hpp"
+#include "platform/store/open_store.hpp"
+#include "platform/store/postgres_store.hpp"
 
 namespace {
 
@@ -24,6 +27,57 @@ gamestore::net::HostPort parse_endpoint_flag(const std::string& flag, const std:
         throw CLI::ValidationError(flag, error);
     }
     return *parsed;
+}
+
+struct MigrateArgs {
+    std::string from;
+    std::string to;
+    std::string to_password_file;
+};
+
+// gamestore-server migrate-store: copies, verifies and prints one line per
+// table (docs/DATA.md). 0 when the copy is complete and verified.
+int migrate_store(const MigrateArgs& args) {
+    namespace store = gamestore::store;
+    auto from = store::parse_database(args.from, {});
+    auto to = store::parse_database(args.to, {});
+    const auto* problem = std::get_if<std::string>(&from);
+    if (problem == nullptr)
+        problem = std::get_if<std::string>(&to);
+    if (problem != nullptr) {
+        std::cerr << "gamestore-server migrate-store: " << *problem << "\n";
+        return 2;
+    }
+    const auto* source =
+        std::get_if<store::SqliteLocation>(&std::get<store::DatabaseLocation>(from));
+    const auto* target =
+        std::get_if<store::PostgresLocation>(&std::get<store::DatabaseLocation>(to));
+    if (source == nullptr || target == nullptr) {
+        std::cerr << "gamestore-server migrate-store: --from must name a SQLite database "
+                     "(sqlite:PATH) and --to a PostgreSQL one (postgresql://...)\n";
+        return 2;
+    }
+    std::string password;
+    if (!args.to_password_file.empty()) {
+        auto read = store::read_password_file(args.to_password_file);
+        if (const auto* e = std::get_if<store::StoreError>(&read)) {
+            std::cerr << "gamestore-server migrate-store: " << e->message << "\n";
+            return 1;
+        }
+        password = std::move(std::get<std::string>(read));
+    }
+    auto copied = store::copy_sqlite_to_postgres(source->path, target->uri, password);
+    if (!copied) {
+        std::cerr << "gamestore-server migrate-store: " << copied.error().message << "\n";
+        return 1;
+    }
+    for (const auto& table : copied.value()) {
+        std::cout << table.table << ": " << table.rows << " rows, sha256 " << table.sha256
+                  << " on both sides\n";
+    }
+    std::cout << "migrate-store: " << source->path.string() << " copied to "
+              << store::redact_database_uri(target->uri) << " and verified\n";
+    return 0;
 }
 
 }  // namespace
@@ -80,6 +134,14 @@ int main(int argc, char** argv) {
     app.add_option("--data-dir", data_dir, "where the database, packages and match dirs live")
         ->envname("GAMESTORE_DATA_DIR")
         ->capture_default_str();
+    app.add_option("--database", config.database,
+                   "the store: a file path, sqlite:PATH, or postgresql://USER@HOST/DB (no "
+                   "password in it; default: DATA/gamestore.db)")
+        ->envname("GAMESTORE_DATABASE");
+    app.add_option("--database-password-file", config.database_password_file,
+                   "file (mode 600) holding the PostgreSQL password; else libpq's PGPASSWORD, "
+                   "PGPASSFILE or ~/.pgpass")
+        ->envname("GAMESTORE_DATABASE_PASSWORD_FILE");
     app.add_option("--game-ports", game_ports, "port range A-B for game servers")
         ->envname("GAMESTORE_GAME_PORTS")
         ->capture_default_str();
@@ -214,6 +276,21 @@ int main(int argc, char** argv) {
                  "checkers fail")
         ->envname("GAMESTORE_DEBUG_KEEP_READY_AFTER_MATCH");
 
+    MigrateArgs migrate_args;
+    auto* migrate = app.add_subcommand(
+        "migrate-store",
+        "copy a SQLite store into an empty PostgreSQL database and verify every table "
+        "(docs/DATA.md); run it with the servers stopped");
+    migrate->add_option("--from", migrate_args.from, "the SQLite database: sqlite:PATH or PATH")
+        ->required();
+    migrate
+        ->add_option("--to", migrate_args.to,
+                     "the PostgreSQL database: postgresql://... (no password in it)")
+        ->required();
+    migrate->add_option("--to-password-file", migrate_args.to_password_file,
+                        "file (mode 600) holding the PostgreSQL password; else PGPASSWORD, "
+                        "PGPASSFILE or ~/.pgpass");
+
     try {
         app.parse(argc, argv);
         config.listen = parse_endpoint_flag("--listen", listen);
@@ -258,6 +335,9 @@ int main(int argc, char** argv) {
         spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
     }
     spdlog::set_level(spdlog::level::from_str(log_level));
+
+    if (*migrate)
+        return migrate_store(migrate_args);
 
     try {
         gamestore::server::ServerApp server(std::move(config), tuning);

@@ -12,7 +12,7 @@
 #include "platform/server/server_metrics.hpp"
 
 namespace gamestore::store {
-class SqliteStore;
+class SqlStore;
 }
 
 namespace gamestore::server {
@@ -28,7 +28,7 @@ struct OperationsView {
     HttpEndpoint& http;
     ServerMetrics& metrics;
     const launch::Sandbox& sandbox;
-    store::SqliteStore& store;
+    store::SqlStore& store;
     const std::atomic<bool>& stopping;
 };
 

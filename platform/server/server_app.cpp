@@ -28,7 +28,7 @@
 #include "platform/server/report_endpoint.hpp"
 #include "platform/server/seed_games.hpp"
 #include "platform/server/service_notify.hpp"
-#include "platform/store/sqlite_store.hpp"
+#include "platform/store/open_store.hpp"
 
 namespace gamestore::server {
 
@@ -52,11 +52,23 @@ void write_ready_file(const fs::path& path, const nlohmann::json& content) {
 
 // The store, after the sweeps a crash may have made necessary, with the
 // reference games published on a first start.
-std::unique_ptr<store::SqliteStore> open_store(const ServerConfig& config, ServerMetrics& metrics) {
+std::unique_ptr<store::SqlStore> open_store(const ServerConfig& config, ServerMetrics& metrics) {
     fs::create_directories(config.data_dir);
     sweep_upload_leftovers(config.data_dir);
 
-    store::SqliteStore::Options options;
+    auto parsed = store::parse_database(config.database, config.data_dir / "gamestore.db");
+    if (const auto* problem = std::get_if<std::string>(&parsed))
+        throw std::runtime_error(*problem);
+    const auto& location = std::get<store::DatabaseLocation>(parsed);
+    std::string password;
+    if (!config.database_password_file.empty()) {
+        auto read = store::read_password_file(config.database_password_file);
+        if (const auto* problem = std::get_if<store::StoreError>(&read))
+            throw std::runtime_error(problem->message);
+        password = std::move(std::get<std::string>(read));
+    }
+
+    store::SqlStore::Options options;
     if (config.fast_password_hash) {
         options.hasher = store::PasswordHasher::fast_for_tests();
     }
@@ -64,11 +76,12 @@ std::unique_ptr<store::SqliteStore> open_store(const ServerConfig& config, Serve
     options.on_operation = [&metrics](bool write, std::chrono::duration<double> took) {
         (write ? metrics.store_writes : metrics.store_reads).observe(took.count());
     };
-    auto opened = store::SqliteStore::open(config.data_dir / "gamestore.db", options);
+    auto opened = store::open_store(location, options, password);
     if (!opened) {
         throw std::runtime_error(opened.error().message);
     }
     auto store = std::move(opened).value();
+    spdlog::info("store: {} database {}", store->backend_name(), store::describe(location));
     sweep_unreferenced_packages(*store, config.data_dir);
     if (!config.seed_games_dir.empty()) {
         const int seeded =
@@ -130,7 +143,7 @@ HttpEndpointConfig http_endpoint_config(const ServerConfig& config) {
 struct ServerApp::Parts {
     std::unique_ptr<ServerMetrics> metrics;
     launch::Sandbox sandbox;
-    std::unique_ptr<store::SqliteStore> store;
+    std::unique_ptr<store::SqlStore> store;
     asio::io_context io{1};
     LobbyServer lobby;
     PlatformServices services;
@@ -143,7 +156,7 @@ struct ServerApp::Parts {
     std::atomic<bool> stopping{false};
 
     Parts(const ServerConfig& config, std::unique_ptr<ServerMetrics> measured,
-          launch::Sandbox checked, std::unique_ptr<store::SqliteStore> opened)
+          launch::Sandbox checked, std::unique_ptr<store::SqlStore> opened)
         : metrics(std::move(measured)),
           sandbox(std::move(checked)),
           store(std::move(opened)),

@@ -25,6 +25,11 @@ struct ServerConfig {
     std::string advertise_host;  // empty: the local address of each player's own connection
     std::string bind_host = "0.0.0.0";
     std::filesystem::path data_dir = "var";
+    // --database: a path, sqlite:PATH or postgresql://... (store/open_store.hpp);
+    // empty: DATA/gamestore.db.
+    std::string database;
+    // The PostgreSQL password, read from this file (0600) rather than argv.
+    std::filesystem::path database_password_file;
     std::uint16_t game_port_first = 17000;
     std::uint16_t game_port_last = 17999;
     std::filesystem::path seed_games_dir;

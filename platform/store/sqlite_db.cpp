@@ -8,124 +8,88 @@
 
 namespace gamestore::store::sqlite {
 
-bool SqlError::is_constraint() const noexcept {
-    return (code_ & 0xff) == SQLITE_CONSTRAINT;
+namespace {
+
+SqlError make_error(int code, const std::string& message) {
+    using Kind = SqlError::Kind;
+    Kind kind = Kind::Other;
+    if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY)
+        kind = Kind::UniqueViolation;
+    else if ((code & 0xff) == SQLITE_CONSTRAINT)
+        kind = Kind::Constraint;
+    return SqlError(kind, code, message);
 }
 
-bool SqlError::is_unique_violation() const noexcept {
-    return code_ == SQLITE_CONSTRAINT_UNIQUE || code_ == SQLITE_CONSTRAINT_PRIMARYKEY;
-}
-
-// ---- Statement ---------------------------------------------------------------
-
-Statement::Statement(Connection& connection, sqlite3_stmt* stmt, bool* in_use)
-    : connection_(&connection), stmt_(stmt), in_use_(in_use) {}
-
-Statement::Statement(Statement&& other) noexcept
-    : connection_(other.connection_),
-      stmt_(std::exchange(other.stmt_, nullptr)),
-      in_use_(std::exchange(other.in_use_, nullptr)) {}
-
-Statement::~Statement() {
-    if (stmt_ == nullptr)
-        return;
-    if (in_use_ != nullptr) {
-        // Back to the cache: a reset statement holds no read snapshot open.
-        sqlite3_reset(stmt_);
-        sqlite3_clear_bindings(stmt_);
-        *in_use_ = false;
-    } else {
-        sqlite3_finalize(stmt_);
+// A statement from the connection's cache (or owned, when the cached one is
+// already in use by an enclosing loop). Reset and unbound on destruction so
+// the cache can hand it out again.
+class SqliteCursor final : public sql::Cursor {
+  public:
+    SqliteCursor(Connection& connection, sqlite3_stmt* stmt, bool* in_use)
+        : connection_(connection), stmt_(stmt), in_use_(in_use) {}
+    ~SqliteCursor() override {
+        if (in_use_ != nullptr) {
+            // Back to the cache: a reset statement holds no read snapshot open.
+            sqlite3_reset(stmt_);
+            sqlite3_clear_bindings(stmt_);
+            *in_use_ = false;
+        } else {
+            sqlite3_finalize(stmt_);
+        }
     }
-}
+    SqliteCursor(const SqliteCursor&) = delete;
+    SqliteCursor& operator=(const SqliteCursor&) = delete;
 
-void Statement::check_bind(int rc, int index) {
-    if (rc != SQLITE_OK)
-        connection_->fail(rc, fmt::format("binding parameter {}", index));
-}
-
-Statement& Statement::bind(int index, std::int64_t value) {
-    check_bind(sqlite3_bind_int64(stmt_, index, value), index);
-    return *this;
-}
-
-Statement& Statement::bind(int index, int value) {
-    check_bind(sqlite3_bind_int(stmt_, index, value), index);
-    return *this;
-}
-
-Statement& Statement::bind(int index, double value) {
-    check_bind(sqlite3_bind_double(stmt_, index, value), index);
-    return *this;
-}
-
-Statement& Statement::bind(int index, std::string_view value) {
-    // SQLITE_TRANSIENT: SQLite copies, so the caller's buffer may go away.
-    check_bind(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                                   SQLITE_UTF8),
-               index);
-    return *this;
-}
-
-Statement& Statement::bind(int index, std::nullopt_t) {
-    check_bind(sqlite3_bind_null(stmt_, index), index);
-    return *this;
-}
-
-Statement& Statement::bind_blob(int index, const void* data, std::size_t size) {
-    check_bind(sqlite3_bind_blob64(stmt_, index, data, size, SQLITE_TRANSIENT), index);
-    return *this;
-}
-
-bool Statement::step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW)
-        return true;
-    if (rc == SQLITE_DONE)
-        return false;
-    connection_->fail(rc, sqlite3_sql(stmt_));
-}
-
-void Statement::run() {
-    while (step()) {
+    void bind_int64(int index, std::int64_t value) override {
+        check_bind(sqlite3_bind_int64(stmt_, index, value), index);
     }
-}
+    void bind_double(int index, double value) override {
+        check_bind(sqlite3_bind_double(stmt_, index, value), index);
+    }
+    void bind_text(int index, std::string_view value) override {
+        // SQLITE_TRANSIENT: SQLite copies, so the caller's buffer may go away.
+        check_bind(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
+                                       SQLITE_UTF8),
+                   index);
+    }
+    void bind_blob(int index, const void* data, std::size_t size) override {
+        check_bind(sqlite3_bind_blob64(stmt_, index, data, size, SQLITE_TRANSIENT), index);
+    }
+    void bind_null(int index) override { check_bind(sqlite3_bind_null(stmt_, index), index); }
 
-bool Statement::is_null(int column) const {
-    return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
-}
+    bool step() override {
+        const int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW)
+            return true;
+        if (rc == SQLITE_DONE)
+            return false;
+        connection_.fail(rc, sqlite3_sql(stmt_));
+    }
+    bool is_null(int column) const override {
+        return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+    }
+    std::int64_t int64(int column) const override { return sqlite3_column_int64(stmt_, column); }
+    double real(int column) const override { return sqlite3_column_double(stmt_, column); }
+    std::string text(int column) const override {
+        const auto* data = sqlite3_column_text(stmt_, column);
+        const int size = sqlite3_column_bytes(stmt_, column);
+        if (data == nullptr)
+            return {};
+        return std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(size));
+    }
 
-std::int64_t Statement::int64(int column) const {
-    return sqlite3_column_int64(stmt_, column);
-}
+  private:
+    void check_bind(int rc, int index) {
+        if (rc != SQLITE_OK)
+            connection_.fail(rc, fmt::format("binding parameter {}", index));
+    }
 
-int Statement::int32(int column) const {
-    return sqlite3_column_int(stmt_, column);
-}
+    Connection& connection_;
+    sqlite3_stmt* stmt_;
+    bool* in_use_;  // the cache slot's flag; nullptr when this statement is owned
+};
 
-double Statement::real(int column) const {
-    return sqlite3_column_double(stmt_, column);
-}
-
-std::string Statement::text(int column) const {
-    const auto* data = sqlite3_column_text(stmt_, column);
-    const int size = sqlite3_column_bytes(stmt_, column);
-    if (data == nullptr)
-        return {};
-    return std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(size));
-}
-
-std::optional<std::int64_t> Statement::opt_int64(int column) const {
-    if (is_null(column))
-        return std::nullopt;
-    return int64(column);
-}
-
-std::optional<std::string> Statement::opt_text(int column) const {
-    if (is_null(column))
-        return std::nullopt;
-    return text(column);
-}
+}  // namespace
 
 // ---- Connection --------------------------------------------------------------
 
@@ -141,7 +105,8 @@ std::unique_ptr<Connection> Connection::open(const std::filesystem::path& path, 
     if (rc != SQLITE_OK) {
         std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
         sqlite3_close_v2(db);
-        throw SqlError(rc, fmt::format("cannot open the database {}: {}", path.string(), message));
+        throw make_error(rc,
+                         fmt::format("cannot open the database {}: {}", path.string(), message));
     }
     std::unique_ptr<Connection> connection(new Connection(db));
     sqlite3_extended_result_codes(db, 1);
@@ -162,7 +127,7 @@ Connection::~Connection() {
 }
 
 void Connection::fail(int rc, std::string_view context) const {
-    throw SqlError(rc, fmt::format("{} ({})", sqlite3_errmsg(db_), context));
+    throw make_error(rc, fmt::format("{} ({})", sqlite3_errmsg(db_), context));
 }
 
 void Connection::exec(const char* sql) {
@@ -171,7 +136,7 @@ void Connection::exec(const char* sql) {
     if (rc != SQLITE_OK) {
         std::string message = error != nullptr ? error : sqlite3_errstr(rc);
         sqlite3_free(error);
-        throw SqlError(sqlite3_extended_errcode(db_), message);
+        throw make_error(sqlite3_extended_errcode(db_), message);
     }
 }
 
@@ -180,7 +145,7 @@ Statement Connection::prepare(std::string_view sql) {
     Cached& cached = it->second;
     if (cached.stmt != nullptr && !cached.in_use) {
         cached.in_use = true;
-        return Statement(*this, cached.stmt, &cached.in_use);
+        return Statement(std::make_unique<SqliteCursor>(*this, cached.stmt, &cached.in_use));
     }
     sqlite3_stmt* stmt = nullptr;
     const unsigned flags = cached.stmt == nullptr ? SQLITE_PREPARE_PERSISTENT : 0;
@@ -194,17 +159,17 @@ Statement Connection::prepare(std::string_view sql) {
     if (cached.stmt == nullptr) {
         cached.stmt = stmt;
         cached.in_use = true;
-        return Statement(*this, stmt, &cached.in_use);
+        return Statement(std::make_unique<SqliteCursor>(*this, stmt, &cached.in_use));
     }
     // The cached copy is busy in an enclosing loop: use a private one.
-    return Statement(*this, stmt, nullptr);
+    return Statement(std::make_unique<SqliteCursor>(*this, stmt, nullptr));
 }
 
-std::int64_t Connection::last_insert_rowid() const {
+std::int64_t Connection::last_insert_rowid() {
     return sqlite3_last_insert_rowid(db_);
 }
 
-int Connection::changes() const {
+int Connection::changes() {
     return sqlite3_changes(db_);
 }
 
@@ -212,23 +177,18 @@ std::string Connection::error_message() const {
     return sqlite3_errmsg(db_);
 }
 
-// ---- Transaction -------------------------------------------------------------
-
-Transaction::Transaction(Connection& connection, Kind kind) : connection_(connection) {
-    connection_.exec(kind == Kind::Write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+void Connection::begin(TxKind kind) {
+    exec(kind == TxKind::Write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
 }
 
-Transaction::~Transaction() {
-    if (!open_)
-        return;
-    // Must not throw from a destructor. Should ROLLBACK itself fail, the
-    // next BEGIN on this connection fails loudly instead of nesting.
-    sqlite3_exec(connection_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+void Connection::commit() {
+    exec("COMMIT");
 }
 
-void Transaction::commit() {
-    connection_.exec("COMMIT");
-    open_ = false;
+void Connection::rollback() noexcept {
+    // Should ROLLBACK itself fail, the next BEGIN on this connection fails
+    // loudly instead of nesting.
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 }  // namespace gamestore::store::sqlite

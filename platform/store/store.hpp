@@ -1,6 +1,6 @@
-// The persistence interface of the platform. SqliteStore implements it;
-// the interface exists so a PostgreSQL store can follow without touching the
-// server.
+// The persistence interface of the platform. SqliteStore (embedded) and
+// PostgresStore (shared) implement it, both through SqlStore (sql_store.hpp);
+// the server picks one with --database (open_store.hpp).
 //
 // Contract for every implementation:
 //  - calls are blocking (the server runs them on its thread pool) and safe to

@@ -30,7 +30,8 @@
 #include "platform/launch/process_launcher.hpp"
 #include "platform/packages/sha256.hpp"
 #include "platform/server/child_reaper.hpp"
-#include "platform/store/sqlite_store.hpp"
+#include "platform/store/open_store.hpp"
+#include "tests/support/pg_cluster.hpp"
 #include "tests/support/platform_harness.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/raw_connection.hpp"
@@ -39,6 +40,7 @@ using namespace std::chrono_literals;
 using gamestore::testing::ChildProcess;
 using gamestore::testing::RawConnection;
 using gamestore::testing::ServerFixture;
+using gamestore::testing::SpawnOptions;
 using gamestore::testing::TempDir;
 using gamestore::testing::TestDeveloper;
 using gamestore::testing::TestPlayer;
@@ -262,8 +264,14 @@ json ask(RawConnection& connection, const std::string& line) {
     return json::parse(*reply);
 }
 
-std::unique_ptr<gamestore::store::SqliteStore> open_store(const fs::path& data_dir) {
-    auto opened = gamestore::store::SqliteStore::open(data_dir / "gamestore.db");
+// The store the server on `data_dir` uses (SQLite or this run's PostgreSQL).
+std::unique_ptr<gamestore::store::SqlStore> open_store(const fs::path& data_dir) {
+    auto location = gamestore::store::parse_database(
+        gamestore::testing::test_database_for(data_dir), data_dir / "gamestore.db");
+    REQUIRE(std::holds_alternative<gamestore::store::DatabaseLocation>(location));
+    auto opened =
+        gamestore::store::open_store(std::get<gamestore::store::DatabaseLocation>(location),
+                                     gamestore::store::SqlStore::Options{});
     REQUIRE(opened.ok());
     return std::move(opened).value();
 }
@@ -441,6 +449,77 @@ TEST_CASE("2- and 3-player matches run to END, record history and unlock reviews
         CHECK(review.ok);
         CHECK(stats(*players[0]).at("ports_in_use") == 0);
     }
+}
+
+namespace {
+
+// Runs one match of the `ok` fake game among `names` to END.
+void play_to_end(const ServerFixture& server, const std::string& game,
+                 const std::vector<std::string>& names, const fs::path& work) {
+    auto players = gather_and_start(server, game, names);
+    std::vector<std::unique_ptr<ChildProcess>> clients;
+    for (auto& player : players) {
+        auto room = player->wait_room([](const json& r) { return state_is(r, "IN_GAME"); });
+        REQUIRE(room);
+        clients.push_back(launch_client("ok", room->at("launch"), player->name(), work));
+    }
+    for (auto& player : players) {
+        auto ended = player->wait_event("match.ended");
+        REQUIRE(ended);
+        CHECK(ended->at("status") == "END");
+    }
+    for (auto& client : clients) {
+        CHECK(client->wait_exit_code(20s) == 0);
+    }
+}
+
+}  // namespace
+
+TEST_CASE(
+    "an installation moved to PostgreSQL by migrate-store keeps its store; its players play and "
+    "review",
+    "[matches][integration][postgres]") {
+    TempDir work;
+    TempDir installation;
+    const auto data_dir = installation.path() / "var";
+    std::string game;
+    {
+        ServerFixture server(server_args(), data_dir);
+        TestDeveloper dev(server, "maker");
+        game = dev.publish_fakegame("ok", "Fake OK", "1.0.0", 2);
+        play_to_end(server, game, {"alice", "bob"}, work.path());
+        TestPlayer bob(server, "bob");
+        CHECK(bob.call("review.post", {{"game", game}, {"rating", 4}, {"text", "solid"}}).ok);
+        CHECK(server.stop() == 0);
+    }
+
+    const auto uri = gamestore::testing::PgCluster::shared().create_schema();
+    SpawnOptions migrate;
+    migrate.argv = {
+        gamestore::testing::binary("gamestore-server").string(), "migrate-store", "--from",
+        "sqlite:" + (data_dir / "gamestore.db").string(),        "--to",          uri};
+    migrate.stdout_file = work.path() / "migrate.out";
+    migrate.stderr_file = work.path() / "migrate.out";
+    ChildProcess migrating(migrate);
+    const auto code = migrating.wait_exit_code(120s);
+    INFO(gamestore::testing::read_file(work.path() / "migrate.out"));
+    REQUIRE(code == 0);
+    CHECK(gamestore::testing::read_file(work.path() / "migrate.out").find("reviews: 1 rows") !=
+          std::string::npos);
+
+    // The same data dir (the packages) with the store on PostgreSQL.
+    ServerFixture server(server_args({"--database", uri}), data_dir);
+    CHECK(server.log().find("store: postgresql database") != std::string::npos);
+    const auto details = TestPlayer(server, "dave").require("store.show", {{"game", game}});
+    INFO(details.dump());
+    CHECK(details.dump().find("solid") != std::string::npos);
+    // alice logs in with her migrated password; carol is new.
+    TempDir second_work;
+    play_to_end(server, game, {"alice", "carol"}, second_work.path());
+    TestPlayer alice(server, "alice");
+    CHECK(alice.call("review.post", {{"game", game}, {"rating", 5}, {"text", "still fun"}}).ok);
+    TestPlayer carol(server, "carol");
+    CHECK(carol.call("review.post", {{"game", game}, {"rating", 3}, {"text", "new here"}}).ok);
 }
 
 TEST_CASE("a delayed bind keeps the room STARTING until STARTED; the startup timeout kills a slow one",

@@ -1,18 +1,29 @@
 // Shared helpers for the store tests: a temporary data directory, a store
 // opened with the fast password hasher, and result unwrapping that prints the
 // store's sentence when a call unexpectedly fails.
+//
+// One suite, two backends: the fixture opens a SqliteStore, or a
+// PostgresStore on a fresh schema of the binary's private cluster when
+// GAMESTORE_TEST_STORE=postgresql (ctest runs the binary both ways; cases
+// tagged [sqlite] or [postgres] test one backend's own behaviour).
 #pragma once
 
+#include <libpq-fe.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <utility>
 
+#include "platform/store/postgres_store.hpp"
 #include "platform/store/sqlite_store.hpp"
+#include "tests/support/pg_cluster.hpp"
 
 namespace gamestore::store::test {
 
@@ -70,24 +81,69 @@ inline SqliteStore::Options fast_options() {
     return options;
 }
 
+inline bool testing_postgres() {
+    const char* chosen = std::getenv("GAMESTORE_TEST_STORE");
+    return chosen != nullptr && std::string_view(chosen) == "postgresql";
+}
+
 inline constexpr UnixMs kT0 = 1'700'000'000'000;  // a fixed "now" for deterministic tests
 inline const std::string kSha = std::string(64, 'a');
 
 struct StoreFixture {
     TempDir dir;
-    std::unique_ptr<SqliteStore> store;
+    std::string pg_uri;  // the test's own schema when testing PostgreSQL
+    std::unique_ptr<SqlStore> store;
 
     StoreFixture() {
         // The fast-hasher warning is expected in every test; keep output readable.
         spdlog::set_level(spdlog::level::err);
+        if (testing_postgres())
+            pg_uri = gamestore::testing::PgCluster::shared().create_schema();
         reopen();
     }
 
     std::filesystem::path db_path() const { return dir.path() / "gamestore.db"; }
 
-    void reopen(SqliteStore::Options options = fast_options()) {
+    void reopen(const SqlStore::Options& options = fast_options()) {
         store.reset();
-        store = must(SqliteStore::open(db_path(), std::move(options)));
+        if (testing_postgres()) {
+            PostgresStore::Options pg;
+            static_cast<SqlStore::Options&>(pg) = options;
+            store = must(PostgresStore::open(pg_uri, std::move(pg)));
+        } else {
+            SqliteStore::Options sqlite;
+            static_cast<SqlStore::Options&>(sqlite) = options;
+            store = must(SqliteStore::open(db_path(), std::move(sqlite)));
+        }
+    }
+
+    // The raw bytes of the first column of the first row `sql` returns,
+    // read behind the store's back.
+    std::string query_bytes(const std::string& sql) const {
+        std::string out;
+        if (testing_postgres()) {
+            std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(pg_uri.c_str()),
+                                                              &PQfinish);
+            REQUIRE(PQstatus(conn.get()) == CONNECTION_OK);
+            std::unique_ptr<PGresult, decltype(&PQclear)> result(
+                PQexecParams(conn.get(), sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1),
+                &PQclear);
+            REQUIRE(PQresultStatus(result.get()) == PGRES_TUPLES_OK);
+            REQUIRE(PQntuples(result.get()) >= 1);
+            out.assign(PQgetvalue(result.get(), 0, 0),
+                       static_cast<std::size_t>(PQgetlength(result.get(), 0, 0)));
+            return out;
+        }
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(db_path().c_str(), &db) == SQLITE_OK);
+        sqlite3_stmt* st = nullptr;
+        REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+        REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+        out.assign(static_cast<const char*>(sqlite3_column_blob(st, 0)),
+                   static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return out;
     }
 
     Account player(const std::string& name) {

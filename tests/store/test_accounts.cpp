@@ -1,5 +1,3 @@
-#include <sqlite3.h>
-
 #include <vector>
 
 #include "platform/store/password.hpp"
@@ -112,16 +110,7 @@ TEST_CASE_METHOD(StoreFixture, "an old hash is upgraded at login when the cost c
     player("erin");
     store.reset();
     const auto read_hash = [&] {
-        sqlite3* db = nullptr;
-        REQUIRE(sqlite3_open(db_path().c_str(), &db) == SQLITE_OK);
-        sqlite3_stmt* st = nullptr;
-        REQUIRE(sqlite3_prepare_v2(db, "SELECT password_hash FROM accounts WHERE name = 'erin'", -1,
-                                   &st, nullptr) == SQLITE_OK);
-        REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-        std::string hash = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
-        sqlite3_close(db);
-        return hash;
+        return query_bytes("SELECT password_hash FROM accounts WHERE name = 'erin'");
     };
     const auto fast = PasswordHasher::fast_for_tests();
     const auto interactive = PasswordHasher::interactive();
@@ -129,7 +118,7 @@ TEST_CASE_METHOD(StoreFixture, "an old hash is upgraded at login when the cost c
     CHECK_FALSE(fast.needs_rehash(before));
     CHECK(interactive.needs_rehash(before));
 
-    SqliteStore::Options production;  // the default: interactive
+    SqlStore::Options production;  // the default: interactive
     reopen(production);
     must(store->verify_login(Role::Player, "erin", "password-erin"));
     store.reset();

@@ -184,6 +184,12 @@ TEST_CASE_METHOD(MatchFixture, "finish_match rejects bad input and leaves the ma
     const auto finished =
         must(store->finish_match("m-1", MatchFinish{MatchStatus::Error, "", kT0, reason, {}}));
     CHECK(finished.reason.size() == 1024);
+
+    // A NUL in it (a JSON \u0000) is stored as a space on every backend.
+    must(store->create_match(new_match("m-2", {alice.id})));
+    const auto nul = must(store->finish_match(
+        "m-2", MatchFinish{MatchStatus::Error, "", kT0, std::string("bad\0byte", 8), {}}));
+    CHECK(nul.reason == "bad byte");
 }
 
 TEST_CASE_METHOD(MatchFixture, "concurrent finishes of one match: exactly one wins",

@@ -50,7 +50,9 @@ TEST_CASE_METHOD(StoreFixture, "everything survives closing and reopening the da
         NewMatch{"open-match", 3, published.game.id, published.version.id, {alice.id}, kT0}));
 
     reopen();
-    CHECK(must(store->schema_version()) == SqliteStore::latest_schema_version());
+    CHECK(must(store->schema_version()) == (testing_postgres()
+                                                ? PostgresStore::latest_schema_version()
+                                                : SqliteStore::latest_schema_version()));
     CHECK(must(store->verify_login(Role::Player, "alice", "password-alice")).id == alice.id);
     CHECK(must(store->resume_session(session.token, kT0 + 1)).account.id == alice.id);
     const auto games = must(store->list_games());
@@ -61,7 +63,8 @@ TEST_CASE_METHOD(StoreFixture, "everything survives closing and reopening the da
     CHECK(must(store->list_open_matches()).size() == 1);
 }
 
-TEST_CASE_METHOD(StoreFixture, "reopening does not re-apply migrations", "[store][schema]") {
+TEST_CASE_METHOD(StoreFixture, "reopening does not re-apply migrations",
+                 "[store][schema][sqlite]") {
     player("alice");
     for (int i = 0; i < 3; ++i)
         reopen();
@@ -72,7 +75,8 @@ TEST_CASE_METHOD(StoreFixture, "reopening does not re-apply migrations", "[store
     CHECK(raw_query_text(db_path(), "PRAGMA application_id") == "1196639298");  // "GSDB"
 }
 
-TEST_CASE_METHOD(StoreFixture, "a database from a newer gamestore is refused", "[store][schema]") {
+TEST_CASE_METHOD(StoreFixture, "a database from a newer gamestore is refused",
+                 "[store][schema][sqlite]") {
     player("alice");
     store.reset();
     const int future = SqliteStore::latest_schema_version() + 1;
@@ -85,7 +89,7 @@ TEST_CASE_METHOD(StoreFixture, "a database from a newer gamestore is refused", "
     CHECK(raw_query_text(db_path(), "PRAGMA user_version") == std::to_string(future));
 }
 
-TEST_CASE("files that are not gamestore databases are refused", "[store][schema]") {
+TEST_CASE("files that are not gamestore databases are refused", "[store][schema][sqlite]") {
     spdlog::set_level(spdlog::level::err);
     TempDir dir;
     SECTION("another application's SQLite file") {
@@ -116,7 +120,7 @@ TEST_CASE("files that are not gamestore databases are refused", "[store][schema]
     }
 }
 
-TEST_CASE("an acknowledged write survives the process being killed", "[store][schema]") {
+TEST_CASE("an acknowledged write survives the process being killed", "[store][schema][sqlite]") {
     spdlog::set_level(spdlog::level::err);
     TempDir dir;
     const auto path = dir.path() / "gamestore.db";

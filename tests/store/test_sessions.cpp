@@ -1,5 +1,3 @@
-#include <sqlite3.h>
-
 #include "platform/store/session_token.hpp"
 #include "tests/store/store_fixture.hpp"
 
@@ -30,16 +28,7 @@ TEST_CASE_METHOD(StoreFixture, "only a hash of the token is stored", "[store][se
     const auto alice = player("alice");
     const auto session = must(store->create_session(alice.id, kT0));
     store.reset();
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(db_path().c_str(), &db) == SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, "SELECT token_hash FROM sessions", -1, &st, nullptr) ==
-            SQLITE_OK);
-    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    const std::string stored(static_cast<const char*>(sqlite3_column_blob(st, 0)),
-                             static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    const std::string stored = query_bytes("SELECT token_hash FROM sessions");
     const auto expected = hash_session_token(session.token);
     CHECK(stored.size() == 32);
     CHECK(stored == std::string(expected.begin(), expected.end()));

@@ -1,10 +1,12 @@
 #include "tests/support/process.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,6 +77,15 @@ ChildProcess::ChildProcess(const SpawnOptions& options) {
     if (pid == 0) {
         if (options.new_session) {
             ::setsid();
+        }
+        if (options.parent_death_signal != 0) {
+            ::prctl(PR_SET_PDEATHSIG, options.parent_death_signal);
+        }
+        if (options.run_as) {
+            if (::setgroups(0, nullptr) != 0 || ::setgid(options.run_as->second) != 0 ||
+                ::setuid(options.run_as->first) != 0) {
+                ::_exit(126);
+            }
         }
         auto redirect = [](const std::optional<fs::path>& file, int target, int flags) {
             if (!file) return;

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gamestore::testing {
@@ -36,6 +37,14 @@ struct SpawnOptions {
     std::optional<std::filesystem::path> stderr_file;
     std::optional<std::filesystem::path> stdin_file;
     bool new_session = false;
+    // Drops to this uid/gid (and no supplementary groups) before exec; for
+    // programs that refuse to run as root (PostgreSQL).
+    std::optional<std::pair<uid_t, gid_t>> run_as;
+    // Delivered to the child when the test process dies, so a crashed test
+    // leaves no server behind (prctl PR_SET_PDEATHSIG); 0 for none. The
+    // kernel sends it when the spawning *thread* exits: spawn long-lived
+    // children from the main thread.
+    int parent_death_signal = 0;
 };
 
 // A child process that is killed (SIGKILL to its pid) and reaped when the

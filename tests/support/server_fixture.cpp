@@ -3,7 +3,14 @@
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
 #include <stdexcept>
+#include <string_view>
+
+#include "tests/support/pg_cluster.hpp"
 
 namespace gamestore::testing {
 
@@ -17,6 +24,20 @@ void split_host_port(const std::string& text, std::string& host, unsigned short&
     port = static_cast<unsigned short>(std::stoi(text.substr(colon + 1)));
 }
 }  // namespace
+
+std::string test_database_for(const std::filesystem::path& data_dir) {
+    const char* chosen = std::getenv("GAMESTORE_TEST_STORE");
+    if (chosen == nullptr || std::string_view(chosen) != "postgresql")
+        return {};
+    static std::mutex mutex;
+    static std::map<std::filesystem::path, std::string> databases;
+    std::lock_guard lock(mutex);
+    const auto key = std::filesystem::weakly_canonical(data_dir);
+    auto it = databases.find(key);
+    if (it == databases.end())
+        it = databases.emplace(key, PgCluster::shared().create_schema()).first;
+    return it->second;
+}
 
 ServerFixture::ServerFixture(std::vector<std::string> extra_args, const std::filesystem::path& data_dir)
     : temp_("gamestore-server") {
@@ -39,6 +60,10 @@ ServerFixture::ServerFixture(std::vector<std::string> extra_args, const std::fil
                                      ready.string(),
                                      "--log-level",
                                      "debug"};
+    if (const auto database = test_database_for(data_dir_); !database.empty()) {
+        argv.push_back("--database");
+        argv.push_back(database);
+    }
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     // Debugging aid: GAMESTORE_TEST_SERVER_WRAPPER=/usr/bin/valgrind runs the
     // server under that program.

@@ -18,6 +18,12 @@ struct ServerEndpoints {
     unsigned short http_port = 0;
 };
 
+// The --database a server on `data_dir` uses in this test run: "" (SQLite,
+// the server's default DATA/gamestore.db), or, when GAMESTORE_TEST_STORE is
+// postgresql, a fresh schema of the binary's private PostgreSQL cluster,
+// the same one every time the same data dir is asked for (restarts).
+std::string test_database_for(const std::filesystem::path& data_dir);
+
 class ServerFixture {
 public:
     explicit ServerFixture(std::vector<std::string> extra_args = {},
