@@ -247,6 +247,8 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
     p.rooms->reconcile_after_restart();
     p.lobby.add_session_closed_observer([&p](LobbySession& s) { p.rooms->on_session_closed(s); });
     p.lobby.add_signed_in_observer([&p](LobbySession& s) { p.rooms->on_session_signed_in(s); });
+    p.lobby.add_signed_out_observer(
+        [&p](const SignedIn& who) { p.rooms->on_session_signed_out(who); });
 
     // Installed before anything can see us (ports, ready file): a SIGTERM
     // that arrives right after the ready file is a clean stop, never the
