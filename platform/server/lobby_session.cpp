@@ -278,6 +278,8 @@ asio::awaitable<void> LobbySession::handle_line(const std::string& line) {
         if (reply.blob) {
             channel_.send_file(protocol::encode_ok(request.id, reply.data, reply.blob->length),
                                reply.blob->file, reply.blob->offset, reply.blob->length);
+        } else if (reply.data_text) {
+            channel_.send(protocol::encode_ok_text(request.id, *reply.data_text));
         } else {
             channel_.send(protocol::encode_ok(request.id, reply.data));
         }

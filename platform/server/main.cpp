@@ -134,6 +134,11 @@ int main(int argc, char** argv) {
         ->envname("GAMESTORE_MAX_CONNECTIONS")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000000));
+    app.add_option("--catalog-cache", config.catalog_cache,
+                   "answer store.list and store.show from the catalogue in memory (off: read the "
+                   "database every time)")
+        ->envname("GAMESTORE_CATALOG_CACHE")
+        ->capture_default_str();
     app.add_option(
            "--auth-threads", config.auth_threads,
            "threads for password hashing (register, login), apart from the blocking threads")

@@ -133,6 +133,7 @@ struct ServerApp::Parts {
     std::unique_ptr<store::SqliteStore> store;
     asio::io_context io{1};
     LobbyServer lobby;
+    CatalogCache catalog;
     PlatformServices services;
     ChildReaper reaper;
     std::unique_ptr<RoomService> rooms;
@@ -148,7 +149,8 @@ struct ServerApp::Parts {
           sandbox(std::move(checked)),
           store(std::move(opened)),
           lobby(io, config),
-          services{lobby, *store, lobby.config(), sandbox, *metrics},
+          catalog(*store, lobby.blocking_pool(), config.catalog_cache),
+          services{lobby, *store, lobby.config(), sandbox, *metrics, catalog},
           reaper(io),
           reports(io, report_endpoint_config(config),
                   [this](const protocol::Report& report) { return rooms->handle_report(report); }),
@@ -161,7 +163,7 @@ struct ServerApp::Parts {
     }
 
     OperationsView operations() {
-        return {lobby, *rooms, reports, http, *metrics, sandbox, *store, stopping};
+        return {lobby, *rooms, reports, http, *metrics, sandbox, *store, catalog, stopping};
     }
 
     asio::awaitable<HttpResponse> serve_http(const HttpRequest& request) {
@@ -245,6 +247,7 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
                                             p.reports.local_endpoint().port());
     register_room_ops(p.services, *p.rooms);
     p.rooms->reconcile_after_restart();
+    p.catalog.load();
     p.lobby.add_session_closed_observer([&p](LobbySession& s) { p.rooms->on_session_closed(s); });
     p.lobby.add_signed_in_observer([&p](LobbySession& s) { p.rooms->on_session_signed_in(s); });
     p.lobby.add_signed_out_observer(

@@ -48,6 +48,9 @@ struct ServerConfig {
     // UNAVAILABLE and closed. gamestore-server lowers it to half the open
     // files limit when that is smaller, so accept() never runs out of fds.
     std::size_t max_connections = 4096;
+    // store.list and store.show from the catalogue kept in memory
+    // (platform/server/catalog_cache.hpp); off reads the database each time.
+    bool catalog_cache = true;
 
     // argon2id at libsodium's INTERACTIVE cost unless a test asks for speed.
     bool fast_password_hash = false;
