@@ -149,7 +149,8 @@ asio::awaitable<std::string> CatalogCache::list(ListPage page) {
     co_return list_page_text(pointers, page);
 }
 
-asio::awaitable<std::string> CatalogCache::show(const std::string& name, std::optional<store::AccountId> developer) {
+asio::awaitable<std::string> CatalogCache::show(const std::string& name,
+                                                std::optional<store::AccountId> developer) {
     if (!enabled_) {
         auto details = co_await run_blocking(pool_, [&] {
             const auto game = unwrap(store_.find_game(name));
@@ -174,7 +175,7 @@ asio::awaitable<std::string> CatalogCache::show(const std::string& name, std::op
         found = by_name_.find(fold(name));
     }
     const auto& entry = games_.at(found->second);
-    co_return developer && *developer == entry.owner ? entry.owner_show : entry.public_show;
+    co_return developer&&* developer == entry.owner ? entry.owner_show : entry.public_show;
 }
 
 asio::awaitable<void> CatalogCache::refresh(store::GameId game) {

@@ -43,7 +43,7 @@ inline constexpr std::size_t kListPageMaxBytes = 48 * 1024;
 std::string list_page_text(const std::vector<const std::string*>& summaries, const ListPage& page);
 
 class CatalogCache {
-public:
+  public:
     CatalogCache(store::Store& store, boost::asio::thread_pool& pool, bool enabled);
 
     bool enabled() const { return enabled_; }
@@ -55,20 +55,21 @@ public:
     // store.show's data as JSON text; hidden versions only when `developer`
     // owns the game. NOT_FOUND (LobbyError) for an unknown game. `name` must
     // outlive the call: co_await it at once.
-    boost::asio::awaitable<std::string> show(const std::string& name, std::optional<store::AccountId> developer);
+    boost::asio::awaitable<std::string> show(const std::string& name,
+                                             std::optional<store::AccountId> developer);
     // After a change to `game` committed: reread it (no-op with the cache off).
     boost::asio::awaitable<void> refresh(store::GameId game);
 
     std::size_t size() const { return games_.size(); }
 
-private:
+  private:
     struct Entry {
         store::GameSummary summary;
         store::AccountId owner = 0;
-        std::string summary_text;   // GameSummary
-        std::string public_show;    // store.show's data without hidden versions
-        std::string owner_show;     // with them
-        bool listed = false;        // in store.list: not delisted, has a live version
+        std::string summary_text;  // GameSummary
+        std::string public_show;   // store.show's data without hidden versions
+        std::string owner_show;    // with them
+        bool listed = false;       // in store.list: not delisted, has a live version
     };
 
     // Details read with the owner as viewer (hidden versions included).

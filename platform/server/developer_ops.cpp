@@ -37,20 +37,23 @@ void add_game_action(PlatformServices& services, const char* op, GameAction acti
     auto& store = services.store;
     auto& lobby = services.lobby;
     auto& catalog = services.catalog;
-    lobby.ops().add(op, OpSpec{[&store, &lobby, &catalog, action, verb](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto name = require_string(ctx.request.args, "game", 256);
-        const auto developer = ctx.session.signed_in()->account_id;
-        store::GameId changed_id = 0;
-        auto data = co_await run_blocking(lobby.blocking_pool(), [&] {
-            auto game = owned_game(store, name, developer);
-            auto changed = unwrap((store.*action)(developer, game.id));
-            changed_id = changed.id;
-            return json{{"game", summary_with_rating(store, changed)}};
-        });
-        co_await catalog.refresh(changed_id);
-        spdlog::info("store: {} '{}' by developer {}", verb, name, developer);
-        co_return Reply{std::move(data), std::nullopt};
-    }, Access::Developer, 0});
+    lobby.ops().add(op, OpSpec{[&store, &lobby, &catalog, action,
+                                verb](RequestContext& ctx) -> asio::awaitable<Reply> {
+                                   const auto name = require_string(ctx.request.args, "game", 256);
+                                   const auto developer = ctx.session.signed_in()->account_id;
+                                   store::GameId changed_id = 0;
+                                   auto data = co_await run_blocking(lobby.blocking_pool(), [&] {
+                                       auto game = owned_game(store, name, developer);
+                                       auto changed = unwrap((store.*action)(developer, game.id));
+                                       changed_id = changed.id;
+                                       return json{{"game", summary_with_rating(store, changed)}};
+                                   });
+                                   co_await catalog.refresh(changed_id);
+                                   spdlog::info("store: {} '{}' by developer {}", verb, name,
+                                                developer);
+                                   co_return Reply{std::move(data), std::nullopt};
+                               },
+                               Access::Developer, 0});
 }
 
 }  // namespace
@@ -66,7 +69,8 @@ void register_developer_ops(PlatformServices& services) {
     lobby.ops().add(
         "dev.publish",
         OpSpec{
-            [&store, &lobby, &config, &metrics, &catalog](RequestContext& ctx) -> asio::awaitable<Reply> {
+            [&store, &lobby, &config, &metrics,
+             &catalog](RequestContext& ctx) -> asio::awaitable<Reply> {
                 if (!ctx.upload) {
                     throw LobbyError(ErrorCode::BadRequest,
                                      "dev.publish needs the package zip as a blob (\"bytes\":N)");
@@ -119,21 +123,24 @@ void register_developer_ops(PlatformServices& services) {
         co_return Reply{{{"versions", std::move(list)}}, std::nullopt};
     }, Access::Developer, 0});
 
-    lobby.ops().add("dev.set_live", OpSpec{[&store, &lobby, &catalog](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto name = require_string(ctx.request.args, "game", 256);
-        const auto version = require_string(ctx.request.args, "version", 256);
-        const auto developer = ctx.session.signed_in()->account_id;
-        store::GameId changed_id = 0;
-        auto data = co_await run_blocking(lobby.blocking_pool(), [&] {
-            auto game = owned_game(store, name, developer);
-            auto changed = unwrap(store.set_live(developer, game.id, version));
-            changed_id = changed.id;
-            return json{{"game", summary_with_rating(store, changed)}};
-        });
-        co_await catalog.refresh(changed_id);
-        spdlog::info("store: '{}' live version is now {}", name, version);
-        co_return Reply{std::move(data), std::nullopt};
-    }, Access::Developer, 0});
+    lobby.ops().add(
+        "dev.set_live",
+        OpSpec{[&store, &lobby, &catalog](RequestContext& ctx) -> asio::awaitable<Reply> {
+                   const auto name = require_string(ctx.request.args, "game", 256);
+                   const auto version = require_string(ctx.request.args, "version", 256);
+                   const auto developer = ctx.session.signed_in()->account_id;
+                   store::GameId changed_id = 0;
+                   auto data = co_await run_blocking(lobby.blocking_pool(), [&] {
+                       auto game = owned_game(store, name, developer);
+                       auto changed = unwrap(store.set_live(developer, game.id, version));
+                       changed_id = changed.id;
+                       return json{{"game", summary_with_rating(store, changed)}};
+                   });
+                   co_await catalog.refresh(changed_id);
+                   spdlog::info("store: '{}' live version is now {}", name, version);
+                   co_return Reply{std::move(data), std::nullopt};
+               },
+               Access::Developer, 0});
 
     add_game_action(services, "dev.delist", &store::Store::delist_game, "delisted");
     add_game_action(services, "dev.relist", &store::Store::relist_game, "relisted");

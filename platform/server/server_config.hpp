@@ -44,6 +44,11 @@ struct ServerConfig {
     // Password hashing (argon2id on register and login) has its own pool, so
     // a flood of sign-ups cannot queue launches and SQLite writes behind it.
     int auth_threads = 1;
+    // Sign-ups and logins waiting for or running their password hash at
+    // most; one more is answered UNAVAILABLE at once (the client retries)
+    // instead of queueing behind minutes of hashing. Each connection has at
+    // most one request in flight, so the queue serves connections in turn.
+    std::size_t max_auth_queue = 64;
     // Open lobby connections (signed in or not) at most; one more is told
     // UNAVAILABLE and closed. gamestore-server lowers it to half the open
     // files limit when that is smaller, so accept() never runs out of fds.

@@ -212,8 +212,10 @@ TEST_CASE("lobby: parse server messages", "[lobby]") {
     }
 }
 
-TEST_CASE("encode_ok_text: a pre-serialised reply reads back like encode_ok's", "[protocol][lobby]") {
-    const json data = {{"games", json::array({{{"name", "wordle"}, {"note", "a\nb \u00e9"}}})}, {"total", 1}};
+TEST_CASE("encode_ok_text: a pre-serialised reply reads back like encode_ok's",
+          "[protocol][lobby]") {
+    const json data = {{"games", json::array({{{"name", "wordle"}, {"note", "a\nb \u00e9"}}})},
+                       {"total", 1}};
     const auto line = encode_ok_text(42, data.dump());
     CHECK(line.back() == '\n');
     CHECK(std::count(line.begin(), line.end(), '\n') == 1);

@@ -458,8 +458,9 @@ TEST_CASE("a room gets the version a download would: the live one unless asked, 
     CHECK(both(std::nullopt) == Picks{"1.0.0", "1.0.0"});
 }
 
-TEST_CASE("the catalogue in memory follows every change, pages store.list and is rebuilt on restart",
-          "[server][store][integration]") {
+TEST_CASE(
+    "the catalogue in memory follows every change, pages store.list and is rebuilt on restart",
+    "[server][store][integration]") {
     TempDir temp;
     const auto data = temp.path() / "var";
     // The same questions asked of a server, as the answers' data.
@@ -528,5 +529,49 @@ TEST_CASE("the catalogue in memory follows every change, pages store.list and is
         sign_in(dev, restarted, "developer", "cat");
         CHECK(browse(player) == player_view);
         CHECK(browse(dev) == owner_view);
+    }
+}
+
+TEST_CASE(
+    "the password-hash queue is bounded: past it a sign-up is told UNAVAILABLE and a retry "
+    "succeeds",
+    "[server][store][integration]") {
+    // Real argon2id on one thread, at most two waiting: eight sign-ups sent
+    // at once are either served or refused at once, never queued beyond two.
+    ServerFixture server({"--auth-threads", "1", "--max-auth-queue", "2"});
+    SyncLobbyClient watcher;
+    sign_in(watcher, server, "player", "watcher");
+    std::vector<std::unique_ptr<gamestore::testing::RawConnection>> floods;
+    for (int i = 0; i < 8; ++i) {
+        floods.push_back(std::make_unique<gamestore::testing::RawConnection>(
+            server.endpoints().lobby_host, server.endpoints().lobby_port));
+        const json request = {{"id", 1},
+                              {"op", "auth.register"},
+                              {"role", "player"},
+                              {"name", "queued" + std::to_string(i)},
+                              {"password", "correct horse"}};
+        REQUIRE(floods.back()->send(request.dump() + "\n"));
+    }
+    CHECK(watcher.call("server.stats").data.at("auth_in_flight").get<std::size_t>() <= 2);
+    std::vector<int> refused;
+    for (std::size_t i = 0; i < floods.size(); ++i) {
+        const auto line = floods[i]->read_line(30s);
+        REQUIRE(line);
+        const auto reply = json::parse(*line);
+        if (reply.at("ok") == false) {
+            CHECK(reply.at("error").at("code") == "UNAVAILABLE");
+            refused.push_back(static_cast<int>(i));
+        }
+    }
+    INFO(refused.size() << " of 8 sign-ups were refused");
+    CHECK(refused.size() < 8);
+    for (const int i : refused) {
+        SyncLobbyClient retry;
+        retry.connect(server.endpoints().lobby_host, server.endpoints().lobby_port);
+        CHECK(retry
+                  .call("auth.register", {{"role", "player"},
+                                          {"name", "queued" + std::to_string(i)},
+                                          {"password", "correct horse"}})
+                  .ok);
     }
 }
