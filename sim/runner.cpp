@@ -527,11 +527,20 @@ asio::awaitable<void> Run::ensure_session(SimPlayer& p) {
         });
         if (!p.registered) {
             json credentials = {{"role", p.role}, {"name", p.name}, {"password", p.password}};
-            auto reg = co_await call(p, "auth.register", credentials);
-            if (reg.ok) {
-                ledger_.accounts.emplace_back(p.role, p.name);
-            } else if (reg.error_code != "CONFLICT") {
-                throw std::runtime_error("register of " + p.name + " failed: " + reg.error_code + " " + reg.message);
+            for (int tries = 0;; ++tries) {
+                auto reg = co_await call(p, "auth.register", credentials);
+                if (reg.ok) {
+                    ledger_.accounts.emplace_back(p.role, p.name);
+                    break;
+                }
+                if (reg.error_code == "CONFLICT")
+                    break;
+                // The server's password-hash queue is full: it said so at once.
+                if (reg.error_code != "UNAVAILABLE" || tries >= 100 || Clock::now() >= deadline_) {
+                    throw std::runtime_error("register of " + p.name +
+                                             " failed: " + reg.error_code + " " + reg.message);
+                }
+                co_await sleep_for(std::chrono::milliseconds(50 + 10 * std::min(tries, 45)));
             }
             p.registered = true;
         }

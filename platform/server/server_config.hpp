@@ -48,7 +48,9 @@ struct ServerConfig {
     // most; one more is answered UNAVAILABLE at once (the client retries)
     // instead of queueing behind minutes of hashing. Each connection has at
     // most one request in flight, so the queue serves connections in turn.
-    std::size_t max_auth_queue = 64;
+    // 16 keeps the last one's wait (16 hashes of 0.1-0.5 s on a busy
+    // 2-core machine) well inside a client's 30 s timeout.
+    std::size_t max_auth_queue = 16;
     // Open lobby connections (signed in or not) at most; one more is told
     // UNAVAILABLE and closed. gamestore-server lowers it to half the open
     // files limit when that is smaller, so accept() never runs out of fds.
