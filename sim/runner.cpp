@@ -493,6 +493,11 @@ asio::awaitable<void> Run::ensure_session(SimPlayer& p) {
         p.closed = false;
         p.generation = generation;
         p.events.clear();
+        // A new connection numbers its deltas afresh (a restarted server
+        // starts again from 1): forget the last connection's before any
+        // arrives.
+        p.lobby.reset();
+        p.lobby_seq.reset();
         SimPlayer* self = &p;
         auto* client_raw = connection.get();
         connection->set_event_handler([this, self, client_raw](const protocol::Event& event) {
@@ -571,8 +576,6 @@ asio::awaitable<void> Run::ensure_session(SimPlayer& p) {
         }
         // Every player keeps the lobby deltas on, as a player with the menu
         // open does; the observer builds its copy from a snapshot.
-        p.lobby.reset();
-        p.lobby_seq.reset();
         if (&p == observer_.get())
             co_await resync_lobby(p);
         co_return;
