@@ -30,6 +30,13 @@ void stop_server(BenchServer& server);
 // VmRSS of a process in KiB, 0 if unknown.
 std::uint64_t rss_kib(pid_t pid);
 
+// CPU time (user + system) a process has used so far, in seconds; 0 if unknown.
+double cpu_seconds(pid_t pid);
+// The same for this process (all its threads).
+double own_cpu_seconds();
+// The 1-minute load average of the machine, for the record beside a number.
+double load_average();
+
 // p in [0,100] of the samples (sorted in place).
 double percentile(std::vector<double>& samples, double p);
 

@@ -83,8 +83,7 @@ MenuStep installed_game_menu(ToolSession& session, const std::string& game) {
 }  // namespace
 
 MenuStep browse_store_menu(ToolSession& session) {
-    const auto data = session.server().call("store.list", json::object(), "Listing the store");
-    const auto games = array_or_empty(data, "games");
+    const auto games = list_store_games(session);
     if (games.empty()) {
         std::cout << "The store has no games yet.\n";
         return MenuStep::Stay;

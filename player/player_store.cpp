@@ -117,9 +117,28 @@ InstallStatus install_status(ToolSession& session, const InstalledGame& installe
     return status_from(installed, fetch_game(session, installed.game));
 }
 
+json list_store_games(ToolSession& session) {
+    json games = json::array();
+    std::int64_t offset = 0;
+    // store.list answers in pages (docs/PROTOCOL.md); each page moves the
+    // offset forward, and a server can list at most `total` games.
+    for (int page = 0; page < 100000; ++page) {
+        const auto data = session.server().call("store.list", {{"offset", offset}, {"limit", 200}},
+                                                "Listing the store");
+        for (const auto& game : array_or_empty(data, "games")) {
+            games.push_back(game);
+        }
+        if (!data.contains("next_offset") || !data["next_offset"].is_number_integer() ||
+            data["next_offset"].get<std::int64_t>() <= offset) {
+            break;
+        }
+        offset = data["next_offset"].get<std::int64_t>();
+    }
+    return games;
+}
+
 int store_list(ToolSession& session, bool as_json) {
-    const auto data = session.server().call("store.list", json::object(), "Listing the store");
-    const json games = array_or_empty(data, "games");
+    const json games = list_store_games(session);
     if (as_json) {
         std::cout << json{{"games", games}}.dump() << "\n";
         return kExitOk;

@@ -20,6 +20,8 @@ namespace gamestore::cli::player {
 // The signed-in player's installed games (<home>/player/<user>).
 GameLibrary installed_games(ToolSession& session);
 
+// Every listed game of the store, following store.list's pages.
+nlohmann::json list_store_games(ToolSession& session);
 int store_list(ToolSession& session, bool json);
 int store_show(ToolSession& session, const std::string& game, bool json);
 int install_game(ToolSession& session, const std::string& game,

@@ -8,6 +8,7 @@
 #include "platform/cli/cli_common.hpp"
 #include "platform/cli/text_table.hpp"
 #include "platform/cli/tool_session.hpp"
+#include "platform/protocol/lobby_mirror.hpp"
 #include "player/game_client.hpp"
 #include "player/player_store.hpp"
 #include "player/rooms.hpp"
@@ -40,7 +41,7 @@ void on_room_event(ToolSession& session, RoomScreen& screen, const protocol::Eve
         if (e.name == "room.updated" && room_id_of(e.data) == room_id_of(screen.room)) {
             screen.room = e.data;
         }
-        if (e.name != "lobby.updated") {
+        if (!protocol::is_lobby_delta(e.name)) {
             std::cout << "\n";
             print_room_event(e, screen.last_description);
         }

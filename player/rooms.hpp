@@ -46,7 +46,7 @@ std::int64_t room_id_of(const nlohmann::json& room);
 
 // Prints a pushed event for the player watching their room: room changes
 // (only when the description changed since `last_description`), chat, the
-// match's end. lobby.updated is ignored here.
+// match's end. The lobby deltas are ignored here.
 void print_room_event(const protocol::Event& event, std::string& last_description);
 
 }  // namespace gamestore::cli::player

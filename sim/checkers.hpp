@@ -35,7 +35,7 @@ public:
     // WAITING after a match has every ready flag cleared), and the IN_GAME
     // sightings I1 needs.
     void on_room_view(const std::string& player, const nlohmann::json& room);
-    // Any other payload a player receives (lobby.updated, room.list, store
+    // Any other payload a player receives (lobby deltas, room.list, store
     // pages): no token may appear in it (I2).
     void on_public_payload(const std::string& player, const nlohmann::json& payload, const std::string& what);
     // match.ended: exactly one per match per member (I8).

@@ -24,6 +24,7 @@
 #include "platform/packages/manifest.hpp"
 #include "platform/packages/sha256.hpp"
 #include "platform/packages/zip.hpp"
+#include "platform/protocol/lobby_mirror.hpp"
 #include "platform/store/open_store.hpp"
 #include "sim/checkers.hpp"
 #include "sim/server_process.hpp"
@@ -66,6 +67,20 @@ struct SimPlayer {
     bool closed = true;
     std::deque<TimedEvent> events;
     std::unique_ptr<asio::steady_timer> wake;
+    // Lobby deltas (docs/PROTOCOL.md "Lobby deltas"): the observer keeps a
+    // whole copy of the lobby; the other players, hundreds of them, only
+    // check that the sequence numbers follow each other (a copy each would
+    // cost the sim more memory than the server).
+    protocol::LobbyMirror lobby;
+    std::optional<std::uint64_t> lobby_seq;
+    std::string token;  // the session to resume on the next connection
+};
+
+// What the players saw of the lobby deltas (reported as lobby_deltas).
+struct DeltaTally {
+    std::uint64_t received = 0;
+    std::uint64_t gaps = 0;
+    std::uint64_t resyncs = 0;
 };
 
 struct RoundPlan {
@@ -197,6 +212,8 @@ private:
 
     // --- players ------------------------------------------------------------
     asio::awaitable<void> ensure_session(SimPlayer& player);
+    void on_lobby_delta(SimPlayer& p, const protocol::Event& event);
+    asio::awaitable<void> resync_lobby(SimPlayer& p);
     asio::awaitable<protocol::Response> call(SimPlayer& player, std::string op, json args,
                                              client::CallOptions options = {});
     asio::awaitable<std::optional<TimedEvent>> next_event(SimPlayer& player, Clock::time_point deadline);
@@ -268,6 +285,7 @@ private:
     std::uint64_t forged_this_generation_ = 0;
     Clock::time_point last_forged_at_{};
     std::vector<double> launch_latency_, rtt_, rtt_abuse_;
+    DeltaTally deltas_;
 };
 
 // --------------------------------------------------------------------------
@@ -475,6 +493,11 @@ asio::awaitable<void> Run::ensure_session(SimPlayer& p) {
         p.closed = false;
         p.generation = generation;
         p.events.clear();
+        // A new connection numbers its deltas afresh (a restarted server
+        // starts again from 1): forget the last connection's before any
+        // arrives.
+        p.lobby.reset();
+        p.lobby_seq.reset();
         SimPlayer* self = &p;
         auto* client_raw = connection.get();
         connection->set_event_handler([this, self, client_raw](const protocol::Event& event) {
@@ -493,10 +516,8 @@ asio::awaitable<void> Run::ensure_session(SimPlayer& p) {
                 } else if (str(event.data, "status") == "END") {
                     checks_.check(Inv::I4);
                 }
-            } else if (event.name == "lobby.updated") {
-                // The same list goes to everyone: one recipient's copy is
-                // enough for I2, and nobody waits on it.
-                if (self == observer_.get()) checks_.on_public_payload(self->name, event.data, "lobby.updated");
+            } else if (protocol::is_lobby_delta(event.name)) {
+                on_lobby_delta(*self, event);
                 return;
             }
             if (event.name != "room.updated" && event.name != "match.ended") return;  // nobody waits on others
@@ -511,28 +532,82 @@ asio::awaitable<void> Run::ensure_session(SimPlayer& p) {
         });
         if (!p.registered) {
             json credentials = {{"role", p.role}, {"name", p.name}, {"password", p.password}};
-            auto reg = co_await call(p, "auth.register", credentials);
-            if (reg.ok) {
-                ledger_.accounts.emplace_back(p.role, p.name);
-            } else if (reg.error_code != "CONFLICT") {
-                throw std::runtime_error("register of " + p.name + " failed: " + reg.error_code + " " + reg.message);
+            for (int tries = 0;; ++tries) {
+                auto reg = co_await call(p, "auth.register", credentials);
+                if (reg.ok) {
+                    ledger_.accounts.emplace_back(p.role, p.name);
+                    break;
+                }
+                if (reg.error_code == "CONFLICT")
+                    break;
+                // The server's password-hash queue is full: it said so at once.
+                if (reg.error_code != "UNAVAILABLE" || tries >= 100 || Clock::now() >= deadline_) {
+                    throw std::runtime_error("register of " + p.name +
+                                             " failed: " + reg.error_code + " " + reg.message);
+                }
+                co_await sleep_for(std::chrono::milliseconds(50 + 10 * std::min(tries, 45)));
             }
             p.registered = true;
         }
-        json credentials = {{"role", p.role}, {"name", p.name}, {"password", p.password}};
-        auto login = co_await call(p, "auth.login", credentials);
-        if (!login.ok) {
-            throw std::runtime_error("login of " + p.name + " failed: " + login.error_code + " " + login.message);
+        // A player coming back (after a restart, say) resumes its session:
+        // no password hash, so a whole crowd signing back in at once does not
+        // queue behind argon2. A login is the fallback, retried while the
+        // server says its hash queue is full.
+        bool resumed = false;
+        if (!p.token.empty()) {
+            json resume = {{"token", p.token}};
+            resumed = (co_await call(p, "auth.resume", resume)).ok;
         }
-        checks_.add_secret(str(login.data, "token"), "the session token of " + p.name);
-        if (p.role == "player" && &p != observer_.get()) {
-            // Simulated players never look at the lobby list; the observer
-            // keeps receiving it (and checks it for I2). Without this, every
-            // change pushes the whole list to hundreds of clients.
-            json off = {{"on", false}};
-            co_await call(p, "lobby.watch", off);
+        for (int tries = 0; !resumed; ++tries) {
+            json credentials = {{"role", p.role}, {"name", p.name}, {"password", p.password}};
+            auto login = co_await call(p, "auth.login", credentials);
+            if (login.ok) {
+                p.token = str(login.data, "token");
+                checks_.add_secret(p.token, "the session token of " + p.name);
+                break;
+            }
+            const bool busy =
+                login.error_code == "UNAVAILABLE" || login.error_code == "RATE_LIMITED";
+            if (!busy || tries >= 100 || Clock::now() >= deadline_) {
+                throw std::runtime_error("login of " + p.name + " failed: " + login.error_code +
+                                         " " + login.message);
+            }
+            co_await sleep_for(std::chrono::milliseconds(50 + 10 * std::min(tries, 45)));
         }
+        // Every player keeps the lobby deltas on, as a player with the menu
+        // open does; the observer builds its copy from a snapshot.
+        if (&p == observer_.get())
+            co_await resync_lobby(p);
         co_return;
+    }
+}
+
+void Run::on_lobby_delta(SimPlayer& p, const protocol::Event& event) {
+    ++deltas_.received;
+    if (&p != observer_.get()) {
+        const auto seq = static_cast<std::uint64_t>(num(event.data, "seq"));
+        if (p.lobby_seq && seq != *p.lobby_seq + 1)
+            ++deltas_.gaps;
+        p.lobby_seq = seq;
+        return;
+    }
+    // The same rows go to everyone: the observer's copy is enough for I2.
+    checks_.on_public_payload(p.name, event.data, event.name);
+    if (p.lobby.apply_delta(event.name, event.data) == protocol::MirrorStep::Gap) {
+        ++deltas_.gaps;
+        spawn(resync_lobby(p), "lobby resync of " + p.name);
+    }
+}
+
+asio::awaitable<void> Run::resync_lobby(SimPlayer& p) {
+    ++deltas_.resyncs;
+    try {
+        json none = json::object();
+        auto snapshot = co_await call(p, "lobby.snapshot", none);
+        if (snapshot.ok)
+            p.lobby.apply_snapshot(snapshot.data);
+    } catch (const ConnectionLost&) {
+        // The next session starts from a snapshot of its own.
     }
 }
 
@@ -549,7 +624,8 @@ asio::awaitable<protocol::Response> Run::call(SimPlayer& p, std::string op, json
     if (response.ok && response.data.is_object()) {
         if (response.data.contains("room")) {
             checks_.on_room_view(p.name, response.data.at("room"));
-        } else if (op == "room.list" || op == "lobby.players" || op.rfind("store.", 0) == 0) {
+        } else if (op == "room.list" || op == "lobby.players" || op == "lobby.snapshot" ||
+                   op.rfind("store.", 0) == 0) {
             checks_.on_public_payload(p.name, response.data, op);
         }
     }
@@ -1370,6 +1446,34 @@ asio::awaitable<void> Run::final_lobby_checks() {
     }
     if (stats.is_null()) co_return;
     result_.schedule["final_stats"] = stats;
+    // The observer's copy of the lobby, built from deltas since its last
+    // snapshot, must equal a fresh one once the deltas up to it are applied
+    // (the lobby is quiet by now; a batch landing in between is retried).
+    bool mirror_matches = false;
+    for (int attempt = 0; attempt < 20 && !mirror_matches; ++attempt) {
+        json none = json::object();
+        auto snapshot = co_await call(p, "lobby.snapshot", none);
+        if (!snapshot.ok)
+            break;
+        const auto seq = static_cast<std::uint64_t>(num(snapshot.data, "seq"));
+        if (p.lobby.synced() && p.lobby.seq() == seq) {
+            mirror_matches = p.lobby.to_snapshot() == snapshot.data;
+            if (!mirror_matches)
+                break;
+        } else {
+            co_await sleep_for(100ms);
+        }
+    }
+    result_.schedule["lobby_deltas"] = {{"received", deltas_.received},
+                                        {"gaps", deltas_.gaps},
+                                        {"resyncs", deltas_.resyncs},
+                                        {"observer_copy_matches_snapshot", mirror_matches},
+                                        {"server", sub(stats, "lobby")}};
+    if (!mirror_matches) {
+        expectation_failed(
+            "the observer's copy of the lobby built from deltas differs from a fresh "
+            "lobby.snapshot");
+    }
     const auto ports = num(stats, "ports_in_use");
     const auto cleanups = num(sub(stats, "matches"), "cleanups_in_flight");
     if (ports != 0 || cleanups != 0) {

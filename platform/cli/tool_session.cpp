@@ -20,6 +20,12 @@ const Identity& ToolSession::identity() {
 SignedInClient& ToolSession::server() {
     if (!server_) {
         server_ = std::make_unique<SignedInClient>(options_, identity(), console_);
+        if (role_ == Role::Player) {
+            // gamestore-player lists rooms when asked (room.list) and never
+            // keeps a copy of the lobby: the deltas would only pile up
+            // unread while it installs or waits.
+            server_->call_raw("lobby.watch", {{"on", false}});
+        }
     }
     return *server_;
 }

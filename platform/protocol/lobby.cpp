@@ -129,6 +129,13 @@ std::string encode_ok(std::int64_t id, const json& data, std::optional<std::uint
     return writer.finish();
 }
 
+std::string encode_ok_text(std::int64_t id, std::string_view data_text) {
+    std::string line = "{\"id\":" + std::to_string(id) + ",\"ok\":true,\"data\":";
+    line.append(data_text);
+    line += "}\n";
+    return line;
+}
+
 std::string encode_error(std::optional<std::int64_t> id, ErrorCode code, std::string_view message,
                          const json& details) {
     // nlohmann::json sorts keys, which happens to give code, details, message:

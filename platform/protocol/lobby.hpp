@@ -52,6 +52,11 @@ std::string encode_request(std::int64_t id, std::string_view op, const nlohmann:
 std::string encode_ok(std::int64_t id, const nlohmann::json& data,
                       std::optional<std::uint64_t> blob_bytes = {});
 
+// The same line for `data_text`, `data` already serialised as JSON (an
+// object, as dump() writes it): a reply built once and sent many times
+// skips the encoder.
+std::string encode_ok_text(std::int64_t id, std::string_view data_text);
+
 // id is null when the failing line had no usable id. "details" is omitted
 // when null.
 std::string encode_error(std::optional<std::int64_t> id, ErrorCode code, std::string_view message,

@@ -22,9 +22,20 @@ using protocol::ErrorCode;
 namespace {
 
 // Counts one sign-up or login in LobbyServer::auth_in_flight() while it lives.
+// The queue is bounded (--max-auth-queue): past it the request is refused at
+// once, so after a restart thousands of logins cannot queue for minutes
+// behind each other's hashes; the client retries, and sessions that can
+// resume (auth.resume) need no hash at all.
 class AuthInFlight {
 public:
-    explicit AuthInFlight(LobbyServer& lobby) : count_(lobby.auth_in_flight()) { ++count_; }
+  explicit AuthInFlight(LobbyServer& lobby) : count_(lobby.auth_in_flight()) {
+      if (count_ >= lobby.config().max_auth_queue) {
+          throw LobbyError(ErrorCode::Unavailable, "the server is busy checking passwords (" +
+                                                       std::to_string(count_) +
+                                                       " waiting); try again in a second");
+      }
+      ++count_;
+  }
     ~AuthInFlight() { --count_; }
     AuthInFlight(const AuthInFlight&) = delete;
     AuthInFlight& operator=(const AuthInFlight&) = delete;

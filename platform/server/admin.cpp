@@ -1,5 +1,7 @@
 #include "platform/server/admin.hpp"
 
+#include "platform/server/catalog_cache.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -341,6 +343,9 @@ asio::awaitable<HttpResponse> AdminConsole::act(const OperationsView& view,
             auto game = store.find_game(name);
             return game ? store.delist_game(game->owner_id, game->id) : game;
         });
+        if (delisted) {
+            co_await view.catalog.refresh(delisted->id);
+        }
         spdlog::warn("admin: delist game '{}' from {}: {}", name, request.peer,
                      delisted ? "delisted" : delisted.error().message);
         co_return delisted ? json_reply(200, {{"delisted", name}})

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "platform/server/blocking.hpp"
+#include "platform/server/catalog_cache.hpp"
 #include "platform/server/lobby_session.hpp"
 #include "platform/server/platform_services.hpp"
 #include "platform/server/released_version.hpp"
@@ -17,50 +18,49 @@ namespace asio = boost::asio;
 using nlohmann::json;
 using protocol::ErrorCode;
 
-namespace {
-
-constexpr int kRecentReviews = 10;
-
-json details_json(const store::GameDetails& details) {
-    json versions = json::array();
-    for (const auto& version : details.versions) {
-        versions.push_back(version_json(version));
-    }
-    json reviews = json::array();
-    for (const auto& review : details.recent_reviews) {
-        reviews.push_back(review_json(review));
-    }
-    return {{"game", game_summary_json(details.game, details.rating)},
-            {"versions", std::move(versions)},
-            {"reviews", std::move(reviews)}};
-}
-
-}  // namespace
-
 void register_catalog_ops(PlatformServices& services) {
     auto& lobby = services.lobby;
     auto& store = services.store;
     const auto data_dir = services.config.data_dir;
     auto& metrics = services.metrics;
+    auto& catalog = services.catalog;
 
-    lobby.ops().add("store.list", OpSpec{[&store, &lobby](RequestContext&) -> asio::awaitable<Reply> {
-        auto games = unwrap(co_await run_blocking(lobby.blocking_pool(), [&] { return store.list_games(); }));
-        co_return Reply{{{"games", game_summaries_json(games)}}, std::nullopt};
-    }, Access::Authenticated, 0});
+    lobby.ops().add(
+        "store.list",
+        OpSpec{[&catalog](RequestContext& ctx) -> asio::awaitable<Reply> {
+                   ListPage page;
+                   const auto offset = optional_int(ctx.request.args, "offset").value_or(0);
+                   const auto limit = optional_int(ctx.request.args, "limit")
+                                          .value_or(static_cast<std::int64_t>(page.limit));
+                   if (offset < 0 || limit < 1 ||
+                       limit > static_cast<std::int64_t>(kListPageMaxGames)) {
+                       throw LobbyError(ErrorCode::BadRequest,
+                                        "'limit' must be 1.." + std::to_string(kListPageMaxGames) +
+                                            " and 'offset' not negative");
+                   }
+                   page.offset = static_cast<std::size_t>(offset);
+                   page.limit = static_cast<std::size_t>(limit);
+                   Reply reply;
+                   reply.data_text = co_await catalog.list(page);
+                   co_return reply;
+               },
+               Access::Authenticated, 0});
 
-    lobby.ops().add("store.show", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto name = require_string(ctx.request.args, "game", 256);
-        const auto viewer = ctx.session.signed_in()->account_id;
-        const bool developer = ctx.session.signed_in()->role == AccountRole::Developer;
-        auto details = co_await run_blocking(lobby.blocking_pool(), [&] {
-            const auto game = unwrap(store.find_game(name)).id;
-            // Hidden versions are the owner's business; account ids of the two
-            // roles are different namespaces, so only a developer can be the owner.
-            const auto owner = developer ? std::optional(viewer) : std::nullopt;
-            return unwrap(store.game_details(game, owner, kRecentReviews));
-        });
-        co_return Reply{details_json(details), std::nullopt};
-    }, Access::Authenticated, 0});
+    lobby.ops().add("store.show",
+                    OpSpec{[&catalog](RequestContext& ctx) -> asio::awaitable<Reply> {
+                               const auto name = require_string(ctx.request.args, "game", 256);
+                               const auto& who = *ctx.session.signed_in();
+                               // Hidden versions are the owner's business; account ids of the two
+                               // roles are different namespaces, so only a developer can be the
+                               // owner.
+                               const auto developer = who.role == AccountRole::Developer
+                                                          ? std::optional(who.account_id)
+                                                          : std::nullopt;
+                               Reply reply;
+                               reply.data_text = co_await catalog.show(name, developer);
+                               co_return reply;
+                           },
+                           Access::Authenticated, 0});
 
     lobby.ops().add(
         "store.download",
@@ -104,32 +104,44 @@ void register_catalog_ops(PlatformServices& services) {
                },
                Access::Player, 0});
 
-    lobby.ops().add("review.post", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto name = require_string(ctx.request.args, "game", 256);
-        const auto rating = require_int(ctx.request.args, "rating");
-        // 2000 code points are at most 8000 bytes; the store counts code points.
-        const auto text = optional_string(ctx.request.args, "text", 8000).value_or("");
-        if (rating < 1 || rating > 5) {
-            throw LobbyError(ErrorCode::BadRequest, "'rating' must be a whole number from 1 to 5");
-        }
-        const auto player = ctx.session.signed_in()->account_id;
-        auto review = co_await run_blocking(lobby.blocking_pool(), [&] {
-            const auto game = unwrap(store.find_game(name)).id;
-            const auto now = store::unix_ms_now();
-            return unwrap(store.upsert_review(player, game, static_cast<int>(rating), text, now));
-        });
-        co_return Reply{{{"review", review_json(review)}}, std::nullopt};
-    }, Access::Player, 0});
+    lobby.ops().add(
+        "review.post",
+        OpSpec{[&store, &lobby, &catalog](RequestContext& ctx) -> asio::awaitable<Reply> {
+                   const auto name = require_string(ctx.request.args, "game", 256);
+                   const auto rating = require_int(ctx.request.args, "rating");
+                   // 2000 code points are at most 8000 bytes; the store counts code points.
+                   const auto text = optional_string(ctx.request.args, "text", 8000).value_or("");
+                   if (rating < 1 || rating > 5) {
+                       throw LobbyError(ErrorCode::BadRequest,
+                                        "'rating' must be a whole number from 1 to 5");
+                   }
+                   const auto player = ctx.session.signed_in()->account_id;
+                   store::GameId game = 0;
+                   auto review = co_await run_blocking(lobby.blocking_pool(), [&] {
+                       game = unwrap(store.find_game(name)).id;
+                       const auto now = store::unix_ms_now();
+                       return unwrap(
+                           store.upsert_review(player, game, static_cast<int>(rating), text, now));
+                   });
+                   co_await catalog.refresh(game);
+                   co_return Reply{{{"review", review_json(review)}}, std::nullopt};
+               },
+               Access::Player, 0});
 
-    lobby.ops().add("review.delete", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto name = require_string(ctx.request.args, "game", 256);
-        const auto player = ctx.session.signed_in()->account_id;
-        unwrap(co_await run_blocking(lobby.blocking_pool(), [&] {
-            const auto game = unwrap(store.find_game(name)).id;
-            return store.delete_review(player, game);
-        }));
-        co_return Reply{};
-    }, Access::Player, 0});
+    lobby.ops().add(
+        "review.delete",
+        OpSpec{[&store, &lobby, &catalog](RequestContext& ctx) -> asio::awaitable<Reply> {
+                   const auto name = require_string(ctx.request.args, "game", 256);
+                   const auto player = ctx.session.signed_in()->account_id;
+                   store::GameId game = 0;
+                   unwrap(co_await run_blocking(lobby.blocking_pool(), [&] {
+                       game = unwrap(store.find_game(name)).id;
+                       return store.delete_review(player, game);
+                   }));
+                   co_await catalog.refresh(game);
+                   co_return Reply{};
+               },
+               Access::Player, 0});
 
     lobby.ops().add("review.list", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
         const auto name = require_string(ctx.request.args, "game", 256);

@@ -36,17 +36,24 @@ using GameAction = store::Result<store::Game> (store::Store::*)(store::AccountId
 void add_game_action(PlatformServices& services, const char* op, GameAction action, const char* verb) {
     auto& store = services.store;
     auto& lobby = services.lobby;
-    lobby.ops().add(op, OpSpec{[&store, &lobby, action, verb](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto name = require_string(ctx.request.args, "game", 256);
-        const auto developer = ctx.session.signed_in()->account_id;
-        auto data = co_await run_blocking(lobby.blocking_pool(), [&] {
-            auto game = owned_game(store, name, developer);
-            auto changed = unwrap((store.*action)(developer, game.id));
-            return json{{"game", summary_with_rating(store, changed)}};
-        });
-        spdlog::info("store: {} '{}' by developer {}", verb, name, developer);
-        co_return Reply{std::move(data), std::nullopt};
-    }, Access::Developer, 0});
+    auto& catalog = services.catalog;
+    lobby.ops().add(op, OpSpec{[&store, &lobby, &catalog, action,
+                                verb](RequestContext& ctx) -> asio::awaitable<Reply> {
+                                   const auto name = require_string(ctx.request.args, "game", 256);
+                                   const auto developer = ctx.session.signed_in()->account_id;
+                                   store::GameId changed_id = 0;
+                                   auto data = co_await run_blocking(lobby.blocking_pool(), [&] {
+                                       auto game = owned_game(store, name, developer);
+                                       auto changed = unwrap((store.*action)(developer, game.id));
+                                       changed_id = changed.id;
+                                       return json{{"game", summary_with_rating(store, changed)}};
+                                   });
+                                   co_await catalog.refresh(changed_id);
+                                   spdlog::info("store: {} '{}' by developer {}", verb, name,
+                                                developer);
+                                   co_return Reply{std::move(data), std::nullopt};
+                               },
+                               Access::Developer, 0});
 }
 
 }  // namespace
@@ -57,11 +64,13 @@ void register_developer_ops(PlatformServices& services) {
     const auto& config = services.config;
 
     auto& metrics = services.metrics;
+    auto& catalog = services.catalog;
 
     lobby.ops().add(
         "dev.publish",
         OpSpec{
-            [&store, &lobby, &config, &metrics](RequestContext& ctx) -> asio::awaitable<Reply> {
+            [&store, &lobby, &config, &metrics,
+             &catalog](RequestContext& ctx) -> asio::awaitable<Reply> {
                 if (!ctx.upload) {
                     throw LobbyError(ErrorCode::BadRequest,
                                      "dev.publish needs the package zip as a blob (\"bytes\":N)");
@@ -82,6 +91,7 @@ void register_developer_ops(PlatformServices& services) {
                              published.game.name, published.version.version,
                              published.version.size_bytes, published.version.sha256,
                              request.hidden ? " hidden" : "");
+                co_await catalog.refresh(published.game.id);
                 auto rating = co_await run_blocking(
                     lobby.blocking_pool(), [&] { return store.rating_summary(published.game.id); });
                 co_return Reply{
@@ -113,18 +123,24 @@ void register_developer_ops(PlatformServices& services) {
         co_return Reply{{{"versions", std::move(list)}}, std::nullopt};
     }, Access::Developer, 0});
 
-    lobby.ops().add("dev.set_live", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto name = require_string(ctx.request.args, "game", 256);
-        const auto version = require_string(ctx.request.args, "version", 256);
-        const auto developer = ctx.session.signed_in()->account_id;
-        auto data = co_await run_blocking(lobby.blocking_pool(), [&] {
-            auto game = owned_game(store, name, developer);
-            auto changed = unwrap(store.set_live(developer, game.id, version));
-            return json{{"game", summary_with_rating(store, changed)}};
-        });
-        spdlog::info("store: '{}' live version is now {}", name, version);
-        co_return Reply{std::move(data), std::nullopt};
-    }, Access::Developer, 0});
+    lobby.ops().add(
+        "dev.set_live",
+        OpSpec{[&store, &lobby, &catalog](RequestContext& ctx) -> asio::awaitable<Reply> {
+                   const auto name = require_string(ctx.request.args, "game", 256);
+                   const auto version = require_string(ctx.request.args, "version", 256);
+                   const auto developer = ctx.session.signed_in()->account_id;
+                   store::GameId changed_id = 0;
+                   auto data = co_await run_blocking(lobby.blocking_pool(), [&] {
+                       auto game = owned_game(store, name, developer);
+                       auto changed = unwrap(store.set_live(developer, game.id, version));
+                       changed_id = changed.id;
+                       return json{{"game", summary_with_rating(store, changed)}};
+                   });
+                   co_await catalog.refresh(changed_id);
+                   spdlog::info("store: '{}' live version is now {}", name, version);
+                   co_return Reply{std::move(data), std::nullopt};
+               },
+               Access::Developer, 0});
 
     add_game_action(services, "dev.delist", &store::Store::delist_game, "delisted");
     add_game_action(services, "dev.relist", &store::Store::relist_game, "relisted");

@@ -122,6 +122,12 @@ void LobbyServer::session_signed_in(LobbySession& session) {
     }
 }
 
+void LobbyServer::session_signed_out(const SignedIn& who) {
+    for (const auto& observer : signed_out_observers_) {
+        observer(who);
+    }
+}
+
 void LobbyServer::session_ended(LobbySession& session) {
     sessions_.erase(session.id());
     for (const auto& observer : closed_observers_) {

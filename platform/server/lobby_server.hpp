@@ -18,6 +18,7 @@
 namespace gamestore::server {
 
 class LobbySession;
+struct SignedIn;
 
 class LobbyServer {
 public:
@@ -53,12 +54,19 @@ public:
     using SessionObserver = std::function<void(LobbySession&)>;
     void add_session_closed_observer(SessionObserver observer) { closed_observers_.push_back(std::move(observer)); }
     void add_signed_in_observer(SessionObserver observer) { signed_in_observers_.push_back(std::move(observer)); }
+    // A session signed out without closing (auth.logout, or revoked by a
+    // newer login just before it closes): `who` is who it was.
+    using SignedOutObserver = std::function<void(const SignedIn&)>;
+    void add_signed_out_observer(SignedOutObserver observer) {
+        signed_out_observers_.push_back(std::move(observer));
+    }
 
     // Called by sessions.
     void session_ended(LobbySession& session);
     void session_signed_in(LobbySession& session);
+    void session_signed_out(const SignedIn& who);
 
-private:
+  private:
     boost::asio::awaitable<void> accept_loop();
     void register_builtin_ops();
 
@@ -76,6 +84,7 @@ private:
     std::function<void()> on_stopped_;
     std::vector<SessionObserver> closed_observers_;
     std::vector<SessionObserver> signed_in_observers_;
+    std::vector<SignedOutObserver> signed_out_observers_;
 };
 
 }  // namespace gamestore::server

@@ -34,6 +34,15 @@ void LobbySession::set_signed_in(SignedIn who) {
     server_.session_signed_in(*this);
 }
 
+void LobbySession::clear_signed_in() {
+    if (!signed_in_) {
+        return;
+    }
+    const SignedIn who = std::move(*signed_in_);
+    signed_in_.reset();
+    server_.session_signed_out(who);
+}
+
 void LobbySession::arm_deadline() {
     // Before sign-in the deadline is the authentication deadline, counted from
     // the connection's start; afterwards it is the idle timeout.
@@ -269,6 +278,8 @@ asio::awaitable<void> LobbySession::handle_line(const std::string& line) {
         if (reply.blob) {
             channel_.send_file(protocol::encode_ok(request.id, reply.data, reply.blob->length),
                                reply.blob->file, reply.blob->offset, reply.blob->length);
+        } else if (reply.data_text) {
+            channel_.send(protocol::encode_ok_text(request.id, *reply.data_text));
         } else {
             channel_.send(protocol::encode_ok(request.id, reply.data));
         }
@@ -288,6 +299,14 @@ asio::awaitable<void> LobbySession::handle_line(const std::string& line) {
 
 void LobbySession::push_event(std::string_view name, const nlohmann::json& data) {
     channel_.send(protocol::encode_event(name, data));
+}
+
+bool LobbySession::push_lobby_deltas(const std::string& lines) {
+    if (channel_.queued() >= kMaxQueuedFramesForDeltas) {
+        return false;
+    }
+    channel_.send(lines);
+    return true;
 }
 
 void LobbySession::close_with_event(std::string_view name, const nlohmann::json& data) {

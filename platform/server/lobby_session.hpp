@@ -43,12 +43,19 @@ public:
     std::uint64_t id() const { return id_; }
     const std::optional<SignedIn>& signed_in() const { return signed_in_; }
     void set_signed_in(SignedIn who);
-    void clear_signed_in() { signed_in_.reset(); }
-    // Whether lobby.updated is pushed to this session (lobby.watch). Clients
-    // that never show the lobby (bots, scripts, the sim's players) turn it
-    // off: with hundreds of players each push is tens of KiB.
+    void clear_signed_in();
+    // Whether the lobby deltas are pushed to this session (lobby.watch, on by
+    // default). Scripts that never look at the lobby turn them off.
     bool wants_lobby_updates() const { return wants_lobby_updates_; }
     void set_wants_lobby_updates(bool on) { wants_lobby_updates_ = on; }
+    // Queues a batch of lobby delta lines, unless this connection is so far
+    // behind that its queue holds kMaxQueuedFramesForDeltas frames: then the
+    // batch is dropped (false) and the client, seeing the gap in the
+    // sequence numbers, asks for a snapshot once it catches up. A reader
+    // that stalls therefore costs the server a bounded queue, not one copy
+    // of every change.
+    bool push_lobby_deltas(const std::string& lines);
+    static constexpr std::size_t kMaxQueuedFramesForDeltas = 256;
     // The address this client reached us by: what it should dial for a game
     // server on this machine when no --advertise-host is configured.
     // The room this connection entered (created, joined or acted in); 0

@@ -197,6 +197,17 @@ int main(int argc, char** argv) {
         ->envname("GAMESTORE_MAX_CONNECTIONS")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000000));
+    app.add_option("--max-auth-queue", config.max_auth_queue,
+                   "sign-ups and logins waiting for their password hash at most; more are told "
+                   "UNAVAILABLE (auth.resume needs no hash)")
+        ->envname("GAMESTORE_MAX_AUTH_QUEUE")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100000));
+    app.add_option("--catalog-cache", config.catalog_cache,
+                   "answer store.list and store.show from the catalogue in memory (off: read the "
+                   "database every time)")
+        ->envname("GAMESTORE_CATALOG_CACHE")
+        ->capture_default_str();
     app.add_option(
            "--auth-threads", config.auth_threads,
            "threads for password hashing (register, login), apart from the blocking threads")

@@ -792,7 +792,7 @@ asio::awaitable<void> RoomService::cleanup(std::int64_t room_id, ActiveMatch mat
         if (room.members.empty()) {
             spdlog::info("room {}: deleted (no members left after match {})", room_id, match.match_id);
             rooms_.erase(it);
-            schedule_lobby_update();
+            mark_room(room_id);
         } else {
             if (std::none_of(room.members.begin(), room.members.end(),
                              [&](const RoomMember& m) { return m.account_id == room.host; })) {

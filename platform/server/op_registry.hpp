@@ -43,6 +43,9 @@ struct Reply {
         std::uint64_t length = 0;
     };
     std::optional<Blob> blob;
+    // When set, the response's data as JSON text, sent instead of `data`
+    // (answers kept serialised, such as the catalogue's).
+    std::optional<std::string> data_text = std::nullopt;
 };
 
 using Handler = std::function<boost::asio::awaitable<Reply>(RequestContext&)>;

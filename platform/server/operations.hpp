@@ -19,6 +19,7 @@ namespace gamestore::server {
 
 class LobbyServer;
 class RoomService;
+class CatalogCache;
 class ReportEndpoint;
 
 struct OperationsView {
@@ -29,6 +30,7 @@ struct OperationsView {
     ServerMetrics& metrics;
     const launch::Sandbox& sandbox;
     store::SqlStore& store;
+    CatalogCache& catalog;
     const std::atomic<bool>& stopping;
 };
 

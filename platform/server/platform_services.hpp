@@ -3,6 +3,7 @@
 // the store and the configuration. Owned by gamestore-server's main.
 
 #include "platform/launch/sandbox.hpp"
+#include "platform/server/catalog_cache.hpp"
 #include "platform/server/lobby_server.hpp"
 #include "platform/server/server_config.hpp"
 #include "platform/server/server_metrics.hpp"
@@ -18,6 +19,7 @@ struct PlatformServices {
     const ServerConfig& config;
     const launch::Sandbox& sandbox;  // every game server runs in it
     ServerMetrics& metrics;
+    CatalogCache& catalog;
 };
 
 void register_account_ops(PlatformServices& services);

@@ -63,6 +63,11 @@ json stats_json(const PlatformServices& services, const RoomService& rooms) {
               {"healthchecks_abandoned", counters.healthchecks_abandoned},
               {"sandbox_failures", counters.sandbox_failures},
               {"cleanups_in_flight", rooms.cleanups_in_flight()}}},
+            {"lobby",
+             {{"seq", rooms.lobby_counters().seq},
+              {"flushes", rooms.lobby_counters().flushes},
+              {"pushed_bytes", rooms.lobby_counters().pushed_bytes},
+              {"dropped_batches", rooms.lobby_counters().dropped_batches}}},
             {"sandbox", launch::sandbox_mode_name(services.sandbox.mode())}};
 }
 
@@ -91,6 +96,10 @@ void register_room_ops(PlatformServices& services, RoomService& rooms) {
         }
         ctx.session.set_wants_lobby_updates(on);
         co_return Reply{{{"on", on}}, std::nullopt};
+    }, Access::Authenticated, 0});
+
+    lobby.ops().add("lobby.snapshot", OpSpec{[&rooms](RequestContext&) -> asio::awaitable<Reply> {
+        co_return Reply{rooms.lobby_snapshot(), std::nullopt};
     }, Access::Authenticated, 0});
 
     lobby.ops().add("room.list", OpSpec{[&rooms](RequestContext&) -> asio::awaitable<Reply> {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "platform/protocol/lobby_mirror.hpp"
 #include "platform/protocol/text.hpp"
 #include "platform/server/lobby_error.hpp"
 #include "platform/server/lobby_session.hpp"
@@ -200,7 +201,7 @@ void RoomService::publish_room(const Room& room) {
     for_each_member_session(room, [&](LobbySession& session) {
         session.push_event("room.updated", member_view(room, session));
     });
-    schedule_lobby_update();
+    mark_room(room.id);
 }
 
 json RoomService::lobby_rooms() const {
@@ -211,19 +212,24 @@ json RoomService::lobby_rooms() const {
     return rooms;
 }
 
-json RoomService::lobby_players() const {
+std::map<std::string, json> RoomService::player_rows(const std::set<std::string>* only) const {
+    const auto wanted = [only](const std::string& name) { return !only || only->count(name) > 0; };
     // One row per signed-in player account, however many connections it has.
-    std::map<store::AccountId, json> players;
+    std::map<std::string, json> players;
     services_.lobby.for_each_session([&](LobbySession& session) {
         const auto& who = session.signed_in();
-        if (!who || who->role != AccountRole::Player || players.count(who->account_id)) {
+        if (!who || who->role != AccountRole::Player || !wanted(who->name) ||
+            players.count(who->name)) {
             return;
         }
-        players[who->account_id] = {{"name", who->name}, {"room_id", nullptr}, {"state", "idle"}};
+        players[who->name] = {{"name", who->name}, {"room_id", nullptr}, {"state", "idle"}};
     });
     for (const auto& [id, room] : rooms_) {
         for (const auto& member : room.members) {
-            auto& row = players[member.account_id];
+            if (!wanted(member.name)) {
+                continue;
+            }
+            auto& row = players[member.name];
             if (row.is_null()) {
                 row = {{"name", member.name}};
             }
@@ -236,18 +242,53 @@ json RoomService::lobby_players() const {
             row["connected"] = member.connected;
         }
     }
+    return players;
+}
+
+json RoomService::lobby_players() const {
     json list = json::array();
-    for (auto& [id, row] : players) {
+    for (auto& [name, row] : player_rows(nullptr)) {
         list.push_back(std::move(row));
     }
-    std::sort(list.begin(), list.end(), [](const json& a, const json& b) {
-        return a.at("name").get<std::string>() < b.at("name").get<std::string>();
-    });
     return list;
 }
 
-void RoomService::schedule_lobby_update() {
-    // Coalesce bursts (a match ending touches several rows) into one push.
+json RoomService::lobby_snapshot() const {
+    json rooms = json::array();
+    for (const auto& [id, room] : published_rooms_) {
+        rooms.push_back(room);
+    }
+    json players = json::array();
+    for (const auto& [name, player] : published_players_) {
+        players.push_back(player);
+    }
+    return {
+        {"seq", lobby_counters_.seq}, {"rooms", std::move(rooms)}, {"players", std::move(players)}};
+}
+
+void RoomService::mark_room(std::int64_t room_id) {
+    dirty_rooms_.insert(room_id);
+    if (const auto it = rooms_.find(room_id); it != rooms_.end()) {
+        for (const auto& member : it->second.members) {
+            dirty_players_.insert(member.name);
+        }
+    }
+    // Whoever the clients last saw in the room: a member who left has a new row too.
+    if (const auto it = published_rooms_.find(room_id); it != published_rooms_.end()) {
+        for (const auto& member : it->second.at("members")) {
+            dirty_players_.insert(member.at("name").get<std::string>());
+        }
+    }
+    schedule_lobby_flush();
+}
+
+void RoomService::mark_player(const std::string& name) {
+    dirty_players_.insert(name);
+    schedule_lobby_flush();
+}
+
+void RoomService::schedule_lobby_flush() {
+    // Coalesce bursts (a match ending touches several rows) into one batch.
     if (lobby_update_pending_) {
         return;
     }
@@ -255,16 +296,74 @@ void RoomService::schedule_lobby_update() {
     lobby_update_.expires_after(std::chrono::milliseconds(50));
     lobby_update_.async_wait([this](const boost::system::error_code& ec) {
         lobby_update_pending_ = false;
-        if (ec) {
+        if (!ec) {
+            flush_lobby();
+        }
+    });
+}
+
+void RoomService::flush_lobby() {
+    // Every delta of the batch is encoded once; the batch is one string that
+    // each watching connection queues as it is.
+    std::string lines;
+    const auto emit = [&](std::string_view event, json data) {
+        data["seq"] = ++lobby_counters_.seq;
+        lines += protocol::encode_event(event, data);
+    };
+    for (const auto id : dirty_rooms_) {
+        const auto live = rooms_.find(id);
+        const auto published = published_rooms_.find(id);
+        if (live == rooms_.end()) {
+            if (published != published_rooms_.end()) {
+                published_rooms_.erase(published);
+                emit(protocol::kLobbyRoomRemoved, {{"room_id", id}});
+            }
+            continue;
+        }
+        json view = public_view(live->second);
+        if (published == published_rooms_.end()) {
+            emit(protocol::kLobbyRoomAdded, {{"room", view}});
+            published_rooms_.emplace(id, std::move(view));
+        } else if (published->second != view) {
+            emit(protocol::kLobbyRoomChanged, {{"room", view}});
+            published->second = std::move(view);
+        }
+    }
+    auto rows = player_rows(&dirty_players_);
+    for (const auto& name : dirty_players_) {
+        const auto live = rows.find(name);
+        const auto published = published_players_.find(name);
+        if (live == rows.end()) {
+            if (published != published_players_.end()) {
+                published_players_.erase(published);
+                emit(protocol::kLobbyPlayerRemoved, {{"name", name}});
+            }
+            continue;
+        }
+        if (published == published_players_.end()) {
+            emit(protocol::kLobbyPlayerAdded, {{"player", live->second}});
+            published_players_.emplace(name, std::move(live->second));
+        } else if (published->second != live->second) {
+            emit(protocol::kLobbyPlayerChanged, {{"player", live->second}});
+            published->second = std::move(live->second);
+        }
+    }
+    dirty_rooms_.clear();
+    dirty_players_.clear();
+    if (lines.empty()) {
+        return;
+    }
+    ++lobby_counters_.flushes;
+    services_.lobby.for_each_session([&](LobbySession& session) {
+        const auto& who = session.signed_in();
+        if (!who || who->role != AccountRole::Player || !session.wants_lobby_updates()) {
             return;
         }
-        const json data = {{"rooms", lobby_rooms()}, {"players", lobby_players()}};
-        services_.lobby.for_each_session([&](LobbySession& session) {
-            const auto& who = session.signed_in();
-            if (who && who->role == AccountRole::Player && session.wants_lobby_updates()) {
-                session.push_event("lobby.updated", data);
-            }
-        });
+        if (session.push_lobby_deltas(lines)) {
+            lobby_counters_.pushed_bytes += lines.size();
+        } else {
+            ++lobby_counters_.dropped_batches;
+        }
     });
 }
 
@@ -284,8 +383,9 @@ void RoomService::remove_member(Room& room, store::AccountId account, const std:
         }
         if (!room.match) {
             spdlog::info("room {}: deleted (last member left)", room.id);
-            rooms_.erase(room.id);
-            schedule_lobby_update();
+            const auto room_id = room.id;
+            rooms_.erase(room_id);
+            mark_room(room_id);
         }
         // With a cleanup under way the room goes once that finishes.
         return;
@@ -325,7 +425,7 @@ void RoomService::on_session_closed(LobbySession& session) {
             publish_room(*room);
         }
     }
-    schedule_lobby_update();
+    mark_player(who->name);
 }
 
 void RoomService::on_session_signed_in(LobbySession& session) {
@@ -343,7 +443,13 @@ void RoomService::on_session_signed_in(LobbySession& session) {
         session.push_event("match.ended", missed->second.ended);
         missed_results_.erase(missed);
     }
-    schedule_lobby_update();
+    mark_player(who->name);
+}
+
+void RoomService::on_session_signed_out(const SignedIn& who) {
+    if (who.role == AccountRole::Player) {
+        mark_player(who.name);
+    }
 }
 
 void RoomService::keep_missed_result(const Room& room, const json& ended) {

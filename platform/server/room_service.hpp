@@ -173,6 +173,14 @@ struct MatchCounters {
     std::uint64_t rejected_reports() const;
 };
 
+// The lobby deltas so far (server.stats "lobby").
+struct LobbyCounters {
+    std::uint64_t seq = 0;              // the last delta's sequence number
+    std::uint64_t flushes = 0;          // batches pushed (one per coalescing window with changes)
+    std::uint64_t pushed_bytes = 0;     // delta bytes queued, summed over every recipient
+    std::uint64_t dropped_batches = 0;  // batches not queued to a reader that had fallen behind
+};
+
 class RoomService {
 public:
     RoomService(PlatformServices& services, ChildReaper& reaper, RoomTuning tuning,
@@ -200,6 +208,7 @@ public:
 
     void on_session_closed(LobbySession& session);
     void on_session_signed_in(LobbySession& session);
+    void on_session_signed_out(const SignedIn& who);
 
     // --- the operations behind the room.* ops (room_service.cpp). Each
     // refuses with a LobbyError saying why.
@@ -233,6 +242,11 @@ public:
     nlohmann::json member_view(const Room& room, const LobbySession& session) const;
     nlohmann::json lobby_players() const;
     nlohmann::json lobby_rooms() const;
+    // The lobby as of the last delta sent (docs/PROTOCOL.md "Lobby deltas"):
+    // {seq, rooms:[RoomPublic] by room_id, players:[row] by name}. Changes
+    // not pushed yet are not in it; they follow as deltas.
+    nlohmann::json lobby_snapshot() const;
+    const LobbyCounters& lobby_counters() const { return lobby_counters_; }
 
     const MatchCounters& counters() const { return counters_; }
     std::size_t room_count() const { return rooms_.size(); }
@@ -259,7 +273,17 @@ public:
     // Calls fn for every signed-in player connection of a member of `room`.
     void for_each_member_session(const Room& room, const std::function<void(LobbySession&)>& fn);
     void send_to_members(const Room& room, std::string_view event, const nlohmann::json& data);
-    void schedule_lobby_update();
+
+    // --- the lobby as deltas (room_service.cpp). Changes mark rows dirty;
+    // a 50 ms window later flush_lobby() compares each dirty row with what
+    // was last published and pushes one numbered delta per difference.
+    // The room's row and its members' rows (also those who just left it).
+    void mark_room(std::int64_t room_id);
+    void mark_player(const std::string& name);
+    void schedule_lobby_flush();
+    void flush_lobby();
+    // The current rows of the players named in `only`, or of everyone.
+    std::map<std::string, nlohmann::json> player_rows(const std::set<std::string>* only) const;
 
     // --- matches (match_lifecycle.cpp)
     // WAITING -> STARTING with a fresh match id and tokens; returns the id.
@@ -313,6 +337,11 @@ public:
         std::chrono::steady_clock::time_point at;
     };
     std::map<store::AccountId, MissedResult> missed_results_;
+    std::set<std::int64_t> dirty_rooms_;
+    std::set<std::string> dirty_players_;
+    std::map<std::int64_t, nlohmann::json> published_rooms_;
+    std::map<std::string, nlohmann::json> published_players_;
+    LobbyCounters lobby_counters_;
 };
 
 }  // namespace gamestore::server

@@ -146,6 +146,7 @@ struct ServerApp::Parts {
     std::unique_ptr<store::SqlStore> store;
     asio::io_context io{1};
     LobbyServer lobby;
+    CatalogCache catalog;
     PlatformServices services;
     ChildReaper reaper;
     std::unique_ptr<RoomService> rooms;
@@ -161,7 +162,8 @@ struct ServerApp::Parts {
           sandbox(std::move(checked)),
           store(std::move(opened)),
           lobby(io, config),
-          services{lobby, *store, lobby.config(), sandbox, *metrics},
+          catalog(*store, lobby.blocking_pool(), config.catalog_cache),
+          services{lobby, *store, lobby.config(), sandbox, *metrics, catalog},
           reaper(io),
           reports(io, report_endpoint_config(config),
                   [this](const protocol::Report& report) { return rooms->handle_report(report); }),
@@ -174,7 +176,7 @@ struct ServerApp::Parts {
     }
 
     OperationsView operations() {
-        return {lobby, *rooms, reports, http, *metrics, sandbox, *store, stopping};
+        return {lobby, *rooms, reports, http, *metrics, sandbox, *store, catalog, stopping};
     }
 
     asio::awaitable<HttpResponse> serve_http(const HttpRequest& request) {
@@ -258,8 +260,11 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
                                             p.reports.local_endpoint().port());
     register_room_ops(p.services, *p.rooms);
     p.rooms->reconcile_after_restart();
+    p.catalog.load();
     p.lobby.add_session_closed_observer([&p](LobbySession& s) { p.rooms->on_session_closed(s); });
     p.lobby.add_signed_in_observer([&p](LobbySession& s) { p.rooms->on_session_signed_in(s); });
+    p.lobby.add_signed_out_observer(
+        [&p](const SignedIn& who) { p.rooms->on_session_signed_out(who); });
 
     // Installed before anything can see us (ports, ready file): a SIGTERM
     // that arrives right after the ready file is a clean stop, never the

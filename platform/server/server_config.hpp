@@ -49,10 +49,20 @@ struct ServerConfig {
     // Password hashing (argon2id on register and login) has its own pool, so
     // a flood of sign-ups cannot queue launches and SQLite writes behind it.
     int auth_threads = 1;
+    // Sign-ups and logins waiting for or running their password hash at
+    // most; one more is answered UNAVAILABLE at once (the client retries)
+    // instead of queueing behind minutes of hashing. Each connection has at
+    // most one request in flight, so the queue serves connections in turn.
+    // 16 keeps the last one's wait (16 hashes of 0.1-0.5 s on a busy
+    // 2-core machine) well inside a client's 30 s timeout.
+    std::size_t max_auth_queue = 16;
     // Open lobby connections (signed in or not) at most; one more is told
     // UNAVAILABLE and closed. gamestore-server lowers it to half the open
     // files limit when that is smaller, so accept() never runs out of fds.
     std::size_t max_connections = 4096;
+    // store.list and store.show from the catalogue kept in memory
+    // (platform/server/catalog_cache.hpp); off reads the database each time.
+    bool catalog_cache = true;
 
     // argon2id at libsodium's INTERACTIVE cost unless a test asks for speed.
     bool fast_password_hash = false;

@@ -381,18 +381,11 @@ TEST_CASE(
             "bin/fakegame client --think-ms 600000 --result-timeout-ms 600000";
     });
     const auto room_gone = [&](std::int64_t room_id) {
-        return observer
-            .wait_for(
-                "lobby.updated",
-                [&](const json& lobby) {
-                    for (const auto& room : lobby.at("rooms")) {
-                        if (room.at("room_id") == room_id)
-                            return false;
-                    }
-                    return true;
-                },
-                60s)
-            .has_value();
+        return observer.wait_lobby(
+            [&](const gamestore::protocol::LobbyMirror& lobby) {
+                return lobby.rooms().count(room_id) == 0;
+            },
+            60s);
     };
 
     for (const int signal_number : {SIGTERM, SIGHUP}) {
@@ -490,14 +483,10 @@ TEST_CASE(
         lobby_link.cut(/*refuse=*/true);
         // The client plays on and the match ends; the disconnected member
         // leaves with it, and so does the room.
-        REQUIRE(observer.wait_for(
-            "lobby.updated",
-            [&](const json& lobby) {
-                for (const auto& listed : lobby.at("rooms")) {
-                    if (listed.at("room_id") == room->at("room_id"))
-                        return false;
-                }
-                return true;
+        const auto room_id = room->at("room_id").get<std::int64_t>();
+        REQUIRE(observer.wait_lobby(
+            [&](const gamestore::protocol::LobbyMirror& lobby) {
+                return lobby.rooms().count(room_id) == 0;
             },
             60s));
         lobby_link.allow();

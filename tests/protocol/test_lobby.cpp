@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <variant>
 
@@ -209,4 +210,18 @@ TEST_CASE("lobby: parse server messages", "[lobby]") {
         CHECK(message_error(R"({"id":1,"ok":true,"bytes":"5"})").find("\"bytes\"") !=
               std::string::npos);
     }
+}
+
+TEST_CASE("encode_ok_text: a pre-serialised reply reads back like encode_ok's",
+          "[protocol][lobby]") {
+    const json data = {{"games", json::array({{{"name", "wordle"}, {"note", "a\nb \u00e9"}}})},
+                       {"total", 1}};
+    const auto line = encode_ok_text(42, data.dump());
+    CHECK(line.back() == '\n');
+    CHECK(std::count(line.begin(), line.end(), '\n') == 1);
+    const auto response = server_message<Response>(line);
+    CHECK(response.id == 42);
+    CHECK(response.ok);
+    CHECK(response.data == data);
+    CHECK(server_message<Response>(encode_ok(42, data)).data == response.data);
 }

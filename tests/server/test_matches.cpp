@@ -18,6 +18,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -148,21 +149,12 @@ std::int64_t match_counter(TestPlayer& player, const char* name) {
     return stats(player).at("matches").at(name).get<std::int64_t>();
 }
 
-// Waits for a lobby.updated push listing no rooms: a room is deleted only
-// once its match's cleanup (stop, port, dir) is done.
+// Waits until the observer's copy of the lobby lists no rooms: a room is
+// deleted only once its match's cleanup (stop, port, dir) is done.
 bool wait_no_rooms(TestPlayer& observer, std::chrono::milliseconds timeout = 20s) {
-    if (stats(observer).at("rooms") == 0) {
-        return true;
-    }
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        auto event = observer.client().next_event(left);
-        if (event && event->name == "lobby.updated" && event->data.at("rooms").empty()) {
-            return true;
-        }
-    }
-    return false;
+    return observer.wait_lobby(
+        [](const gamestore::protocol::LobbyMirror& lobby) { return lobby.rooms().empty(); },
+        timeout);
 }
 
 // Waits until the server log contains `needle` (inotify on the log's writes,
@@ -1077,7 +1069,8 @@ TEST_CASE("a server started with a relative --data-dir launches game servers", "
     CHECK(room->at("state") == "IN_GAME");
 }
 
-TEST_CASE("lobby.watch turns the lobby.updated pushes of one connection off and on", "[server][integration]") {
+TEST_CASE("lobby.watch turns the lobby deltas of one connection off and on",
+          "[server][integration]") {
     ServerFixture server(server_args());
     TestDeveloper dev(server, "watchmaker");
     const auto game = dev.publish_fakegame("ok", "Fake Watch");
@@ -1087,28 +1080,138 @@ TEST_CASE("lobby.watch turns the lobby.updated pushes of one connection off and 
     CHECK(quiet.require("lobby.watch", {{"on", false}}).at("on") == false);
     CHECK(quiet.call("lobby.watch", {{"on", "no"}}).error_code == "BAD_REQUEST");
 
-    // wait_for reads new events only (wait_event would answer with the first
-    // lobby.updated this player ever saw, e.g. one that arrived while it
-    // signed in, and never look further).
-    auto lists_room = [&](TestPlayer& player) {
-        return player
-            .wait_for(
-                "lobby.updated", [](const json& update) { return !update.at("rooms").empty(); },
-                10s)
-            .has_value();
+    const auto lists_room = [](const gamestore::protocol::LobbyMirror& lobby) {
+        return !lobby.rooms().empty();
     };
     host.require("room.create", {{"game", game}});
-    REQUIRE(lists_room(watcher));
+    REQUIRE(watcher.wait_lobby(lists_room, 10s));
     // Pushes to every session are queued together; quiet's answer to a ping
     // comes after anything pushed to it then, so nothing may be waiting.
     quiet.require("ping");
     const auto any = [](const json&) { return true; };
-    CHECK_FALSE(quiet.wait_for("lobby.updated", any, 1ms));
+    CHECK_FALSE(quiet.wait_for(std::string(gamestore::protocol::kLobbyRoomAdded), any, 1ms));
 
+    // Turned back on, the deltas resume past the ones quiet missed: the gap
+    // makes it ask for a snapshot, after which its copy is whole again.
     CHECK(quiet.require("lobby.watch").at("on") == true);  // default: on
     host.require("room.leave");
-    auto update = quiet.wait_for("lobby.updated", any, 10s);
-    REQUIRE(update);
+    REQUIRE(quiet.wait_lobby(
+        [](const gamestore::protocol::LobbyMirror& lobby) {
+            return lobby.synced() && lobby.seq() > 0;
+        },
+        10s));
+    REQUIRE(quiet.wait_lobby(
+        [](const gamestore::protocol::LobbyMirror& lobby) {
+            return lobby.rooms().empty() && lobby.players().count("host");
+        },
+        10s));
+    CHECK(quiet.gaps_seen() == 1);
+}
+
+// Applies every event already queued for `player` (none arrive later than
+// the answer to a request sent after them).
+void drain_events(TestPlayer& player) {
+    player.require("ping");
+    while (auto event = player.client().next_event(0ms)) {
+        player.observe(*event);
+    }
+}
+
+TEST_CASE("lobby deltas: after random churn every watcher's copy equals a fresh snapshot",
+          "[server][integration]") {
+    const std::uint32_t seed = 20261205;
+    INFO("seed " << seed);
+    ServerFixture server(server_args());
+    TestDeveloper dev(server, "churner");
+    const auto game = dev.publish_fakegame("ok", "Fake Churn", "1.0.0", 1);
+    std::vector<std::unique_ptr<TestPlayer>> players;
+    for (int i = 0; i < 8; ++i) {
+        players.push_back(std::make_unique<TestPlayer>(server, "churn" + std::to_string(i)));
+    }
+    TestPlayer observer(server, "observer");
+    // A second observer that misses deltas now and then (lobby.watch off and
+    // on) and must resynchronise.
+    TestPlayer patchy(server, "patchy");
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> pick(0, 9);
+    std::uniform_int_distribution<std::size_t> who(0, players.size() - 1);
+    bool patchy_on = true;
+    for (int step = 0; step < 150; ++step) {
+        auto& p = players[who(rng)];
+        switch (pick(rng)) {
+            case 0:
+            case 1:
+                p->call("room.create", {{"game", game}});
+                break;
+            case 2:
+            case 3: {
+                const auto rooms = observer.lobby().rooms();
+                if (!rooms.empty()) {
+                    auto it = rooms.begin();
+                    std::advance(it, static_cast<std::ptrdiff_t>(who(rng) % rooms.size()));
+                    p->call("room.join", {{"room_id", it->first}});
+                }
+                break;
+            }
+            case 4:
+            case 5:
+                p->call("room.leave");
+                break;
+            case 6:
+                p->call("room.ready", {{"ready", pick(rng) % 2 == 0}});
+                break;
+            case 7: {
+                // Disconnect and come back: the player's row goes and returns.
+                const auto name = p->name();
+                p.reset();
+                p = std::make_unique<TestPlayer>(server, name);
+                break;
+            }
+            case 8:
+                patchy_on = !patchy_on;
+                patchy.require("lobby.watch", {{"on", patchy_on}});
+                break;
+            default:
+                drain_events(observer);  // lets the coalescing window pass now and then
+                break;
+        }
+        while (auto event = observer.client().next_event(0ms)) {
+            observer.observe(*event);
+        }
+    }
+    patchy.require("lobby.watch", {{"on", true}});
+    // One more change after everything: both observers receive its delta.
+    players[0]->call("room.leave");
+    players[0]->call("room.create", {{"game", game}});
+    const auto settled = [&](TestPlayer& watcher) {
+        return watcher.wait_lobby(
+            [&](const gamestore::protocol::LobbyMirror& lobby) {
+                return lobby.synced() && lobby.players().count("churn0") &&
+                       lobby.players().at("churn0").value("state", "") == "in_room";
+            },
+            10s);
+    };
+    REQUIRE(settled(observer));
+    REQUIRE(settled(patchy));
+    for (TestPlayer* watcher : {&observer, &patchy}) {
+        drain_events(*watcher);
+        const auto snapshot = watcher->require("lobby.snapshot");
+        // The answer comes after every delta up to its seq; a later batch may
+        // already be queued too and is left alone.
+        const auto seq = snapshot.at("seq").get<std::uint64_t>();
+        while (watcher->lobby().seq() < seq) {
+            auto event = watcher->client().next_event(0ms);
+            REQUIRE(event);
+            watcher->observe(*event);
+        }
+        INFO(watcher->name() << " saw " << watcher->deltas_seen() << " deltas and "
+                             << watcher->gaps_seen() << " gaps");
+        CHECK(watcher->lobby().synced());
+        CHECK(watcher->lobby().to_snapshot() == snapshot);
+    }
+    CHECK(observer.gaps_seen() == 0);
+    // How many depends on how the changes fell into 50 ms batches; some did.
+    CHECK(observer.deltas_seen() > 0);
 }
 
 TEST_CASE("healthcheck hosts: 127.0.0.1 first, then healthcheck.host or the advertised host, never bind-only",
@@ -1608,8 +1711,8 @@ TEST_CASE(
     CHECK(conflict.message.find("another connection of yours") != std::string::npos);
 
     // The connection that entered the room goes (its launcher died); the
-    // server has seen it once it counts one session fewer (each close also
-    // pushes lobby.updated, which wakes the wait).
+    // server has seen it once it counts one session fewer (asked again after
+    // each event, or every 0.5 s).
     const auto sessions_before = second.call("server.stats").data.at("sessions").get<int>();
     first.reset();
     const auto deadline = std::chrono::steady_clock::now() + 30s;
@@ -1629,12 +1732,8 @@ TEST_CASE(
     CHECK(created.data.at("room").at("room_id") != old_room);
     // The old room's match had no player left: it is stopped and the room goes.
     TestPlayer watcher(server, "watcher");
-    const auto gone = watcher.wait_for("lobby.updated", [&](const json& lobby) {
-        for (const auto& room : lobby.at("rooms")) {
-            if (room.at("room_id") == old_room)
-                return false;
-        }
-        return true;
+    const auto gone = watcher.wait_lobby([&](const gamestore::protocol::LobbyMirror& lobby) {
+        return lobby.rooms().count(old_room) == 0;
     });
     CHECK(gone);
 }

@@ -457,3 +457,121 @@ TEST_CASE("a room gets the version a download would: the live one unless asked, 
     REQUIRE(dev.call("dev.relist", {{"game", "Rule"}}).ok);
     CHECK(both(std::nullopt) == Picks{"1.0.0", "1.0.0"});
 }
+
+TEST_CASE(
+    "the catalogue in memory follows every change, pages store.list and is rebuilt on restart",
+    "[server][store][integration]") {
+    TempDir temp;
+    const auto data = temp.path() / "var";
+    // The same questions asked of a server, as the answers' data.
+    const auto browse = [](SyncLobbyClient& client) {
+        json seen = json::object();
+        seen["list"] = client.call("store.list").data;
+        seen["page"] = client.call("store.list", {{"offset", 1}, {"limit", 2}}).data;
+        for (const char* game : {"Alpha", "beta", "Gamma", "Hidden"}) {
+            const auto show = client.call("store.show", {{"game", game}});
+            seen[game] = show.ok ? show.data : json(show.error_code);
+        }
+        return seen;
+    };
+    json player_view;
+    json owner_view;
+    {
+        ServerFixture server({"--fast-password-hash"}, data);
+        SyncLobbyClient dev;
+        sign_in(dev, server, "developer", "cat");
+        SyncLobbyClient player;
+        sign_in(player, server, "player", "browser");
+        // Listed before anything is published: the answers that follow must
+        // come from a catalogue the changes kept up to date.
+        CHECK(player.call("store.list").data.at("games").empty());
+        CHECK(player.call("store.show", {{"game", "Alpha"}}).error_code == "NOT_FOUND");
+        for (const char* game : {"Gamma", "Beta", "Alpha", "Delta"}) {
+            REQUIRE(publish(dev, make_package(temp.path(), game, "1.0.0")).ok);
+        }
+        REQUIRE(publish(dev, make_package(temp.path(), "Alpha", "1.1.0"), true).ok);  // hidden
+        REQUIRE(dev.call("dev.delist", {{"game", "Delta"}}).ok);
+        REQUIRE(publish(dev, make_package(temp.path(), "Beta", "2.0.0")).ok);
+        REQUIRE(dev.call("dev.set_live", {{"game", "Beta"}, {"version", "1.0.0"}}).ok);
+
+        const auto list = player.call("store.list");
+        REQUIRE(list.ok);
+        REQUIRE(list.data.at("games").size() == 3);  // Delta is delisted
+        CHECK(list.data.at("games")[0].at("name") == "Alpha");
+        CHECK(list.data.at("games")[1].at("name") == "Beta");
+        CHECK(list.data.at("games")[1].at("live_version") == "1.0.0");
+        CHECK(list.data.at("total") == 3);
+        CHECK_FALSE(list.data.contains("next_offset"));
+        const auto page = player.call("store.list", {{"offset", 1}, {"limit", 1}});
+        REQUIRE(page.data.at("games").size() == 1);
+        CHECK(page.data.at("games")[0].at("name") == "Beta");
+        CHECK(page.data.at("next_offset") == 2);
+        CHECK(player.call("store.list", {{"limit", 0}}).error_code == "BAD_REQUEST");
+        // Names compare without ASCII case, as the database does; a hidden
+        // version is the owner's to see.
+        CHECK(player.call("store.show", {{"game", "alpha"}}).data.at("versions").size() == 1);
+        CHECK(dev.call("store.show", {{"game", "ALPHA"}}).data.at("versions").size() == 2);
+        REQUIRE(dev.call("dev.relist", {{"game", "Delta"}}).ok);
+        CHECK(player.call("store.list").data.at("games").size() == 4);
+        REQUIRE(dev.call("dev.delist", {{"game", "Delta"}}).ok);
+        player_view = browse(player);
+        owner_view = browse(dev);
+        server.kill_hard();
+    }
+    // A restart rebuilds the catalogue from the database, and the uncached
+    // path reads the same answers from it.
+    for (const char* cache : {"on", "off"}) {
+        INFO("--catalog-cache " << cache);
+        ServerFixture restarted({"--fast-password-hash", "--catalog-cache", cache}, data);
+        SyncLobbyClient player;
+        sign_in(player, restarted, "player", "browser");
+        SyncLobbyClient dev;
+        sign_in(dev, restarted, "developer", "cat");
+        CHECK(browse(player) == player_view);
+        CHECK(browse(dev) == owner_view);
+    }
+}
+
+TEST_CASE(
+    "the password-hash queue is bounded: past it a sign-up is told UNAVAILABLE and a retry "
+    "succeeds",
+    "[server][store][integration]") {
+    // Real argon2id on one thread, at most two waiting: eight sign-ups sent
+    // at once are either served or refused at once, never queued beyond two.
+    ServerFixture server({"--auth-threads", "1", "--max-auth-queue", "2"});
+    SyncLobbyClient watcher;
+    sign_in(watcher, server, "player", "watcher");
+    std::vector<std::unique_ptr<gamestore::testing::RawConnection>> floods;
+    for (int i = 0; i < 8; ++i) {
+        floods.push_back(std::make_unique<gamestore::testing::RawConnection>(
+            server.endpoints().lobby_host, server.endpoints().lobby_port));
+        const json request = {{"id", 1},
+                              {"op", "auth.register"},
+                              {"role", "player"},
+                              {"name", "queued" + std::to_string(i)},
+                              {"password", "correct horse"}};
+        REQUIRE(floods.back()->send(request.dump() + "\n"));
+    }
+    CHECK(watcher.call("server.stats").data.at("auth_in_flight").get<std::size_t>() <= 2);
+    std::vector<int> refused;
+    for (std::size_t i = 0; i < floods.size(); ++i) {
+        const auto line = floods[i]->read_line(30s);
+        REQUIRE(line);
+        const auto reply = json::parse(*line);
+        if (reply.at("ok") == false) {
+            CHECK(reply.at("error").at("code") == "UNAVAILABLE");
+            refused.push_back(static_cast<int>(i));
+        }
+    }
+    INFO(refused.size() << " of 8 sign-ups were refused");
+    CHECK(refused.size() < 8);
+    for (const int i : refused) {
+        SyncLobbyClient retry;
+        retry.connect(server.endpoints().lobby_host, server.endpoints().lobby_port);
+        CHECK(retry
+                  .call("auth.register", {{"role", "player"},
+                                          {"name", "queued" + std::to_string(i)},
+                                          {"password", "correct horse"}})
+                  .ok);
+    }
+}

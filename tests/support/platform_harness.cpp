@@ -42,6 +42,41 @@ TestPlayer::TestPlayer(const ServerFixture& server, const std::string& name) : n
     if (!login.ok) {
         FAIL("login " << name << ": " << login.message);
     }
+    resync_lobby();
+}
+
+void TestPlayer::resync_lobby() {
+    const auto snapshot = require("lobby.snapshot");
+    REQUIRE(lobby_.apply_snapshot(snapshot));
+}
+
+void TestPlayer::observe(const protocol::Event& event) {
+    events_.push_back(event);
+    if (protocol::is_lobby_delta(event.name)) {
+        ++deltas_seen_;
+        if (lobby_.apply_delta(event.name, event.data) == protocol::MirrorStep::Gap) {
+            ++gaps_seen_;
+            resync_lobby();
+        }
+    }
+}
+
+bool TestPlayer::wait_lobby(const std::function<bool(const protocol::LobbyMirror&)>& accept,
+                            std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!accept(lobby_)) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            return false;
+        }
+        auto event = client_.next_event(left);
+        if (!event) {
+            return false;
+        }
+        observe(*event);
+    }
+    return true;
 }
 
 protocol::Response TestPlayer::call(const std::string& op, json args) {
@@ -68,7 +103,7 @@ std::optional<json> TestPlayer::wait_for(const std::string& name, const std::fun
         if (!event) {
             return std::nullopt;
         }
-        events_.push_back(*event);
+        observe(*event);
         if (event->name == name && accept(event->data)) {
             return event->data;
         }
@@ -83,10 +118,9 @@ std::optional<json> TestPlayer::wait_room(const std::function<bool(const json&)>
 std::optional<json> TestPlayer::wait_lobby_room(const std::string& game, bool all_ready,
                                                 std::chrono::milliseconds timeout) {
     std::optional<json> found;
-    const auto pushed = wait_for(
-        "lobby.updated",
-        [&](const json& lobby) {
-            for (const auto& room : lobby.value("rooms", json::array())) {
+    const bool seen = wait_lobby(
+        [&](const protocol::LobbyMirror& lobby) {
+            for (const auto& [id, room] : lobby.rooms()) {
                 bool ready = !room.at("members").empty();
                 for (const auto& member : room.at("members")) {
                     ready = ready && member.value("ready", false);
@@ -99,7 +133,7 @@ std::optional<json> TestPlayer::wait_lobby_room(const std::string& game, bool al
             return false;
         },
         timeout);
-    return pushed ? found : std::nullopt;
+    return seen ? found : std::nullopt;
 }
 
 std::optional<json> TestPlayer::wait_event(const std::string& name, std::chrono::milliseconds timeout) {
@@ -118,7 +152,7 @@ std::optional<json> TestPlayer::wait_event(const std::string& name, std::chrono:
         if (!event) {
             return std::nullopt;
         }
-        events_.push_back(*event);
+        observe(*event);
         if (event->name == name) {
             return event->data;
         }

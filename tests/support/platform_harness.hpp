@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "platform/client/sync_client.hpp"
+#include "platform/protocol/lobby_mirror.hpp"
 #include "tests/support/server_fixture.hpp"
 
 namespace gamestore::testing {
@@ -38,12 +39,25 @@ public:
     std::optional<nlohmann::json> wait_for(const std::string& name,
                                            const std::function<bool(const nlohmann::json&)>& accept,
                                            std::chrono::milliseconds timeout = std::chrono::seconds(30));
-    // The first room of `game` a lobby.updated push lists (with every member
-    // ready when `all_ready`).
+    // A room of `game` in this player's copy of the lobby (with every member
+    // ready when `all_ready`), waiting for lobby deltas until there is one.
     std::optional<nlohmann::json> wait_lobby_room(const std::string& game, bool all_ready,
                                                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
     std::optional<nlohmann::json> wait_event(const std::string& name,
                                              std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    // Consumes events until this player's copy of the lobby satisfies `accept`.
+    bool wait_lobby(const std::function<bool(const protocol::LobbyMirror&)>& accept,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    // The lobby as this player's deltas built it (a snapshot after sign-in,
+    // and again after any gap in the sequence numbers).
+    const protocol::LobbyMirror& lobby() const { return lobby_; }
+    // Asks for a snapshot and rebuilds lobby() from it.
+    void resync_lobby();
+    // Takes an event read from client() directly: kept in events(), and a
+    // lobby delta is applied to lobby().
+    void observe(const protocol::Event& event);
+    std::size_t deltas_seen() const { return deltas_seen_; }
+    std::size_t gaps_seen() const { return gaps_seen_; }
     const std::vector<protocol::Event>& events() const { return events_; }
     const std::string& name() const { return name_; }
     client::SyncLobbyClient& client() { return client_; }
@@ -52,6 +66,9 @@ private:
     std::string name_;
     client::SyncLobbyClient client_;
     std::vector<protocol::Event> events_;
+    protocol::LobbyMirror lobby_;
+    std::size_t deltas_seen_ = 0;
+    std::size_t gaps_seen_ = 0;
 };
 
 class TestDeveloper {
