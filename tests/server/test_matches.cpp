@@ -152,9 +152,29 @@ std::int64_t match_counter(TestPlayer& player, const char* name) {
 // Waits until the observer's copy of the lobby lists no rooms: a room is
 // deleted only once its match's cleanup (stop, port, dir) is done.
 bool wait_no_rooms(TestPlayer& observer, std::chrono::milliseconds timeout = 20s) {
-    return observer.wait_lobby(
-        [](const gamestore::protocol::LobbyMirror& lobby) { return lobby.rooms().empty(); },
-        timeout);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto left = [&] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+    };
+    // The copy lags the rooms by up to one 50 ms batch (a fresh snapshot
+    // shows what was last sent, which may predate a room): an empty copy is
+    // confirmed by the live list, else the next delta is awaited.
+    while (left().count() > 0) {
+        if (!observer.wait_lobby(
+                [](const gamestore::protocol::LobbyMirror& lobby) { return lobby.rooms().empty(); },
+                left())) {
+            return false;
+        }
+        if (observer.require("room.list").at("rooms").empty()) {
+            return true;
+        }
+        const auto seen = observer.lobby().seq();
+        observer.wait_lobby(
+            [seen](const gamestore::protocol::LobbyMirror& lobby) { return lobby.seq() > seen; },
+            left());
+    }
+    return false;
 }
 
 // Waits until the server log contains `needle` (inotify on the log's writes,
@@ -621,7 +641,11 @@ TEST_CASE("silent heartbeats are killed at 5x; SIGTERM-ignoring servers and sets
         const auto match_id = in_game->at("match_id").get<std::string>();
         CHECK_FALSE(no_match_processes(match_id));
         // Everyone leaving aborts the match; its stop must reach everything.
+        // The observer's copy shows the room first (a snapshot may be up to
+        // one 50 ms batch behind), so its removal is the cleanup's end.
         TestPlayer observer(server, "obs-" + profile.substr(0, 8));
+        REQUIRE(observer.wait_lobby(
+            [](const gamestore::protocol::LobbyMirror& lobby) { return !lobby.rooms().empty(); }));
         players[0]->require("room.leave");
         CHECK(wait_no_rooms(observer));
         CHECK(no_match_processes(match_id));
