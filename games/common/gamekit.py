@@ -317,6 +317,64 @@ class Match:
         self._conns.clear()
 
 
+def play_turns(match: "Match", game: Any, turn_timeout: float, *, start: JsonObject,
+               state: Callable[[], JsonObject], move: Callable[[str, JsonObject], Optional[str]],
+               move_example: str,
+               finish: Callable[[Dict[str, str], Dict[str, str]], GameEnd]) -> GameEnd:
+    """The match of a two-player game whose players take turns (Connect Four,
+    Dots and Boxes). ``game`` has ``over``, ``current`` (whose turn it is)
+    and ``forfeit(player)``; ``move(player, message)`` plays one move
+    message and returns why it is illegal, or None; ``finish(departures,
+    reasons)`` builds the end (departures: player -> QUIT/ERROR).
+
+    A player who never joined forfeits; a player who does not move within
+    ``turn_timeout`` is removed (and forfeits); a bad message is rejected."""
+    departures: Dict[str, str] = {}
+    reasons: Dict[str, str] = {}
+    for name in match.players:
+        if name not in match.connected:  # never joined, or left while the others were joining
+            event = match.departure(name)
+            departures[name] = event.outcome if event else "QUIT"
+            reasons[name] = event.reason if event else "never joined"
+    if len(departures) == len(match.players):
+        reason = "Nobody played: " + "; ".join(f"{n} {reasons[n]}" for n in match.players)
+        return GameEnd(results=[sdk.PlayerResult(n, departures[n]) for n in match.players], reason=reason)
+    if departures:
+        game.forfeit(next(iter(departures)))
+        return finish(departures, reasons)
+
+    match.broadcast(start)
+    match.broadcast(state())
+    turn_deadline = time.monotonic() + turn_timeout
+    # Bounded: every iteration consumes an event or ends a turn by timeout;
+    # a game has finitely many moves and each player at most MAX_REJECTIONS
+    # rejected messages before removal.
+    while not game.over:
+        event = match.next_event(turn_deadline)
+        if event is None:
+            match.remove(game.current, f"You did not move within {turn_timeout:g} s.")
+            continue  # the removal arrives as a "left" event
+        if event.kind == "left":
+            departures[event.player] = event.outcome
+            reasons[event.player] = event.reason
+            game.forfeit(event.player)
+            continue
+        if event.kind == "invalid":
+            match.reject(event.player, event.reason)
+            continue
+        message = event.message or {}
+        if message.get("type") != "move":
+            match.reject(event.player, f"Unknown message type {message.get('type')!r}: send {move_example}.")
+            continue
+        problem = move(event.player, message)
+        if problem:
+            match.reject(event.player, problem)
+            continue
+        match.broadcast(state())
+        turn_deadline = time.monotonic() + turn_timeout
+    return finish(departures, reasons)
+
+
 def _accept_loop(listener: socket.socket, validator: sdk.HandshakeValidator, events: "queue.Queue[Any]") -> None:
     """Acceptor thread. Each connection gets its own thread that runs the
     handshake and then reads that player's lines, so a silent client holds up

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 try:  # vendored next to this file in a published package
     import gamekit
@@ -101,56 +100,21 @@ def finish(game: ConnectFour, departures: Dict[str, str], reasons: Dict[str, str
 
 def play(match: gamekit.Match, args: argparse.Namespace) -> gamekit.GameEnd:
     game = ConnectFour(match.players)
-    departures: Dict[str, str] = {}  # player -> QUIT/ERROR
-    reasons: Dict[str, str] = {}
 
-    for name in match.players:
-        if name not in match.connected:  # never joined, or left while the others were joining
-            event = match.departure(name)
-            departures[name] = event.outcome if event else "QUIT"
-            reasons[name] = event.reason if event else "never joined"
-    if len(departures) == 2:
-        reason = "Nobody played: " + "; ".join(f"{n} {reasons[n]}" for n in match.players)
-        results = [sdk.PlayerResult(n, departures[n]) for n in match.players]
-        return gamekit.GameEnd(results=results, reason=reason)
-    if departures:
-        game.forfeit(next(iter(departures)))
-        return finish(game, departures, reasons)
-
-    match.broadcast({"type": "start", "players": list(game.players), "pieces": list(PIECES),
-                     "rows": len(game.board.grid), "columns": len(game.board.grid[0]),
-                     "turn_timeout_sec": args.turn_timeout})
-    match.broadcast(state_message(game))
-    turn_deadline = time.monotonic() + args.turn_timeout
-    # Bounded: every iteration consumes an event or ends a turn by timeout;
-    # a game has at most 42 moves and each player at most MAX_REJECTIONS
-    # rejected messages before removal.
-    while not game.over:
-        event = match.next_event(turn_deadline)
-        if event is None:
-            match.remove(game.current, f"You did not move within {args.turn_timeout:g} s.")
-            continue  # the removal arrives as a "left" event
-        if event.kind == "left":
-            departures[event.player] = event.outcome
-            reasons[event.player] = event.reason
-            game.forfeit(event.player)
-            continue
-        if event.kind == "invalid":
-            match.reject(event.player, event.reason)
-            continue
-        message = event.message or {}
-        if message.get("type") != "move":
-            match.reject(event.player, f"Unknown message type {message.get('type')!r}: send "
-                                       '{"type":"move","column":N}.')
-            continue
+    def move(player: str, message: Dict[str, Any]) -> Optional[str]:
         try:
-            game.play(event.player, message.get("column"))
+            game.play(player, message.get("column"))
         except IllegalMove as exc:
-            match.reject(event.player, str(exc))
-            continue
-        match.broadcast(state_message(game))
-        turn_deadline = time.monotonic() + args.turn_timeout
-    return finish(game, departures, reasons)
+            return str(exc)
+        return None
+
+    return gamekit.play_turns(match, game, args.turn_timeout,
+                              start={"type": "start", "players": list(game.players), "pieces": list(PIECES),
+                                     "rows": len(game.board.grid), "columns": len(game.board.grid[0]),
+                                     "turn_timeout_sec": args.turn_timeout},
+                              state=lambda: state_message(game), move=move,
+                              move_example='{"type":"move","column":N}',
+                              finish=lambda departures, reasons: finish(game, departures, reasons))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
