@@ -536,7 +536,6 @@ MatchRun run_match(ToolSession& session, const json& room, const MatchRunOptions
             if (!reconnect(session, run.room_id, give_up, in_room)) {
                 run.connection_lost = true;
             } else {
-                run.reconnected = true;
                 run.out_of_room = !in_room;
                 if (!in_room) {
                     result_wait_until = Clock::now() + std::chrono::seconds(5);

@@ -70,7 +70,6 @@ struct MatchRun {
     std::string client_problem;  // why the client failed, a sentence; "" when it did not
     bool timed_out = false;      // the flow's deadline passed first
     bool connection_lost = false;
-    bool reconnected = false;  // the lobby connection dropped and came back
     bool out_of_room = false;  // ... and the player was no longer in the room
     int stop_signal = 0;       // SIGTERM/SIGHUP/SIGINT stopped the run (stop_signals.hpp)
 };

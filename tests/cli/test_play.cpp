@@ -69,6 +69,20 @@ std::string publish_one_player_variant(TestDeveloper& dev, CliHarness& cli, cons
     return title;
 }
 
+// A one-player fakegame variant whose client thinks `think_ms` after its
+// handshake (then moves; `client_extra` adds client flags) and whose server
+// waits `move_timeout_ms` for a move.
+std::string publish_thinker(TestDeveloper& dev, CliHarness& cli, const std::string& title,
+                            int move_timeout_ms, int think_ms,
+                            const std::string& client_extra = "") {
+    return publish_one_player_variant(dev, cli, "ok", title, [&](json& manifest) {
+        manifest["server"]["command"] = manifest["server"]["command"].get<std::string>() +
+                                        " --move-timeout-ms " + std::to_string(move_timeout_ms);
+        manifest["client"]["command"] =
+            "bin/fakegame client --think-ms " + std::to_string(think_ms) + client_extra;
+    });
+}
+
 }  // namespace
 
 TEST_CASE("play: two players run a match to END; rooms and players show the lobby", "[cli][play][integration]") {
@@ -293,10 +307,7 @@ TEST_CASE("play: Ctrl-C during a terminal game ends the client, not the launcher
     REQUIRE(cli.player({"--user", "ivy", "account", "register"}).code == 0);
     // A one-player fakegame whose client thinks for a minute after its
     // handshake, and whose server gives a silent player 3 s.
-    publish_one_player_variant(dev, cli, "ok", "Slow Thinker", [](json& manifest) {
-        manifest["server"]["command"] = manifest["server"]["command"].get<std::string>() + " --move-timeout-ms 3000";
-        manifest["client"]["command"] = "bin/fakegame client --think-ms 60000";
-    });
+    publish_thinker(dev, cli, "Slow Thinker", 3000, 60000);
 
     // As from a shell: the launcher leads its own process group and the
     // terminal game runs in that same group, so Ctrl-C reaches both.
@@ -374,12 +385,7 @@ TEST_CASE(
     CliHarness cli(server);
     REQUIRE(cli.player({"--user", "ivy", "account", "register"}).code == 0);
     TestPlayer observer(server, "watcher");
-    publish_one_player_variant(dev, cli, "ok", "Long Thinker", [](json& manifest) {
-        manifest["server"]["command"] =
-            manifest["server"]["command"].get<std::string>() + " --move-timeout-ms 600000";
-        manifest["client"]["command"] =
-            "bin/fakegame client --think-ms 600000 --result-timeout-ms 600000";
-    });
+    publish_thinker(dev, cli, "Long Thinker", 600000, 600000, " --result-timeout-ms 600000");
     const auto room_gone = [&](std::int64_t room_id) {
         return observer.wait_lobby(
             [&](const gamestore::protocol::LobbyMirror& lobby) {
@@ -448,11 +454,7 @@ TEST_CASE(
     CliHarness cli(server);
     REQUIRE(cli.player({"--user", "lea", "account", "register"}).code == 0);
     TestPlayer observer(server, "watcher");
-    publish_one_player_variant(dev, cli, "ok", "Short Thinker", [](json& manifest) {
-        manifest["server"]["command"] =
-            manifest["server"]["command"].get<std::string>() + " --move-timeout-ms 60000";
-        manifest["client"]["command"] = "bin/fakegame client --think-ms 3000";
-    });
+    publish_thinker(dev, cli, "Short Thinker", 60000, 3000);
     // The player reaches the lobby through a link the test can cut.
     gamestore::testing::TcpCutter lobby_link(server.endpoints().lobby_host,
                                              server.endpoints().lobby_port);
