@@ -1,25 +1,19 @@
-// Matches: launch, reports, the watchdog, and the one reset path.
+// Matches: start, reports, the watchdog, and the one reset path. Starting
+// and stopping game servers is the match host's (match_host.hpp).
 
-#include <fcntl.h>
-#include <signal.h>
 #include <sodium.h>
-#include <unistd.h>
 
 #include <algorithm>
 
-#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
-#include "platform/launch/game_server.hpp"
 #include "platform/launch/healthcheck_hosts.hpp"
-#include "platform/launch/process_launcher.hpp"
 #include "platform/packages/command_template.hpp"
 #include "platform/protocol/redact.hpp"
 #include "platform/protocol/text.hpp"
 #include "platform/server/blocking.hpp"
 #include "platform/server/lobby_error.hpp"
 #include "platform/server/lobby_session.hpp"
-#include "platform/server/package_ingest.hpp"
 #include "platform/server/room_service.hpp"
 #include "platform/server/store_views.hpp"
 
@@ -34,39 +28,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Cadence of the cheap liveness checks while a process group is stopped.
-constexpr std::chrono::milliseconds kStopPoll{20};
 // Pause between two rounds of healthcheck connects, and the most one connect
 // attempt may take.
 constexpr std::chrono::milliseconds kHealthcheckRetry{100};
 constexpr std::chrono::milliseconds kHealthcheckAttempt{1000};
-
-// Polls (cheap checks only) until the group and `escaped` are gone; false
-// at the deadline.
-asio::awaitable<bool> wait_until_gone(asio::steady_timer& tick, pid_t pgid, const std::vector<pid_t>& escaped,
-                                      Clock::time_point deadline) {
-    for (;;) {
-        const bool left = launch::group_has_members(pgid) ||
-                          std::any_of(escaped.begin(), escaped.end(), [](pid_t pid) { return launch::process_alive(pid); });
-        if (!left) {
-            co_return true;
-        }
-        const auto now = Clock::now();
-        if (now >= deadline) {
-            co_return false;
-        }
-        tick.expires_after(std::min<Clock::duration>(kStopPoll, deadline - now));
-        boost::system::error_code ec;
-        co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-}
-
-// What a /proc scan finds left of a match: live group members (zombies do
-// not count) and escaped processes.
-struct Leftovers {
-    bool group = false;
-    std::vector<pid_t> escaped;
-};
 
 // One TCP connect to host:port within `limit`: success, or why not.
 asio::awaitable<boost::system::error_code> connect_once(const std::string& host, std::uint16_t port,
@@ -117,7 +82,6 @@ asio::awaitable<boost::system::error_code> connect_once(const std::string& host,
     co_return ec;
 }
 
-// Match ids: this prefix and random lowercase hex digits.
 constexpr const char* kMatchIdPrefix = "m-";
 constexpr std::size_t kMatchIdHexDigits = 24;
 
@@ -210,22 +174,35 @@ void log_refusal(const protocol::Report& report, const protocol::Refusal& refusa
 
 }  // namespace
 
-std::string RoomService::start_match(Room& room) {
-    const auto port = ports_.acquire();
-    if (!port) {
-        throw LobbyError(ErrorCode::Unavailable, "every game port (" +
-                                                     std::to_string(services_.config.game_port_first) + "-" +
-                                                     std::to_string(services_.config.game_port_last) +
-                                                     ") is in use; try again when a match ends");
+std::string new_match_id() {
+    return kMatchIdPrefix + random_hex(kMatchIdHexDigits / 2);
+}
+
+std::optional<std::string> match_id_in(std::string_view text) {
+    const std::string_view prefix = kMatchIdPrefix;
+    const std::size_t length = prefix.size() + kMatchIdHexDigits;
+    for (auto at = text.find(prefix); at != std::string_view::npos && at + length <= text.size();
+         at = text.find(prefix, at + 1)) {
+        const auto digits = text.substr(at + prefix.size(), kMatchIdHexDigits);
+        if (digits.find_first_not_of("0123456789abcdef") == std::string_view::npos) {
+            return std::string(text.substr(at, length));
+        }
     }
+    return std::nullopt;
+}
+
+std::string RoomService::start_match(Room& room) {
     ActiveMatch match;
     // Generated and stored before anything is spawned, so even an instant
     // STARTED is validated against them (docs/MATCHES.md, "Identity and secrets of a match").
-    match.match_id = kMatchIdPrefix + random_hex(kMatchIdHexDigits / 2);
+    match.match_id = new_match_id();
+    auto placement = host_.reserve(match.match_id);
+    if (auto* why = std::get_if<std::string>(&placement)) {
+        throw LobbyError(ErrorCode::Unavailable, *why);
+    }
     match.client_token = random_hex(16);
     match.report_token = random_hex(16);
-    match.port = *port;
-    match.dir = services_.config.data_dir / "matches" / match.match_id;
+    match.port = std::get<MatchPlacement>(placement).port;
     match.players = room.members;
     match.launched_at = Clock::now();
     match.startup_timeout = tuning_.startup_timeout_override.value_or(seconds_to_ms(room.manifest.startup_timeout_sec));
@@ -242,151 +219,75 @@ std::string RoomService::start_match(Room& room) {
     return match_id;
 }
 
+bool RoomService::is_live(std::int64_t room_id, const std::string& match_id) const {
+    const auto it = rooms_.find(room_id);
+    return it != rooms_.end() && it->second.match && it->second.match->match_id == match_id &&
+           !it->second.match->terminal;
+}
+
 asio::awaitable<void> RoomService::launch(std::int64_t room_id, std::string match_id) {
-    // Copy what the blocking step needs; the room may change meanwhile.
+    // Copy what the steps below need; the room may change meanwhile.
     const Room& room = rooms_.at(room_id);
-    const ActiveMatch snapshot = *room.match;
+    const ActiveMatch& current = *room.match;
     store::NewMatch record;
     record.match_id = match_id;
     record.room_id = room_id;
     record.game_id = room.game_id;
     record.version_id = room.version_id;
-    for (const auto& player : snapshot.players) {
+    MatchSpec spec;
+    spec.room_id = room_id;
+    spec.match_id = match_id;
+    spec.manifest = room.manifest;
+    spec.package_root = room.package_root;
+    spec.client_token = current.client_token;
+    spec.report_token = current.report_token;
+    for (const auto& player : current.players) {
         record.players.push_back(player.account_id);
+        spec.players.push_back(player.name);
     }
     record.started_at = store::unix_ms_now();
-    json player_names = json::array();
-    for (const auto& player : snapshot.players) {
-        player_names.push_back(player.name);
-    }
 
     std::optional<std::string> failure;
-    std::uint64_t package_bytes = 0;
-    const bool sandboxed = services_.sandbox.mode() == launch::SandboxMode::Bwrap;
-    const auto package_root = room.package_root;
     try {
         co_await run_blocking(services_.lobby.blocking_pool(), [&] {
-            launch::create_private_dir(snapshot.dir);
-            launch::write_private_file(snapshot.dir / "client_token", snapshot.client_token);
-            launch::write_private_file(snapshot.dir / "report_token", snapshot.report_token);
-            launch::write_private_file(snapshot.dir / "players.json", player_names.dump());
             unwrap(services_.store.create_match(record));
-            // The size of the sandbox's writable view starts from this.
-            if (sandboxed) {
-                package_bytes = launch::package_view_bytes(package_root);
-            }
             return true;
         });
     } catch (const std::exception& e) {
-        failure = std::string("could not prepare the match: ") + e.what();
+        failure = std::string("could not record the match: ") + e.what();
     }
-
-    auto it = rooms_.find(room_id);
-    const bool current = it != rooms_.end() && it->second.match && it->second.match->match_id == match_id &&
-                         !it->second.match->terminal;
-    if (!current) {
-        // Ended while we prepared (every player left, shutdown); its cleanup
-        // may have run before the directory existed.
-        co_await run_blocking(services_.lobby.blocking_pool(), [&] {
-            remove_read_only_tree(snapshot.dir);
-            return true;
-        });
-        co_return;
+    if (!is_live(room_id, match_id)) {
+        co_return;  // ended while we recorded it (every player left, shutdown)
     }
     if (failure) {
         spdlog::error("room {}: match {}: {}", room_id, match_id, *failure);
-        finish(it->second, match_id, store::MatchStatus::LaunchFailed, *failure, nullptr);
+        finish(rooms_.at(room_id), match_id, store::MatchStatus::LaunchFailed, *failure, nullptr);
         co_return;
     }
-    spawn_server(it->second, package_bytes);
-    auto& match = *it->second.match;
-    if (match.spawned) {
-        const store::ProcessInfo info{match.pid, match.pgid, match.start_time};
-        auto recorded = co_await run_blocking(services_.lobby.blocking_pool(), [&] {
-            return services_.store.record_match_process(match_id, info);
-        });
-        if (!recorded.ok()) {
-            spdlog::debug("match {}: process not recorded: {}", match_id, recorded.error().message);
-        }
+    MatchLaunchHooks hooks;
+    hooks.still_wanted = [this, room_id, match_id] { return is_live(room_id, match_id); };
+    hooks.on_exit = [this, room_id, match_id](std::string how) {
+        on_process_exit(room_id, match_id, std::move(how));
+    };
+    auto launched = co_await host_.launch(std::move(spec), std::move(hooks));
+    if (launched.result == MatchLaunch::Result::Cancelled || !is_live(room_id, match_id)) {
+        co_return;
     }
-}
-
-void RoomService::spawn_server(Room& room, std::uint64_t package_bytes) {
-    auto& match = *room.match;
-    const auto& config = services_.config;
-    packages::LaunchContext context;
-    context.room_id = room.id;
-    context.match_id = match.match_id;
-    context.port = match.port;
-    context.host = config.advertise_host.empty() ? "127.0.0.1" : config.advertise_host;
-    context.bind_host = config.bind_host;
-    context.report_host = (config.report_listen.host == "0.0.0.0" || config.report_listen.host == "::")
-                              ? "127.0.0.1"
-                              : config.report_listen.host;
-    context.report_port = report_port_;
-    context.client_token = match.client_token;
-    context.report_token = match.report_token;
-    context.client_token_path = match.dir / "client_token";
-    context.report_token_path = match.dir / "report_token";
-    for (const auto& player : match.players) {
-        context.players.push_back(player.name);
-    }
-    context.players_json_path = match.dir / "players.json";
-    context.match_dir = match.dir;
-
-    auto prepared = launch::prepare_game_server(room.manifest, context, room.package_root,
-                                                package_bytes, services_.sandbox);
-    if (auto* error = std::get_if<std::string>(&prepared)) {
-        finish(room, match.match_id, store::MatchStatus::LaunchFailed, *error, nullptr);
-        return;
-    }
-    auto& launch_plan = std::get<launch::GameServerLaunch>(prepared);
-    auto& process = launch_plan.sandboxed.process;
-    if (services_.sandbox.mode() == launch::SandboxMode::None) {
-        spdlog::warn("room {}: match {}: launching without a sandbox (--sandbox none)", room.id,
-                     match.match_id);
-    }
-
-    int fds[2] = {-1, -1};
-    if (::pipe2(fds, O_CLOEXEC) == 0) {
-        process.output_fd = fds[1];
-    }
-    auto spawned = launch::spawn_process(process);
-    if (fds[1] >= 0) {
-        ::close(fds[1]);
-    }
-    launch_plan.sandboxed.descriptors.clear();
-    if (auto* error = std::get_if<std::string>(&spawned)) {
-        if (fds[0] >= 0) {
-            ::close(fds[0]);
-        }
-        if (services_.sandbox.mode() == launch::SandboxMode::Bwrap) {
+    auto& live = rooms_.at(room_id);
+    if (launched.result == MatchLaunch::Result::Failed) {
+        if (launched.sandbox_failure) {
             ++counters_.sandbox_failures;
         }
-        finish(room, match.match_id, store::MatchStatus::LaunchFailed, "the game server could not start: " + *error,
-               nullptr);
-        return;
+        finish(live, match_id, store::MatchStatus::LaunchFailed, launched.error, nullptr);
+        co_return;
     }
-    const auto& process_info = std::get<launch::SpawnedProcess>(spawned);
-    match.pid = process_info.pid;
-    match.pgid = process_info.pgid;
-    match.start_time = process_info.start_time;
+    auto& match = *live.match;
+    match.pid = launched.pid;
     match.spawned = true;
     // The startup timeout measures the game, not our queue: a launch that
     // waited for the blocking pool must not be charged for it.
     match.spawned_at = Clock::now();
-    spdlog::info("room {}: match {}: game server pid {} spawned ({}): {}", room.id, match.match_id,
-                 match.pid, launch::sandbox_mode_name(services_.sandbox.mode()),
-                 fmt::format("{}", fmt::join(launch_plan.game_argv, " ")));
-    if (fds[0] >= 0) {
-        pump_log(fds[0], config.data_dir / "logs" / (match.match_id + ".log"));
-    }
-    const auto room_id = room.id;
-    const auto match_id = match.match_id;
-    // Right after the spawn, before this handler returns to the event loop:
-    // the reaper's contract (child_reaper.hpp).
-    reaper_.watch(match.pid, [this, room_id, match_id](int status) { on_process_exit(room_id, match_id, status); });
-    start_healthcheck(room, context);
+    start_healthcheck(live, launched.context);
 }
 
 void RoomService::start_healthcheck(Room& room, const packages::LaunchContext& context) {
@@ -494,47 +395,8 @@ void RoomService::conclude_abandoned_healthcheck(const Room& room, ActiveMatch& 
         probe.last_error.empty() ? std::string("none") : probe.last_error);
 }
 
-void RoomService::pump_log(int read_fd, fs::path log_file) {
-    std::error_code ec;
-    fs::create_directories(log_file.parent_path(), ec);
-    const int out = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    auto stream = std::make_shared<asio::posix::stream_descriptor>(services_.lobby.io(), read_fd);
-    const std::size_t cap = tuning_.match_log_cap_bytes;
-    asio::co_spawn(
-        services_.lobby.io(),
-        [stream, out, cap]() -> asio::awaitable<void> {
-            std::string buffer(16 * 1024, '\0');
-            std::size_t written = 0;
-            bool truncated = false;
-            for (;;) {
-                boost::system::error_code ec;
-                const std::size_t n = co_await stream->async_read_some(asio::buffer(buffer),
-                                                                       asio::redirect_error(asio::use_awaitable, ec));
-                if (ec || n == 0) {
-                    break;
-                }
-                if (out < 0 || truncated) {
-                    continue;  // keep draining so the game never blocks on a full pipe
-                }
-                const std::size_t room_left = cap > written ? cap - written : 0;
-                const std::size_t take = std::min(room_left, n);
-                if (take > 0 && ::write(out, buffer.data(), take) > 0) {
-                    written += take;
-                }
-                if (take < n) {
-                    static const std::string note = "\n[gamestore: log truncated here]\n";
-                    [[maybe_unused]] auto ignored = ::write(out, note.data(), note.size());
-                    truncated = true;
-                }
-            }
-            if (out >= 0) {
-                ::close(out);
-            }
-        },
-        asio::detached);
-}
-
-void RoomService::on_process_exit(std::int64_t room_id, const std::string& match_id, int wait_status) {
+void RoomService::on_process_exit(std::int64_t room_id, const std::string& match_id,
+                                  std::string how) {
     auto it = rooms_.find(room_id);
     if (it == rooms_.end() || !it->second.match || it->second.match->match_id != match_id) {
         return;
@@ -542,11 +404,11 @@ void RoomService::on_process_exit(std::int64_t room_id, const std::string& match
     auto& match = *it->second.match;
     match.exited = true;
     spdlog::info("room {}: match {}: game server pid {} ended ({})", room_id, match_id, match.pid,
-                 launch::describe_game_exit(wait_status, services_.sandbox.mode()));
+                 how);
     if (match.terminal) {
         return;
     }
-    match.exit_status = wait_status;
+    match.exit_status = std::move(how);
     if (tuning_.report_grace.count() <= 0) {
         on_report_grace_over(room_id, match_id);
         return;
@@ -572,8 +434,7 @@ void RoomService::on_report_grace_over(std::int64_t room_id, const std::string& 
     const auto& match = *it->second.match;
     std::string reason = (match.started ? "the game server exited without reporting END ("
                                         : "the game server exited before reporting STARTED (") +
-                         launch::describe_game_exit(*match.exit_status, services_.sandbox.mode()) +
-                         ")";
+                         *match.exit_status + ")";
     finish(it->second, match_id, store::MatchStatus::Crashed, std::move(reason), nullptr);
 }
 
@@ -752,34 +613,11 @@ asio::awaitable<void> RoomService::cleanup(std::int64_t room_id, ActiveMatch mat
     } catch (const std::exception& e) {
         spdlog::error("match {}: could not record the finish: {}", match.match_id, e.what());
     }
-    if (match.spawned) {
-        try {
-            const auto stopped = co_await stop_processes(match.pgid, match.match_id, graceful_end);
-            if (stopped.killed) {
-                spdlog::warn("match {}: the game server ignored SIGTERM for {} ms; killed its process group{}",
-                             match.match_id, tuning_.stop_grace.count(),
-                             stopped.escaped_killed ? " and " + std::to_string(stopped.escaped_killed) +
-                                                          " escaped process(es)"
-                                                    : std::string());
-            } else {
-                spdlog::debug("match {}: process group {} is gone", match.match_id, match.pgid);
-            }
-            if (stopped.leftovers) {
-                spdlog::error("match {}: processes survived SIGKILL", match.match_id);
-            }
-        } catch (const std::exception& e) {
-            spdlog::error("match {}: stopping its processes failed: {}", match.match_id, e.what());
-        }
-    }
     try {
-        co_await run_blocking(services_.lobby.blocking_pool(), [&] {
-            remove_read_only_tree(match.dir);
-            return true;
-        });
+        co_await host_.stop(match.match_id, graceful_end);
     } catch (const std::exception& e) {
-        spdlog::error("match {}: removing {} failed: {}", match.match_id, match.dir.string(), e.what());
+        spdlog::error("match {}: stopping it failed: {}", match.match_id, e.what());
     }
-    ports_.release(match.port);
     auto it = rooms_.find(room_id);
     if (it != rooms_.end() && it->second.match && it->second.match->match_id == match.match_id) {
         Room& room = it->second;
@@ -808,55 +646,6 @@ asio::awaitable<void> RoomService::cleanup(std::int64_t room_id, ActiveMatch mat
         on_drained_ = nullptr;
         done();
     }
-}
-
-asio::awaitable<launch::StopOutcome> RoomService::stop_processes(pid_t pgid, std::string marker, bool after_end) {
-    launch::StopOutcome outcome;
-    auto& pool = services_.lobby.blocking_pool();
-    asio::steady_timer tick(services_.lobby.io());
-    const std::vector<pid_t> none;
-    auto look = [&] {
-        return Leftovers{launch::group_alive(pgid),
-                         launch::escaped_processes(pgid, marker, launch::Lineage::Descendant)};
-    };
-    if (after_end) {
-        // A game that reported its end usually exits by itself.
-        co_await wait_until_gone(tick, pgid, none, Clock::now() + tuning_.end_grace);
-    }
-    // An empty group's number may be reused once its leader was reaped:
-    // signal it only while it has members.
-    launch::signal_tree(launch::group_has_members(pgid) ? pgid : 0, none, SIGTERM);
-    auto escaped = co_await run_blocking(pool, [&] {
-        return launch::escaped_processes(pgid, marker, launch::Lineage::Descendant);
-    });
-    launch::signal_tree(0, escaped, SIGTERM);
-    const auto term_deadline = Clock::now() + tuning_.stop_grace;
-    // The cheap polling counts zombies and only knows the escapees found so
-    // far; a /proc look decides. Escapees born meanwhile get SIGTERM and the
-    // rest of the grace (a few rounds at most).
-    for (int round = 0; round < 8; ++round) {
-        co_await wait_until_gone(tick, pgid, escaped, term_deadline);
-        const auto left = co_await run_blocking(pool, look);
-        if (!left.group && left.escaped.empty()) {
-            outcome.exited_on_term = true;
-            co_return outcome;
-        }
-        if (Clock::now() >= term_deadline) {
-            break;
-        }
-        launch::signal_tree(0, left.escaped, SIGTERM);
-        escaped = left.escaped;
-    }
-    outcome.killed = true;
-    const auto stubborn = co_await run_blocking(pool, [&] {
-        return launch::escaped_processes(pgid, marker, launch::Lineage::Descendant);
-    });
-    launch::signal_tree(launch::group_has_members(pgid) ? pgid : 0, stubborn, SIGKILL);
-    outcome.escaped_killed = stubborn.size();
-    co_await wait_until_gone(tick, pgid, stubborn, Clock::now() + tuning_.kill_wait);
-    const auto left = co_await run_blocking(pool, look);
-    outcome.leftovers = left.group || !left.escaped.empty();
-    co_return outcome;
 }
 
 void RoomService::start_watchdog() {
@@ -955,87 +744,23 @@ void RoomService::shutdown(std::function<void()> done) {
     }
 }
 
-namespace {
-
-// The first match id (as start_match makes them) in `text`.
-std::optional<std::string> match_id_in(std::string_view text) {
-    const std::string_view prefix = kMatchIdPrefix;
-    const std::size_t length = prefix.size() + kMatchIdHexDigits;
-    for (auto at = text.find(prefix); at != std::string_view::npos && at + length <= text.size();
-         at = text.find(prefix, at + 1)) {
-        const auto digits = text.substr(at + prefix.size(), kMatchIdHexDigits);
-        if (digits.find_first_not_of("0123456789abcdef") == std::string_view::npos) {
-            return std::string(text.substr(at, length));
-        }
-    }
-    return std::nullopt;
-}
-
-}  // namespace
-
 void RoomService::reconcile_after_restart() {
     auto open = services_.store.list_open_matches();
     if (!open.ok()) {
         spdlog::error("startup: cannot list open matches: {}", open.error().message);
         return;
     }
-    for (const auto& match : *open) {
-        std::string killed = "no process was recorded";
-        const std::string& marker = match.match_id;
-        if (match.process && launch::same_process_alive(static_cast<pid_t>(match.process->pid),
-                                                         match.process->start_time)) {
-            // The previous run's escaped processes are orphans now (our
-            // descendants died with it); a player's client on this machine
-            // with the same match id is not an orphan and is left alone.
-            launch::stop_process_tree(static_cast<pid_t>(match.process->pgid), marker, std::chrono::milliseconds(1000),
-                                      std::chrono::milliseconds(3000), launch::Lineage::Orphan);
-            killed = "its game server (pid " + std::to_string(match.process->pid) + ") was stopped";
-        } else {
-            // The recorded pid is gone or now belongs to someone else: only
-            // processes that carry this match's marker are ours.
-            const auto strays = launch::processes_with_env_entry(marker, launch::Lineage::Orphan);
-            for (pid_t pid : strays) {
-                ::kill(pid, SIGKILL);
-            }
-            if (match.process) {
-                killed = strays.empty() ? "its game server was already gone"
-                                        : std::to_string(strays.size()) + " leftover process(es) were killed";
-            }
-        }
+    host_.reconcile(*open, [this](const store::Match& match, const std::string& done) {
         // History follows what the previous run recorded: played only if
         // it had reached IN_GAME (record_match_in_game).
         auto finished = services_.store.finish_match(
             match.match_id, store::MatchFinish{store::MatchStatus::Aborted, "", store::unix_ms_now(),
                                                "the platform restarted while the match was running", std::nullopt});
-        spdlog::warn("startup: match {} (room {}) was left open by a previous run; closed as ABORTED, {}",
-                     match.match_id, match.room_id, killed);
+        spdlog::warn(
+            "startup: match {} (room {}) was left open by a previous run; closed as ABORTED, {}",
+            match.match_id, match.room_id, done);
         (void)finished;
-    }
-    // A match is recorded as finished before its processes are stopped (so a
-    // crash in between keeps its real result): a kill -9 in that window
-    // leaves processes of a finished match behind. Orphans that carry the id
-    // of one of our matches (anywhere in their environment, as the stop
-    // looks for escaped processes) are ours to end.
-    // The matches closed just above are finished now too, so this also
-    // catches what their stop could not see (an escapee whose parent was
-    // still alive when it looked).
-    for (const auto& [match_id, pids] : launch::orphans_by_env_id(match_id_in)) {
-        const auto record = services_.store.get_match(match_id);
-        if (!record.ok()) {
-            continue;  // not a match of this data dir
-        }
-        const bool gone = launch::kill_and_wait(pids, std::chrono::milliseconds(3000));
-        spdlog::warn("startup: match {} had finished ({}) but {} of its process(es) were still running; killed{}",
-                     protocol::printable(match_id), store::to_string(record->status), pids.size(),
-                     gone ? "" : " (some outlived SIGKILL)");
-    }
-    std::error_code ec;
-    const auto matches_dir = services_.config.data_dir / "matches";
-    if (fs::exists(matches_dir, ec)) {
-        for (const auto& entry : fs::directory_iterator(matches_dir, ec)) {
-            remove_read_only_tree(entry.path());
-        }
-    }
+    });
 }
 
 }  // namespace gamestore::server

@@ -86,13 +86,10 @@ std::uint64_t MatchCounters::rejected_reports() const {
     return total;
 }
 
-RoomService::RoomService(PlatformServices& services, ChildReaper& reaper, RoomTuning tuning,
-                         std::uint16_t report_port)
+RoomService::RoomService(PlatformServices& services, MatchHost& host, RoomTuning tuning)
     : services_(services),
-      reaper_(reaper),
+      host_(host),
       tuning_(tuning),
-      report_port_(report_port),
-      ports_(services.config.game_port_first, services.config.game_port_last),
       watchdog_(services.lobby.io()),
       lobby_update_(services.lobby.io()) {}
 

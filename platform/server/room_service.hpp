@@ -4,14 +4,12 @@
 // (room_ops.cpp) only read their arguments, call these and answer.
 //
 // Everything here lives on the lobby's single I/O thread, so a snapshot is
-// always consistent without locks. Blocking work (SQLite, creating the match
-// directory, scanning /proc for escaped processes) goes to the blocking pool
-// and comes back. Stopping a process group waits on timers on the I/O thread
-// (signals and kill(-pgid, 0) are cheap), so a stubborn game never ties up a
-// pool thread that launches and SQLite need. Deciding that a match is over
-// and stopping it are separate steps: a match is marked terminal here at
-// once, the stop proceeds asynchronously, and the room returns to WAITING
-// when the stop is done.
+// always consistent without locks. Blocking work (the store) goes to the
+// blocking pool and comes back. Game servers are started and stopped by a
+// MatchHost (match_host.hpp; on this machine, local_match_host.hpp). Deciding
+// that a match is over and stopping it are separate steps: a match is marked
+// terminal here at once, the host's stop proceeds asynchronously, and the
+// room returns to WAITING when the stop is done.
 //
 // States: WAITING -> STARTING (host started; match_id visible, port and
 // tokens hidden) -> IN_GAME (STARTED accepted; members get host, port,
@@ -38,9 +36,8 @@
 #include "platform/packages/manifest.hpp"
 #include "platform/protocol/report.hpp"
 #include "platform/protocol/report_rules.hpp"
-#include "platform/server/child_reaper.hpp"
+#include "platform/server/match_host.hpp"
 #include "platform/server/platform_services.hpp"
-#include "platform/server/port_pool.hpp"
 #include "platform/store/types.hpp"
 
 namespace gamestore::packages {
@@ -78,16 +75,13 @@ struct ActiveMatch {
     std::string client_token;
     std::string report_token;
     std::uint16_t port = 0;
-    std::filesystem::path dir;
     std::vector<RoomMember> players;  // seat order at start
-    pid_t pid = -1;
-    pid_t pgid = -1;
-    std::int64_t start_time = 0;
-    bool spawned = false;
+    std::int64_t pid = -1;            // the match host's process id, for the admin view
+    bool spawned = false;             // the match host started the game server
     bool started = false;   // STARTED accepted
     bool terminal = false;  // END/ERROR/exit/timeout seen: cleanup under way
     bool exited = false;    // the game server process was reaped
-    std::optional<int> exit_status;  // its wait status while the report grace runs
+    std::optional<std::string> exit_status;  // how it exited, while the report grace runs
     std::chrono::steady_clock::time_point launched_at;  // room.start
     std::chrono::steady_clock::time_point spawned_at;   // the startup clock starts here
     std::chrono::steady_clock::time_point started_at;
@@ -125,6 +119,7 @@ struct Room {
 bool has_member(const Room& room, store::AccountId account);
 
 struct RoomTuning {
+    // The stop and log settings are the local match host's (LocalHostTuning).
     std::chrono::milliseconds stop_grace{5000};
     std::chrono::milliseconds end_grace{2000};  // after END/ERROR, time to exit on its own
     // After SIGKILL, how long the group may take to disappear before the
@@ -183,165 +178,159 @@ struct LobbyCounters {
 
 class RoomService {
 public:
-    RoomService(PlatformServices& services, ChildReaper& reaper, RoomTuning tuning,
-                std::uint16_t report_port);
+  RoomService(PlatformServices& services, MatchHost& host, RoomTuning tuning);
 
-    // After a crash: close open matches as ABORTED, kill their recorded
-    // process groups (after checking the process start time), clear stale
-    // match dirs. Blocking; run before serving.
-    void reconcile_after_restart();
-    void start_watchdog();
-    // Aborts every match and waits for their cleanup; then `done`.
-    void shutdown(std::function<void()> done);
+  // After a crash: close open matches as ABORTED, kill their recorded
+  // process groups (after checking the process start time), clear stale
+  // match dirs. Blocking; run before serving.
+  void reconcile_after_restart();
+  void start_watchdog();
+  // Aborts every match and waits for their cleanup; then `done`.
+  void shutdown(std::function<void()> done);
 
-    // The control plane's handler: nullopt accepts, else why not (its
-    // sentence is the reply). The rules are protocol::check_report's; this
-    // applies an accepted report to the match and counts refusals.
-    std::optional<protocol::Refusal> handle_report(const protocol::Report& report);
+  // The control plane's handler: nullopt accepts, else why not (its
+  // sentence is the reply). The rules are protocol::check_report's; this
+  // applies an accepted report to the match and counts refusals.
+  std::optional<protocol::Refusal> handle_report(const protocol::Report& report);
 
-    // How long the report connection of the match `report` speaks for may
-    // stay quiet: as long as the watchdog lets the match go without a
-    // heartbeat (kill factor x its heartbeat interval). nullopt when the
-    // room has no such match any more.
-    std::optional<std::chrono::milliseconds> report_idle_allowance(
-        const protocol::Report& report) const;
+  // How long the report connection of the match `report` speaks for may
+  // stay quiet: as long as the watchdog lets the match go without a
+  // heartbeat (kill factor x its heartbeat interval). nullopt when the
+  // room has no such match any more.
+  std::optional<std::chrono::milliseconds> report_idle_allowance(
+      const protocol::Report& report) const;
 
-    void on_session_closed(LobbySession& session);
-    void on_session_signed_in(LobbySession& session);
-    void on_session_signed_out(const SignedIn& who);
+  void on_session_closed(LobbySession& session);
+  void on_session_signed_in(LobbySession& session);
+  void on_session_signed_out(const SignedIn& who);
 
-    // --- the operations behind the room.* ops (room_service.cpp). Each
-    // refuses with a LobbyError saying why.
-    Room& require_room(std::int64_t room_id);
-    // Before `requester` creates or joins a room: when its account is still
-    // a member of a room that no live connection of the account has entered
-    // (its launcher died, a terminal closed), the account is taken out of
-    // that room and its {room_id, game} returned. CONFLICT when a live
-    // connection of the account is in a room.
-    std::optional<nlohmann::json> release_stale_room(const LobbySession& requester);
-    // A WAITING room of `version` (chosen by released_version) hosted by `creator`.
-    Room& create_room(const SignedIn& creator, const store::Game& game,
-                      const store::Version& version);
-    // Joining the room one is already in is no change.
-    Room& join_room(std::int64_t room_id, const SignedIn& joiner);
-    // Returns the id of the room left.
-    std::int64_t leave_room(store::AccountId account);
-    Room& set_ready(store::AccountId account, bool ready);
-    // The host starts their room's match: WAITING -> STARTING, then the
-    // launch. Returns once the match is recorded and its server spawned, with
-    // `host`'s view of the room as it was when the match started (STARTING).
-    boost::asio::awaitable<nlohmann::json> start(const LobbySession& host);
-    void chat(const SignedIn& sender, const std::string& text);
-    // A launcher tells whether its player's game client runs: "exited" takes
-    // the player out of the match for the everyone-left rule, "running"
-    // (e.g. after a reconnect) puts them back. Refused when `match_id` is
-    // not the current match of the sender's room or they do not play in it.
-    void client_state(const SignedIn& sender, const std::string& match_id, bool running);
+  // --- the operations behind the room.* ops (room_service.cpp). Each
+  // refuses with a LobbyError saying why.
+  Room& require_room(std::int64_t room_id);
+  // Before `requester` creates or joins a room: when its account is still
+  // a member of a room that no live connection of the account has entered
+  // (its launcher died, a terminal closed), the account is taken out of
+  // that room and its {room_id, game} returned. CONFLICT when a live
+  // connection of the account is in a room.
+  std::optional<nlohmann::json> release_stale_room(const LobbySession& requester);
+  // A WAITING room of `version` (chosen by released_version) hosted by `creator`.
+  Room& create_room(const SignedIn& creator, const store::Game& game,
+                    const store::Version& version);
+  // Joining the room one is already in is no change.
+  Room& join_room(std::int64_t room_id, const SignedIn& joiner);
+  // Returns the id of the room left.
+  std::int64_t leave_room(store::AccountId account);
+  Room& set_ready(store::AccountId account, bool ready);
+  // The host starts their room's match: WAITING -> STARTING, then the
+  // launch. Returns once the match is recorded and its server spawned, with
+  // `host`'s view of the room as it was when the match started (STARTING).
+  boost::asio::awaitable<nlohmann::json> start(const LobbySession& host);
+  void chat(const SignedIn& sender, const std::string& text);
+  // A launcher tells whether its player's game client runs: "exited" takes
+  // the player out of the match for the everyone-left rule, "running"
+  // (e.g. after a reconnect) puts them back. Refused when `match_id` is
+  // not the current match of the sender's room or they do not play in it.
+  void client_state(const SignedIn& sender, const std::string& match_id, bool running);
 
-    nlohmann::json public_view(const Room& room) const;
-    nlohmann::json member_view(const Room& room, const LobbySession& session) const;
-    nlohmann::json lobby_players() const;
-    nlohmann::json lobby_rooms() const;
-    // The lobby as of the last delta sent (docs/PROTOCOL.md "Lobby deltas"):
-    // {seq, rooms:[RoomPublic] by room_id, players:[row] by name}. Changes
-    // not pushed yet are not in it; they follow as deltas.
-    nlohmann::json lobby_snapshot() const;
-    const LobbyCounters& lobby_counters() const { return lobby_counters_; }
+  nlohmann::json public_view(const Room& room) const;
+  nlohmann::json member_view(const Room& room, const LobbySession& session) const;
+  nlohmann::json lobby_players() const;
+  nlohmann::json lobby_rooms() const;
+  // The lobby as of the last delta sent (docs/PROTOCOL.md "Lobby deltas"):
+  // {seq, rooms:[RoomPublic] by room_id, players:[row] by name}. Changes
+  // not pushed yet are not in it; they follow as deltas.
+  nlohmann::json lobby_snapshot() const;
+  const LobbyCounters& lobby_counters() const { return lobby_counters_; }
 
-    const MatchCounters& counters() const { return counters_; }
-    std::size_t room_count() const { return rooms_.size(); }
-    // Rooms per state, indexed by RoomState.
-    std::array<std::size_t, 4> rooms_by_state() const;
-    // Every room with its members and, when one runs, its match (pid,
-    // ages): the admin dashboard's view (docs/OPERATIONS.md).
-    nlohmann::json admin_view() const;
-    // The admin stops the room's running match (ABORTED, players told);
-    // false when the room has none that is still live.
-    bool admin_stop_match(std::int64_t room_id);
-    std::size_t ports_in_use() const { return ports_.in_use(); }
-    std::size_t cleanups_in_flight() const { return cleanups_in_flight_; }
+  const MatchCounters& counters() const { return counters_; }
+  std::size_t room_count() const { return rooms_.size(); }
+  // Rooms per state, indexed by RoomState.
+  std::array<std::size_t, 4> rooms_by_state() const;
+  // Every room with its members and, when one runs, its match (pid,
+  // ages): the admin dashboard's view (docs/OPERATIONS.md).
+  nlohmann::json admin_view() const;
+  // The admin stops the room's running match (ABORTED, players told);
+  // false when the room has none that is still live.
+  bool admin_stop_match(std::int64_t room_id);
+  std::size_t ports_in_use() const { return host_.in_use(); }
+  std::size_t cleanups_in_flight() const { return cleanups_in_flight_; }
 
-  private:
-    // --- membership and events (room_service.cpp)
-    Room* room_of(store::AccountId account);
-    // The room `account` is in; NOT_FOUND when none.
-    Room& room_of_member(store::AccountId account);
-    // CONFLICT when `account` is already in a room.
-    void require_no_room(store::AccountId account);
-    void remove_member(Room& room, store::AccountId account, const std::string& why);
-    void publish_room(const Room& room);
-    // Calls fn for every signed-in player connection of a member of `room`.
-    void for_each_member_session(const Room& room, const std::function<void(LobbySession&)>& fn);
-    void send_to_members(const Room& room, std::string_view event, const nlohmann::json& data);
+private:
+  // --- membership and events (room_service.cpp)
+  Room* room_of(store::AccountId account);
+  // The room `account` is in; NOT_FOUND when none.
+  Room& room_of_member(store::AccountId account);
+  // CONFLICT when `account` is already in a room.
+  void require_no_room(store::AccountId account);
+  void remove_member(Room& room, store::AccountId account, const std::string& why);
+  void publish_room(const Room& room);
+  // Calls fn for every signed-in player connection of a member of `room`.
+  void for_each_member_session(const Room& room, const std::function<void(LobbySession&)>& fn);
+  void send_to_members(const Room& room, std::string_view event, const nlohmann::json& data);
 
-    // --- the lobby as deltas (room_service.cpp). Changes mark rows dirty;
-    // a 50 ms window later flush_lobby() compares each dirty row with what
-    // was last published and pushes one numbered delta per difference.
-    // The room's row and its members' rows (also those who just left it).
-    void mark_room(std::int64_t room_id);
-    void mark_player(const std::string& name);
-    void schedule_lobby_flush();
-    void flush_lobby();
-    // The current rows of the players named in `only`, or of everyone.
-    std::map<std::string, nlohmann::json> player_rows(const std::set<std::string>* only) const;
+  // --- the lobby as deltas (room_service.cpp). Changes mark rows dirty;
+  // a 50 ms window later flush_lobby() compares each dirty row with what
+  // was last published and pushes one numbered delta per difference.
+  // The room's row and its members' rows (also those who just left it).
+  void mark_room(std::int64_t room_id);
+  void mark_player(const std::string& name);
+  void schedule_lobby_flush();
+  void flush_lobby();
+  // The current rows of the players named in `only`, or of everyone.
+  std::map<std::string, nlohmann::json> player_rows(const std::set<std::string>* only) const;
 
-    // --- matches (match_lifecycle.cpp)
-    // WAITING -> STARTING with a fresh match id and tokens; returns the id.
-    // launch() then prepares, records and spawns it.
-    std::string start_match(Room& room);
-    boost::asio::awaitable<void> launch(std::int64_t room_id, std::string match_id);
-    void spawn_server(Room& room, std::uint64_t package_bytes);
-    void pump_log(int read_fd, std::filesystem::path log_file);
-    void on_process_exit(std::int64_t room_id, const std::string& match_id, int wait_status);
-    // The report grace is over: no END/ERROR came, the match CRASHED.
-    void on_report_grace_over(std::int64_t room_id, const std::string& match_id);
-    boost::asio::awaitable<void> record_in_game(std::string match_id, std::int64_t at);
-    // Diagnostic only: never gates IN_GAME, never touches room state.
-    void start_healthcheck(Room& room, const packages::LaunchContext& context);
-    boost::asio::awaitable<void> run_healthcheck(std::int64_t room_id, std::string match_id,
-                                                 std::vector<std::string> hosts, std::uint16_t port,
-                                                 std::shared_ptr<HealthcheckProbe> probe);
-    void conclude_abandoned_healthcheck(const Room& room, ActiveMatch& match);
-    // SIGTERM (+SIGCONT) to the group and its escaped processes, the stop
-    // grace, then SIGKILL; polled on the I/O thread, /proc scans on the pool.
-    // After END/ERROR (`after_end`) the game first gets end_grace to exit.
-    boost::asio::awaitable<launch::StopOutcome> stop_processes(pid_t pgid, std::string marker, bool after_end);
-    // The one reset path. False if the match was already terminal or is not current.
-    bool finish(Room& room, const std::string& match_id, store::MatchStatus status, std::string reason,
-                nlohmann::json results);
-    boost::asio::awaitable<void> cleanup(std::int64_t room_id, ActiveMatch match, store::MatchStatus status,
-                                         std::string reason, std::string results_json);
-    void watchdog_tick();
-    // Whether no player of the room's live match is in it any more: each
-    // has left the room, is disconnected, or their client has exited.
-    bool everyone_left(const Room& room) const;
-    // Keeps match.ended for members who were disconnected when it happened.
-    void keep_missed_result(const Room& room, const nlohmann::json& ended);
+  // --- matches (match_lifecycle.cpp)
+  // WAITING -> STARTING with a fresh match id, tokens and a place from
+  // the match host; returns the id. launch() then records and starts it.
+  std::string start_match(Room& room);
+  boost::asio::awaitable<void> launch(std::int64_t room_id, std::string match_id);
+  // Whether `match_id` is still the live match of room `room_id`.
+  bool is_live(std::int64_t room_id, const std::string& match_id) const;
+  void on_process_exit(std::int64_t room_id, const std::string& match_id, std::string how);
+  // The report grace is over: no END/ERROR came, the match CRASHED.
+  void on_report_grace_over(std::int64_t room_id, const std::string& match_id);
+  boost::asio::awaitable<void> record_in_game(std::string match_id, std::int64_t at);
+  // Diagnostic only: never gates IN_GAME, never touches room state.
+  void start_healthcheck(Room& room, const packages::LaunchContext& context);
+  boost::asio::awaitable<void> run_healthcheck(std::int64_t room_id, std::string match_id,
+                                               std::vector<std::string> hosts, std::uint16_t port,
+                                               std::shared_ptr<HealthcheckProbe> probe);
+  void conclude_abandoned_healthcheck(const Room& room, ActiveMatch& match);
+  // The one reset path. False if the match was already terminal or is not current.
+  bool finish(Room& room, const std::string& match_id, store::MatchStatus status,
+              std::string reason, nlohmann::json results);
+  boost::asio::awaitable<void> cleanup(std::int64_t room_id, ActiveMatch match,
+                                       store::MatchStatus status, std::string reason,
+                                       std::string results_json);
+  void watchdog_tick();
+  // Whether no player of the room's live match is in it any more: each
+  // has left the room, is disconnected, or their client has exited.
+  bool everyone_left(const Room& room) const;
+  // Keeps match.ended for members who were disconnected when it happened.
+  void keep_missed_result(const Room& room, const nlohmann::json& ended);
 
-    PlatformServices& services_;
-    ChildReaper& reaper_;
-    RoomTuning tuning_;
-    std::uint16_t report_port_;
-    PortPool ports_;
-    std::map<std::int64_t, Room> rooms_;
-    std::int64_t next_room_id_ = 1;
-    std::size_t cleanups_in_flight_ = 0;
-    std::function<void()> on_drained_;
-    bool shutting_down_ = false;
-    MatchCounters counters_;
-    boost::asio::steady_timer watchdog_;
-    boost::asio::steady_timer lobby_update_;
-    bool lobby_update_pending_ = false;
-    struct MissedResult {
-        nlohmann::json ended;
-        std::chrono::steady_clock::time_point at;
-    };
-    std::map<store::AccountId, MissedResult> missed_results_;
-    std::set<std::int64_t> dirty_rooms_;
-    std::set<std::string> dirty_players_;
-    std::map<std::int64_t, nlohmann::json> published_rooms_;
-    std::map<std::string, nlohmann::json> published_players_;
-    LobbyCounters lobby_counters_;
+  PlatformServices& services_;
+  MatchHost& host_;
+  RoomTuning tuning_;
+  std::map<std::int64_t, Room> rooms_;
+  std::int64_t next_room_id_ = 1;
+  std::size_t cleanups_in_flight_ = 0;
+  std::function<void()> on_drained_;
+  bool shutting_down_ = false;
+  MatchCounters counters_;
+  boost::asio::steady_timer watchdog_;
+  boost::asio::steady_timer lobby_update_;
+  bool lobby_update_pending_ = false;
+  struct MissedResult {
+      nlohmann::json ended;
+      std::chrono::steady_clock::time_point at;
+  };
+  std::map<store::AccountId, MissedResult> missed_results_;
+  std::set<std::int64_t> dirty_rooms_;
+  std::set<std::string> dirty_players_;
+  std::map<std::int64_t, nlohmann::json> published_rooms_;
+  std::map<std::string, nlohmann::json> published_players_;
+  LobbyCounters lobby_counters_;
 };
 
 }  // namespace gamestore::server

@@ -22,6 +22,7 @@
 #include "platform/server/http_endpoint.hpp"
 #include "platform/server/lobby_server.hpp"
 #include "platform/server/lobby_session.hpp"
+#include "platform/server/local_match_host.hpp"
 #include "platform/server/operations.hpp"
 #include "platform/server/package_ingest.hpp"
 #include "platform/server/platform_services.hpp"
@@ -149,6 +150,7 @@ struct ServerApp::Parts {
     CatalogCache catalog;
     PlatformServices services;
     ChildReaper reaper;
+    std::unique_ptr<MatchHost> match_host;
     std::unique_ptr<RoomService> rooms;
     ReportEndpoint reports;
     HttpEndpoint http;
@@ -256,8 +258,11 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
     register_developer_ops(p.services);
 
     p.reports.listen();
-    p.rooms = std::make_unique<RoomService>(p.services, p.reaper, tuning,
-                                            p.reports.local_endpoint().port());
+    const LocalHostTuning host_tuning{tuning.stop_grace, tuning.end_grace, tuning.kill_wait,
+                                      tuning.match_log_cap_bytes};
+    p.match_host = std::make_unique<LocalMatchHost>(p.services, p.reaper, host_tuning,
+                                                    p.reports.local_endpoint().port());
+    p.rooms = std::make_unique<RoomService>(p.services, *p.match_host, tuning);
     register_room_ops(p.services, *p.rooms);
     p.rooms->reconcile_after_restart();
     p.catalog.load();

@@ -250,6 +250,10 @@ MatchAccess access_match(const ServerFixture& server, std::int64_t room_id, cons
     REQUIRE(gamestore::testing::wait_for_file(token_file, 10s));
     access.report_token = gamestore::testing::read_file(token_file);
     REQUIRE(access.report_token.size() == 32);
+    // The fakegame's first line in the match's log: its process runs (the
+    // token file is written before the sandbox is even started).
+    REQUIRE(gamestore::testing::wait_for_text(server.data_dir() / "logs" / (match_id + ".log"),
+                                              "fakegame server", 10s));
     const auto pids = gamestore::launch::processes_with_env_entry(match_id);
     REQUIRE_FALSE(pids.empty());
     const auto port = environment_entry(pids.front(), "PORT");
