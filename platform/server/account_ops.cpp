@@ -8,6 +8,7 @@
 
 #include "platform/protocol/rate_limit.hpp"
 #include "platform/server/blocking.hpp"
+#include "platform/server/cluster_service.hpp"
 #include "platform/server/lobby_session.hpp"
 #include "platform/server/platform_services.hpp"
 #include "platform/server/request_args.hpp"
@@ -169,57 +170,70 @@ void register_account_ops(PlatformServices& services) {
         co_return Reply{{{"account", account_json(account)}}, std::nullopt};
     }, Access::Anyone, 0});
 
-    lobby.ops().add("auth.login", OpSpec{[&store, &lobby, limiter](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto role = require_role(ctx.request.args);
-        const auto name = require_string(ctx.request.args, "name", 256);
-        const auto password = require_string(ctx.request.args, "password", 1024);
-        const std::string key = std::string(store::to_string(role)) + ":" + lower(name);
-        const std::string address = address_only(ctx.session.remote_endpoint());
-        if (!limiter->begin(key, address)) {
-            throw LobbyError(ErrorCode::RateLimited,
-                             "too many login attempts; wait a few seconds and try again");
-        }
-        LoginAttempt attempt(*limiter, key, address);
-        struct LoginResult {
-            store::Account account;
-            store::NewSession session;
-        };
-        AuthInFlight counted(lobby);
-        auto result = co_await run_blocking(lobby.auth_pool(), [&]() -> store::Result<LoginResult> {
-            auto account = store.verify_login(role, name, password);
-            if (!account) {
-                return account.error();
-            }
-            auto session = store.create_session(account->id, store::unix_ms_now());
-            if (!session) {
-                return session.error();
-            }
-            return LoginResult{std::move(*account), std::move(*session)};
-        });
-        attempt.failed = !result.ok() && result.error().code == store::StoreError::Code::Unauthenticated;
-        auto login = unwrap(std::move(result));
-        // One active session per account: every connection on a session this
-        // login revoked is told why and closed.
-        const auto& revoked = login.session.revoked_session_ids;
-        lobby.for_each_session([&](LobbySession& other) {
-            const auto& who = other.signed_in();
-            if (&other == &ctx.session || !who) {
-                return;
-            }
-            const bool was_revoked =
-                std::find(revoked.begin(), revoked.end(), who->session_id) != revoked.end();
-            if (was_revoked || (who->account_id == login.account.id && who->session_id != login.session.id)) {
-                other.clear_signed_in();
-                other.close_with_event("session.revoked",
-                                       {{"reason", "this account signed in from another connection"}});
-            }
-        });
-        ctx.session.set_signed_in(SignedIn{login.account.id, login.account.name, to_session_role(role),
-                                           login.session.id});
-        spdlog::info("auth: {} '{}' signed in (session {})", store::to_string(role), login.account.name,
-                     login.session.id);
-        co_return Reply{{{"token", login.session.token}, {"account", account_json(login.account)}}, std::nullopt};
-    }, Access::Anyone, 0});
+    lobby.ops().add(
+        "auth.login",
+        OpSpec{
+            [&store, &lobby, &services, limiter](RequestContext& ctx) -> asio::awaitable<Reply> {
+                const auto role = require_role(ctx.request.args);
+                const auto name = require_string(ctx.request.args, "name", 256);
+                const auto password = require_string(ctx.request.args, "password", 1024);
+                const std::string key = std::string(store::to_string(role)) + ":" + lower(name);
+                const std::string address = address_only(ctx.session.remote_endpoint());
+                if (!limiter->begin(key, address)) {
+                    throw LobbyError(ErrorCode::RateLimited,
+                                     "too many login attempts; wait a few seconds and try again");
+                }
+                LoginAttempt attempt(*limiter, key, address);
+                struct LoginResult {
+                    store::Account account;
+                    store::NewSession session;
+                };
+                AuthInFlight counted(lobby);
+                auto result =
+                    co_await run_blocking(lobby.auth_pool(), [&]() -> store::Result<LoginResult> {
+                        auto account = store.verify_login(role, name, password);
+                        if (!account) {
+                            return account.error();
+                        }
+                        auto session = store.create_session(account->id, store::unix_ms_now());
+                        if (!session) {
+                            return session.error();
+                        }
+                        return LoginResult{std::move(*account), std::move(*session)};
+                    });
+                attempt.failed =
+                    !result.ok() && result.error().code == store::StoreError::Code::Unauthenticated;
+                auto login = unwrap(std::move(result));
+                // One active session per account: every connection on a session this
+                // login revoked is told why and closed.
+                const auto& revoked = login.session.revoked_session_ids;
+                lobby.for_each_session([&](LobbySession& other) {
+                    const auto& who = other.signed_in();
+                    if (&other == &ctx.session || !who) {
+                        return;
+                    }
+                    const bool was_revoked =
+                        std::find(revoked.begin(), revoked.end(), who->session_id) != revoked.end();
+                    if (was_revoked || (who->account_id == login.account.id &&
+                                        who->session_id != login.session.id)) {
+                        other.clear_signed_in();
+                        other.close_with_event(
+                            "session.revoked",
+                            {{"reason", "this account signed in from another connection"}});
+                    }
+                });
+                ctx.session.set_signed_in(SignedIn{login.account.id, login.account.name,
+                                                   to_session_role(role), login.session.id});
+                if (services.cluster) {
+                    services.cluster->signed_in(login.account.id, login.session.id, revoked);
+                }
+                spdlog::info("auth: {} '{}' signed in (session {})", store::to_string(role),
+                             login.account.name, login.session.id);
+                co_return Reply{
+                    {{"token", login.session.token}, {"account", account_json(login.account)}},
+                    std::nullopt};
+            },
+            Access::Anyone, 0});
 
     lobby.ops().add("auth.resume", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
         const auto token = require_string(ctx.request.args, "token", 256);
@@ -231,14 +245,20 @@ void register_account_ops(PlatformServices& services) {
         co_return Reply{{{"account", account_json(resumed.account)}}, std::nullopt};
     }, Access::Anyone, 0});
 
-    lobby.ops().add("auth.logout", OpSpec{[&store, &lobby](RequestContext& ctx) -> asio::awaitable<Reply> {
-        const auto session_id = ctx.session.signed_in()->session_id;
-        unwrap(co_await run_blocking(lobby.blocking_pool(), [&] {
-            return store.revoke_session(session_id, store::unix_ms_now());
-        }));
-        ctx.session.clear_signed_in();
-        co_return Reply{};
-    }, Access::Authenticated, 0});
+    lobby.ops().add(
+        "auth.logout",
+        OpSpec{[&store, &lobby, &services](RequestContext& ctx) -> asio::awaitable<Reply> {
+                   const auto session_id = ctx.session.signed_in()->session_id;
+                   unwrap(co_await run_blocking(lobby.blocking_pool(), [&] {
+                       return store.revoke_session(session_id, store::unix_ms_now());
+                   }));
+                   ctx.session.clear_signed_in();
+                   if (services.cluster) {
+                       services.cluster->sessions_ended({session_id});
+                   }
+                   co_return Reply{};
+               },
+               Access::Authenticated, 0});
 
     lobby.ops().add("auth.whoami", OpSpec{[](RequestContext& ctx) -> asio::awaitable<Reply> {
         const auto& who = *ctx.session.signed_in();

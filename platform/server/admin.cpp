@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "platform/server/blocking.hpp"
+#include "platform/server/cluster_service.hpp"
 #include "platform/server/lobby_server.hpp"
 #include "platform/server/lobby_session.hpp"
 #include "platform/server/room_service.hpp"
@@ -262,7 +263,8 @@ asio::awaitable<std::string> AdminConsole::snapshot(const OperationsView& view) 
     const auto now_ms = store::unix_ms_now();
     json state = {{"time_ms", now_ms},
                   {"players", view.rooms.lobby_players()},
-                  {"rooms", view.rooms.admin_view()}};
+                  {"rooms", view.rooms.admin_view()},
+                  {"cluster", view.cluster ? view.cluster->admin_view() : json(nullptr)}};
     const auto& ends = view.metrics.recent_ends;
     std::vector<EndedMatch> shown(
         ends.end() - static_cast<std::ptrdiff_t>(std::min(ends.size(), kEndedShown)), ends.end());
@@ -379,6 +381,9 @@ asio::awaitable<HttpResponse> AdminConsole::act(const OperationsView& view,
         }
         for (const auto& session : sessions) {
             session->close();
+        }
+        if (view.cluster) {
+            view.cluster->sessions_ended(session_ids);
         }
         spdlog::warn("admin: signed out player '{}' from {} ({} connection(s))", name, request.peer,
                      sessions.size());

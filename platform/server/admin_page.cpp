@@ -54,6 +54,7 @@ const char* const kAdminPage = R"HTML(<!doctype html>
   </section>
 </div>
 <main id="dashboard" hidden>
+  <section id="cluster" hidden><h2>Cluster nodes</h2><table><thead><tr><th>node</th><th>lobby address</th><th>state</th><th>rooms</th><th>running matches</th><th>generation</th></tr></thead><tbody id="nodes"></tbody></table></section>
   <section><h2>Rooms</h2><table><thead><tr><th>room</th><th>game</th><th>state</th><th>members</th><th>match</th><th></th></tr></thead><tbody id="rooms"></tbody></table></section>
   <section><h2>Players online</h2><table><thead><tr><th>player</th><th>where</th><th></th></tr></thead><tbody id="players"></tbody></table></section>
   <section><h2>Last ended matches</h2><table><thead><tr><th>match</th><th>game</th><th>status</th><th>reason and log</th></tr></thead><tbody id="ended"></tbody></table></section>
@@ -105,6 +106,15 @@ function render(state) {
   document.getElementById("players-online").textContent = players.length;
   document.getElementById("room-count").textContent = state.rooms.length;
   document.getElementById("running-count").textContent = state.rooms.filter(r => r.match).length;
+  const cluster = state.cluster;
+  document.getElementById("cluster").hidden = !cluster;
+  if (cluster) {
+    document.getElementById("nodes").replaceChildren(...cluster.nodes.map(n => el("tr", { "data-node": n.node_id },
+      el("td", {}, n.node_id + (n.self ? " (this node" + (cluster.fenced ? ", lost the cluster" : "") + ")" : "")),
+      el("td", {}, n.lobby_address),
+      el("td", {}, el("span", { class: "state " + (n.alive ? "IN_GAME" : "ENDING") }, n.alive ? "alive" : "dead, silent " + seconds(n.silent_seconds))),
+      el("td", {}, n.rooms), el("td", {}, n.running_matches), el("td", {}, n.generation))));
+  }
   document.getElementById("players").replaceChildren(...players.map(p => {
     const button = el("button", {}, "sign out");
     button.onclick = () => act("/admin/revoke", { player: p.name }, "Sign " + p.name + " out of every session?");

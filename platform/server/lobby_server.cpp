@@ -140,6 +140,13 @@ void LobbyServer::session_ended(LobbySession& session) {
     }
 }
 
+void LobbyServer::out_of_service(std::string why) {
+    out_of_service_ = why;
+    for_each_session([&why](LobbySession& session) {
+        session.close_with_event("server.unavailable", {{"message", why}});
+    });
+}
+
 void LobbyServer::stop(std::function<void()> done) {
     if (stopping_) {
         return;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,14 @@ public:
     std::size_t& auth_in_flight() { return auth_in_flight_; }
     boost::asio::io_context& io() { return io_; }
 
+    // A cluster node that lost the cluster (docs/SCALING.md): every open
+    // connection is closed with `server.unavailable` {message}, and until
+    // back_in_service() every request but ping is answered UNAVAILABLE with
+    // `why`, so clients go to another node.
+    void out_of_service(std::string why);
+    void back_in_service() { out_of_service_.reset(); }
+    const std::optional<std::string>& unavailable_because() const { return out_of_service_; }
+
     void for_each_session(const std::function<void(LobbySession&)>& fn);
     std::size_t session_count() const { return sessions_.size(); }
     // Connections refused at --max-connections so far.
@@ -81,6 +90,7 @@ public:
     std::map<std::uint64_t, std::weak_ptr<LobbySession>> sessions_;
     std::uint64_t next_session_id_ = 1;
     bool stopping_ = false;
+    std::optional<std::string> out_of_service_;
     std::function<void()> on_stopped_;
     std::vector<SessionObserver> closed_observers_;
     std::vector<SessionObserver> signed_in_observers_;

@@ -220,6 +220,14 @@ asio::awaitable<void> LobbySession::handle_line(const std::string& line) {
         }
         co_return;
     }
+    if (const auto& why = server_.unavailable_because(); why && request.op != "ping") {
+        if (blob > 0) {
+            refuse_and_close(ErrorCode::Unavailable, *why);
+        } else {
+            channel_.send(protocol::encode_error(request.id, ErrorCode::Unavailable, *why));
+        }
+        co_return;
+    }
     std::optional<std::string> denied;
     ErrorCode denied_code = ErrorCode::Unauthenticated;
     switch (spec->access) {

@@ -142,6 +142,14 @@ int main(int argc, char** argv) {
                    "file (mode 600) holding the PostgreSQL password; else libpq's PGPASSWORD, "
                    "PGPASSFILE or ~/.pgpass")
         ->envname("GAMESTORE_DATABASE_PASSWORD_FILE");
+    app.add_option("--node-id", config.node_id,
+                   "run as a node of a cluster on the PostgreSQL --database, with this id "
+                   "(unique per node; docs/SCALING.md)")
+        ->envname("GAMESTORE_NODE_ID");
+    app.add_option("--advertise-lobby", config.advertise_lobby,
+                   "HOST:PORT other nodes send clients to (default: the advertised host, or "
+                   "127.0.0.1, and the lobby's port)")
+        ->envname("GAMESTORE_ADVERTISE_LOBBY");
     app.add_option("--game-ports", game_ports, "port range A-B for game servers")
         ->envname("GAMESTORE_GAME_PORTS")
         ->capture_default_str();

@@ -729,14 +729,18 @@ bool RoomService::everyone_left(const Room& room) const {
     });
 }
 
+void RoomService::abort_all(const std::string& reason) {
+    for (auto& [id, room] : rooms_) {
+        if (room.match && !room.match->terminal) {
+            finish(room, room.match->match_id, store::MatchStatus::Aborted, reason, nullptr);
+        }
+    }
+}
+
 void RoomService::shutdown(std::function<void()> done) {
     shutting_down_ = true;
     watchdog_.cancel();
-    for (auto& [id, room] : rooms_) {
-        if (room.match && !room.match->terminal) {
-            finish(room, room.match->match_id, store::MatchStatus::Aborted, "the platform is shutting down", nullptr);
-        }
-    }
+    abort_all("the platform is shutting down");
     if (cleanups_in_flight_ == 0) {
         done();
     } else {

@@ -18,6 +18,7 @@ class SqlStore;
 namespace gamestore::server {
 
 class LobbyServer;
+class ClusterService;
 class RoomService;
 class CatalogCache;
 class ReportEndpoint;
@@ -32,6 +33,7 @@ struct OperationsView {
     store::SqlStore& store;
     CatalogCache& catalog;
     const std::atomic<bool>& stopping;
+    ClusterService* cluster = nullptr;  // on a cluster node (docs/SCALING.md)
 };
 
 // The exposition of every metric (I/O thread).

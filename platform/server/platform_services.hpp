@@ -11,6 +11,7 @@
 
 namespace gamestore::server {
 
+class ClusterService;
 class RoomService;
 
 struct PlatformServices {
@@ -20,6 +21,8 @@ struct PlatformServices {
     const launch::Sandbox& sandbox;  // every game server runs in it
     ServerMetrics& metrics;
     CatalogCache& catalog;
+    // Set on a cluster node (docs/SCALING.md); null on a single server.
+    ClusterService* cluster = nullptr;
 };
 
 void register_account_ops(PlatformServices& services);

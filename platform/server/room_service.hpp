@@ -187,6 +187,9 @@ public:
   void start_watchdog();
   // Aborts every match and waits for their cleanup; then `done`.
   void shutdown(std::function<void()> done);
+  // Ends every live match as ABORTED with `reason` (a cluster node that
+  // lost the cluster); rooms stay.
+  void abort_all(const std::string& reason);
 
   // The control plane's handler: nullopt accepts, else why not (its
   // sentence is the reply). The rules are protocol::check_report's; this

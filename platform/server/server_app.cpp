@@ -19,6 +19,7 @@
 #include "platform/launch/process_launcher.hpp"
 #include "platform/server/admin.hpp"
 #include "platform/server/child_reaper.hpp"
+#include "platform/server/cluster_service.hpp"
 #include "platform/server/http_endpoint.hpp"
 #include "platform/server/lobby_server.hpp"
 #include "platform/server/lobby_session.hpp"
@@ -51,6 +52,16 @@ void write_ready_file(const fs::path& path, const nlohmann::json& content) {
     fs::rename(temp, path);
 }
 
+std::string database_password(const ServerConfig& config) {
+    if (config.database_password_file.empty()) {
+        return {};
+    }
+    auto read = store::read_password_file(config.database_password_file);
+    if (const auto* problem = std::get_if<store::StoreError>(&read))
+        throw std::runtime_error(problem->message);
+    return std::move(std::get<std::string>(read));
+}
+
 // The store, after the sweeps a crash may have made necessary, with the
 // reference games published on a first start.
 std::unique_ptr<store::SqlStore> open_store(const ServerConfig& config, ServerMetrics& metrics) {
@@ -61,13 +72,7 @@ std::unique_ptr<store::SqlStore> open_store(const ServerConfig& config, ServerMe
     if (const auto* problem = std::get_if<std::string>(&parsed))
         throw std::runtime_error(*problem);
     const auto& location = std::get<store::DatabaseLocation>(parsed);
-    std::string password;
-    if (!config.database_password_file.empty()) {
-        auto read = store::read_password_file(config.database_password_file);
-        if (const auto* problem = std::get_if<store::StoreError>(&read))
-            throw std::runtime_error(problem->message);
-        password = std::move(std::get<std::string>(read));
-    }
+    const std::string password = database_password(config);
 
     store::SqlStore::Options options;
     if (config.fast_password_hash) {
@@ -152,6 +157,7 @@ struct ServerApp::Parts {
     ChildReaper reaper;
     std::unique_ptr<MatchHost> match_host;
     std::unique_ptr<RoomService> rooms;
+    std::unique_ptr<ClusterService> cluster;  // on a cluster node only
     ReportEndpoint reports;
     HttpEndpoint http;
     AdminConsole admin;
@@ -178,7 +184,8 @@ struct ServerApp::Parts {
     }
 
     OperationsView operations() {
-        return {lobby, *rooms, reports, http, *metrics, sandbox, *store, catalog, stopping};
+        return {lobby,   *rooms, reports, http,     *metrics,
+                sandbox, *store, catalog, stopping, cluster.get()};
     }
 
     asio::awaitable<HttpResponse> serve_http(const HttpRequest& request) {
@@ -210,6 +217,9 @@ struct ServerApp::Parts {
             signals->cancel();
         }
         rooms->shutdown([this] {
+            if (cluster) {
+                cluster->leave();
+            }
             lobby.stop([this] {
                 reports.stop();
                 http.stop();
@@ -287,6 +297,31 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
     }
     p.lobby.listen();
     p.http.listen();
+    if (!p.services.config.node_id.empty()) {
+        // Before serving: a node that cannot join must not take clients.
+        const auto& settings = p.services.config;
+        auto parsed = store::parse_database(settings.database, settings.data_dir / "gamestore.db");
+        const auto* location = std::get_if<store::DatabaseLocation>(&parsed);
+        const auto* postgres = location ? std::get_if<store::PostgresLocation>(location) : nullptr;
+        if (!postgres) {
+            throw std::runtime_error(
+                "--node-id needs a PostgreSQL --database the nodes share (docs/SCALING.md)");
+        }
+        ClusterLinkOptions link;
+        link.node_id = settings.node_id;
+        link.lobby_address =
+            settings.advertise_lobby.empty()
+                ? net::HostPort{settings.advertise_host.empty() ? "127.0.0.1"
+                                                                : settings.advertise_host,
+                                p.lobby.lobby_endpoint().port()}
+                      .to_string()
+                : settings.advertise_lobby;
+        link.conninfo = postgres->uri;
+        link.password = database_password(settings);
+        p.cluster = std::make_unique<ClusterService>(p.lobby, *p.rooms, std::move(link));
+        p.services.cluster = p.cluster.get();
+        p.cluster->join();
+    }
 }
 
 ServerApp::~ServerApp() = default;

@@ -30,6 +30,12 @@ struct ServerConfig {
     std::string database;
     // The PostgreSQL password, read from this file (0600) rather than argv.
     std::filesystem::path database_password_file;
+    // Set: this server is a node of a cluster on the PostgreSQL database
+    // (docs/SCALING.md), with this id, unique in the installation.
+    std::string node_id;
+    // host:port other nodes send clients to; empty: the advertised host (or
+    // 127.0.0.1) and the lobby's port.
+    std::string advertise_lobby;
     std::uint16_t game_port_first = 17000;
     std::uint16_t game_port_last = 17999;
     std::filesystem::path seed_games_dir;

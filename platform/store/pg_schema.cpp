@@ -144,7 +144,22 @@ constexpr const char* kV2 = R"sql(
 ALTER TABLE matches ADD COLUMN in_game_at BIGINT;
 )sql";
 
-constexpr std::array<const char*, 2> kMigrations = {kV1, kV2};
+// Version 3: the cluster's nodes (docs/SCALING.md). Each node keeps its row
+// alive; generations tell a restarted node from the one that died.
+constexpr const char* kV3 = R"sql(
+CREATE SEQUENCE cluster_generations;
+CREATE TABLE cluster_nodes (
+    node_id         TEXT        PRIMARY KEY,
+    lobby_address   TEXT        NOT NULL,
+    generation      BIGINT      NOT NULL,
+    started_at      TIMESTAMPTZ NOT NULL,
+    renewed_at      TIMESTAMPTZ NOT NULL,
+    running_matches INTEGER     NOT NULL DEFAULT 0,
+    rooms           INTEGER     NOT NULL DEFAULT 0
+);
+)sql";
+
+constexpr std::array<const char*, 3> kMigrations = {kV1, kV2, kV3};
 
 }  // namespace
 

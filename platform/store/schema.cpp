@@ -131,7 +131,13 @@ constexpr const char* kV2 = R"sql(
 ALTER TABLE matches ADD COLUMN in_game_at INTEGER;
 )sql";
 
-constexpr std::array<const char*, 2> kMigrations = {kV1, kV2};
+// Version 3: PostgreSQL's cluster tables (pg_schema.cpp); a SQLite store
+// is never shared by nodes, so it only keeps the numbers in step.
+constexpr const char* kV3 = R"sql(
+-- no change
+)sql";
+
+constexpr std::array<const char*, 3> kMigrations = {kV1, kV2, kV3};
 
 }  // namespace
 

@@ -1,0 +1,161 @@
+#include "platform/server/cluster_service.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "platform/server/lobby_server.hpp"
+#include "platform/server/lobby_session.hpp"
+#include "platform/server/room_service.hpp"
+
+namespace gamestore::server {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::int64_t> ids_in(const json& message, const char* key) {
+    std::vector<std::int64_t> ids;
+    const auto found = message.find(key);
+    if (found != message.end() && found->is_array()) {
+        for (const auto& id : *found) {
+            if (id.is_number_integer()) {
+                ids.push_back(id.get<std::int64_t>());
+            }
+        }
+    }
+    return ids;
+}
+
+}  // namespace
+
+ClusterService::ClusterService(LobbyServer& lobby, RoomService& rooms, ClusterLinkOptions options)
+    : lobby_(lobby), rooms_(rooms), load_timer_(lobby.io()) {
+    ClusterLink::Events events;
+    events.nodes = [this](std::vector<ClusterNode> nodes) { nodes_ = std::move(nodes); };
+    events.message = [this](json message) { on_message(message); };
+    events.fenced = [this](std::string why) { on_fenced(why); };
+    events.rejoined = [this](std::int64_t generation) { on_rejoined(generation); };
+    link_ = std::make_unique<ClusterLink>(lobby.io().get_executor(), std::move(options),
+                                          std::move(events));
+}
+
+ClusterService::~ClusterService() = default;
+
+const std::string& ClusterService::node_id() const {
+    return link_->node_id();
+}
+
+void ClusterService::join() {
+    link_->join();
+    report_load();
+    link_->start();
+}
+
+void ClusterService::leave() {
+    load_timer_.cancel();
+    link_->stop();
+}
+
+void ClusterService::report_load() {
+    const auto states = rooms_.rooms_by_state();
+    const auto running = states[static_cast<std::size_t>(RoomState::Starting)] +
+                         states[static_cast<std::size_t>(RoomState::InGame)] +
+                         states[static_cast<std::size_t>(RoomState::Ending)];
+    link_->set_load(static_cast<int>(running), static_cast<int>(rooms_.room_count()));
+    load_timer_.expires_after(std::chrono::milliseconds(500));
+    load_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) {
+            report_load();
+        }
+    });
+}
+
+void ClusterService::signed_in(std::int64_t account_id, std::int64_t session_id,
+                               const std::vector<std::int64_t>& revoked) {
+    link_->send({{"kind", "session.signed_in"},
+                 {"account_id", account_id},
+                 {"session_id", session_id},
+                 {"revoked", revoked}});
+}
+
+void ClusterService::sessions_ended(const std::vector<std::int64_t>& session_ids) {
+    if (!session_ids.empty()) {
+        link_->send({{"kind", "session.ended"}, {"sessions", session_ids}});
+    }
+}
+
+void ClusterService::end_sessions(const std::vector<std::int64_t>& revoked, std::int64_t account_id,
+                                  std::int64_t keep) {
+    std::vector<std::shared_ptr<LobbySession>> ending;
+    lobby_.for_each_session([&](LobbySession& session) {
+        const auto& who = session.signed_in();
+        if (!who) {
+            return;
+        }
+        const bool listed =
+            std::find(revoked.begin(), revoked.end(), who->session_id) != revoked.end();
+        if (listed ||
+            (account_id != 0 && who->account_id == account_id && who->session_id != keep)) {
+            ending.push_back(session.shared_from_this());
+        }
+    });
+    for (const auto& session : ending) {
+        session->clear_signed_in();
+        session->close_with_event("session.revoked",
+                                  {{"reason", "this account signed in from another connection"}});
+    }
+    if (!ending.empty()) {
+        spdlog::info("cluster: closed {} connection(s) of sessions another node ended",
+                     ending.size());
+    }
+}
+
+void ClusterService::on_message(const json& message) {
+    const auto kind = message.value("kind", std::string());
+    if (kind == "session.signed_in") {
+        end_sessions(ids_in(message, "revoked"), message.value("account_id", std::int64_t{0}),
+                     message.value("session_id", std::int64_t{0}));
+    } else if (kind == "session.ended") {
+        end_sessions(ids_in(message, "sessions"), 0, 0);
+    } else {
+        // A newer node's message: nothing this version must do with it.
+        spdlog::debug("cluster: ignored a '{}' message from node '{}'", kind,
+                      message.value("from", std::string()));
+    }
+}
+
+void ClusterService::on_fenced(const std::string& why) {
+    fenced_ = true;
+    const std::string sentence = "this node (" + link_->node_id() + ") lost the cluster: " + why +
+                                 "; connect to another node";
+    rooms_.abort_all("the node lost the cluster: " + why);
+    lobby_.out_of_service(sentence);
+}
+
+void ClusterService::on_rejoined(std::int64_t generation) {
+    fenced_ = false;
+    lobby_.back_in_service();
+    spdlog::info("cluster: serving again as generation {}", generation);
+}
+
+json ClusterService::admin_view() const {
+    json nodes = json::array();
+    for (const auto& node : nodes_) {
+        nodes.push_back({{"node_id", node.node_id},
+                         {"lobby_address", node.lobby_address},
+                         {"generation", node.generation},
+                         {"running_matches", node.running_matches},
+                         {"rooms", node.rooms},
+                         {"silent_seconds", node.silent_seconds},
+                         {"alive", node.alive},
+                         {"self", node.node_id == link_->node_id()}});
+    }
+    return {{"node_id", link_->node_id()},
+            {"generation", link_->generation()},
+            {"fenced", fenced_},
+            {"nodes", std::move(nodes)}};
+}
+
+}  // namespace gamestore::server

@@ -1,0 +1,66 @@
+#pragma once
+// What a cluster node does with its link to the others (cluster_link.hpp),
+// on the lobby thread: tells them about sign-ins and sign-outs so sessions
+// end cluster-wide, closes its own connections of sessions another node
+// ended, reports its load, keeps the list of nodes for the admin, and stops
+// serving while it has lost the cluster (docs/SCALING.md).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "platform/asio/asio.hpp"
+#include "platform/server/cluster_link.hpp"
+
+namespace gamestore::server {
+
+class LobbyServer;
+class RoomService;
+
+class ClusterService {
+  public:
+    ClusterService(LobbyServer& lobby, RoomService& rooms, ClusterLinkOptions options);
+    ~ClusterService();
+
+    // Blocking, before serving (ClusterLink::join), then the link's thread
+    // and the load reports start.
+    void join();
+    // A clean leave: the other nodes drop this one at once.
+    void leave();
+
+    // `account_id` signed in with `session_id` here; `revoked` are the
+    // sessions that sign-in ended. Other nodes close their connections of
+    // those sessions and of any other session of the account.
+    void signed_in(std::int64_t account_id, std::int64_t session_id,
+                   const std::vector<std::int64_t>& revoked);
+    // Sessions ended here (logout, the admin): other nodes close theirs.
+    void sessions_ended(const std::vector<std::int64_t>& session_ids);
+
+    const std::string& node_id() const;
+    const std::vector<ClusterNode>& nodes() const { return nodes_; }
+    bool fenced() const { return fenced_; }
+    // {node_id, generation, fenced, nodes: [...]}: the admin dashboard's view.
+    nlohmann::json admin_view() const;
+
+  private:
+    void on_message(const nlohmann::json& message);
+    void on_fenced(const std::string& why);
+    void on_rejoined(std::int64_t generation);
+    void report_load();
+    // Closes this node's connections of `revoked` sessions, and of
+    // `account_id`'s sessions other than `keep` (0: none kept).
+    void end_sessions(const std::vector<std::int64_t>& revoked, std::int64_t account_id,
+                      std::int64_t keep);
+
+    LobbyServer& lobby_;
+    RoomService& rooms_;
+    std::unique_ptr<ClusterLink> link_;
+    boost::asio::steady_timer load_timer_;
+    std::vector<ClusterNode> nodes_;
+    bool fenced_ = false;
+};
+
+}  // namespace gamestore::server

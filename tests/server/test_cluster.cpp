@@ -1,0 +1,206 @@
+// Several gamestore-server nodes on one PostgreSQL (docs/SCALING.md): they
+// list each other, a sign-in on one ends the account's session on another,
+// a killed node is declared dead within the liveness timeout, and a restart
+// rejoins as a new generation. Real servers, a private PostgreSQL cluster.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/pg_cluster.hpp"
+#include "tests/support/platform_harness.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/raw_connection.hpp"
+#include "tests/support/server_fixture.hpp"
+
+using namespace std::chrono_literals;
+using gamestore::testing::ChildProcess;
+using gamestore::testing::PgCluster;
+using gamestore::testing::RawConnection;
+using gamestore::testing::ServerFixture;
+using gamestore::testing::SpawnOptions;
+using gamestore::testing::TempDir;
+using gamestore::testing::TestPlayer;
+using nlohmann::json;
+
+namespace {
+
+const std::string kAdminToken(40, 'c');
+
+std::vector<std::string> node_args(const std::string& database, const std::string& node_id) {
+    return {"--database",    database,    "--node-id",           node_id,
+            "--admin-token", kAdminToken, "--fast-password-hash"};
+}
+
+// The admin dashboard's live stream of a node (one state a second), read
+// as it comes: waiting on it is waiting on the node's own view.
+class AdminStream {
+  public:
+    explicit AdminStream(const ServerFixture& server)
+        : connection_(server.endpoints().http_host, server.endpoints().http_port) {
+        REQUIRE(connection_.send(
+            "GET /admin/events HTTP/1.1\r\nHost: gamestore\r\nAuthorization: Bearer " +
+            kAdminToken + "\r\n\r\n"));
+    }
+
+    // The first state that satisfies `accept` within `timeout`.
+    std::optional<json> wait(const std::function<bool(const json&)>& accept,
+                             std::chrono::milliseconds timeout) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < deadline) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            const auto line = connection_.read_line(std::max(left, 1ms));
+            if (!line) {
+                return std::nullopt;
+            }
+            if (line->rfind("data: ", 0) != 0) {
+                continue;  // headers, chunk sizes, blank separators
+            }
+            auto state = json::parse(line->substr(6), nullptr, false);
+            if (state.is_object() && accept(state)) {
+                last_ = state;
+                return state;
+            }
+        }
+        return std::nullopt;
+    }
+
+  private:
+    RawConnection connection_;
+    json last_;
+};
+
+std::optional<json> node_in(const json& state, const std::string& node_id) {
+    if (!state.contains("cluster") || !state["cluster"].is_object()) {
+        return std::nullopt;
+    }
+    for (const auto& node : state["cluster"]["nodes"]) {
+        if (node.at("node_id") == node_id) {
+            return node;
+        }
+    }
+    return std::nullopt;
+}
+
+bool node_alive(const json& state, const std::string& node_id) {
+    const auto node = node_in(state, node_id);
+    return node && node->at("alive").get<bool>();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "cluster nodes list each other, end sessions across nodes, see a killed node die and rejoin",
+    "[cluster][integration]") {
+    REQUIRE(PgCluster::available());
+    const auto database = PgCluster::shared().create_database();
+    ServerFixture a(node_args(database, "a"));
+    TempDir b_dir("gamestore-node-b");
+    auto b = std::make_unique<ServerFixture>(node_args(database, "b"), b_dir.path() / "var");
+
+    AdminStream seen_by_a(a);
+    const auto both =
+        seen_by_a.wait([](const json& s) { return node_alive(s, "a") && node_alive(s, "b"); }, 15s);
+    REQUIRE(both);
+    CHECK(node_in(*both, "a")->at("self") == true);
+    CHECK(node_in(*both, "b")->at("lobby_address") == b->lobby_address());
+    const auto b_generation = node_in(*both, "b")->at("generation").get<std::int64_t>();
+
+    // One active session per account, cluster-wide: signing in on b ends the
+    // session on a.
+    TestPlayer on_a(a, "ada");
+    TestPlayer on_b(*b, "ada");
+    const auto revoked = on_a.wait_event("session.revoked", 10s);
+    REQUIRE(revoked);
+    CHECK(revoked->at("reason").get<std::string>().find("signed in from another connection") !=
+          std::string::npos);
+    CHECK(on_b.call("auth.whoami").ok);
+
+    // kill -9: no clean leave, so a sees b die after the liveness timeout.
+    const auto killed_at = std::chrono::steady_clock::now();
+    b->kill_hard();
+    const auto dead =
+        seen_by_a.wait([](const json& s) { return node_in(s, "b") && !node_alive(s, "b"); }, 15s);
+    REQUIRE(dead);
+    INFO("b declared dead after " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - killed_at)
+                                         .count()
+                                  << " ms");
+    CHECK(node_in(*dead, "b")->at("silent_seconds").get<double>() >= 5.0);
+
+    // The restart takes its id back as a new generation.
+    b.reset();
+    ServerFixture b_again(node_args(database, "b"), b_dir.path() / "var");
+    const auto back = seen_by_a.wait([](const json& s) { return node_alive(s, "b"); }, 15s);
+    REQUIRE(back);
+    CHECK(node_in(*back, "b")->at("generation").get<std::int64_t>() > b_generation);
+
+    // A clean stop leaves at once: its row is gone.
+    REQUIRE(b_again.stop() == 0);
+    REQUIRE(seen_by_a.wait([](const json& s) { return s.contains("cluster") && !node_in(s, "b"); },
+                           10s));
+}
+
+TEST_CASE("a second process with a node id that a live node keeps is refused",
+          "[cluster][integration]") {
+    REQUIRE(PgCluster::available());
+    const auto database = PgCluster::shared().create_database();
+    ServerFixture a(node_args(database, "a"));
+
+    TempDir dir("gamestore-node-dup");
+    SpawnOptions options;
+    options.argv = {gamestore::testing::binary("gamestore-server").string(),
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--report-listen",
+                    "127.0.0.1:0",
+                    "--http-listen",
+                    "127.0.0.1:0",
+                    "--data-dir",
+                    (dir.path() / "var").string()};
+    for (const auto& arg : node_args(database, "a")) {
+        options.argv.push_back(arg);
+    }
+    options.stdout_file = dir.path() / "server.log";
+    options.stderr_file = dir.path() / "server.log";
+    ChildProcess duplicate(options);
+    const auto code = duplicate.wait_exit_code(30s);
+    REQUIRE(code);
+    CHECK(*code != 0);
+    CHECK(gamestore::testing::read_file(dir.path() / "server.log")
+              .find("is kept alive by another process") != std::string::npos);
+
+    // The node that holds the id is unaffected.
+    TestPlayer still(a, "grace");
+    CHECK(still.call("auth.whoami").ok);
+}
+
+TEST_CASE("--node-id needs a PostgreSQL database", "[cluster][integration]") {
+    TempDir dir("gamestore-node-sqlite");
+    SpawnOptions options;
+    options.argv = {gamestore::testing::binary("gamestore-server").string(),
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--report-listen",
+                    "127.0.0.1:0",
+                    "--http-listen",
+                    "127.0.0.1:0",
+                    "--data-dir",
+                    (dir.path() / "var").string(),
+                    "--node-id",
+                    "a"};
+    options.stdout_file = dir.path() / "server.log";
+    options.stderr_file = dir.path() / "server.log";
+    ChildProcess server(options);
+    const auto code = server.wait_exit_code(30s);
+    REQUIRE(code);
+    CHECK(*code != 0);
+    CHECK(gamestore::testing::read_file(dir.path() / "server.log")
+              .find("--node-id needs a PostgreSQL") != std::string::npos);
+}
