@@ -165,6 +165,7 @@ void ClusterLink::take_row() {
 void ClusterLink::join() {
     connect();
     take_row();
+    refill_room_ids();
     spdlog::info("cluster: node '{}' joined (generation {}, lobby {})", options_.node_id,
                  generation_.load(), options_.lobby_address);
 }
@@ -210,6 +211,43 @@ bool ClusterLink::send(json message) {
 void ClusterLink::set_load(int running_matches, int rooms) {
     running_matches_ = running_matches;
     rooms_ = rooms;
+}
+
+namespace {
+constexpr std::int64_t kRoomIdBlock = 100;
+}  // namespace
+
+std::optional<std::int64_t> ClusterLink::next_room_id() {
+    std::optional<std::int64_t> id;
+    bool low = false;
+    {
+        std::lock_guard lock(room_ids_mutex_);
+        if (next_in_block_ >= block_end_ && !room_ids_.empty()) {
+            next_in_block_ = room_ids_.front();
+            block_end_ = next_in_block_ + kRoomIdBlock;
+            room_ids_.pop_front();
+        }
+        if (next_in_block_ < block_end_) {
+            id = next_in_block_++;
+        }
+        low = room_ids_.empty();
+    }
+    if (low) {
+        wake();  // the thread fetches the next block
+    }
+    return id;
+}
+
+void ClusterLink::refill_room_ids() {
+    {
+        std::lock_guard lock(room_ids_mutex_);
+        if (!room_ids_.empty()) {
+            return;
+        }
+    }
+    auto block = db_->run("SELECT nextval('cluster_room_ids')", {});
+    std::lock_guard lock(room_ids_mutex_);
+    room_ids_.push_back(block->integer(0, 0));
 }
 
 void ClusterLink::wake() {
@@ -357,6 +395,11 @@ void ClusterLink::run() {
         }
         if (!fenced_ && db_ && db_->usable()) {
             flush_outgoing();
+            try {
+                refill_room_ids();
+            } catch (const std::exception& e) {
+                spdlog::warn("cluster: could not fetch room ids: {}", e.what());
+            }
         }
         std::vector<pollfd> fds;
         fds.push_back({wake_fd_, POLLIN, 0});

@@ -18,9 +18,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -86,6 +88,10 @@ class ClusterLink {
     bool send(nlohmann::json message);
     // Reported with the next renewals.
     void set_load(int running_matches, int rooms);
+    // A room id no other node hands out (blocks of 100 from the database,
+    // fetched ahead by the link's thread); nullopt when none is at hand
+    // (the database has not answered for a while).
+    std::optional<std::int64_t> next_room_id();
 
     const std::string& node_id() const { return options_.node_id; }
     std::int64_t generation() const { return generation_.load(); }
@@ -99,6 +105,7 @@ class ClusterLink {
     bool renew();
     std::vector<ClusterNode> read_nodes();
     void flush_outgoing();
+    void refill_room_ids();
     void read_notifications();
     void wake();
 
@@ -115,6 +122,10 @@ class ClusterLink {
     std::atomic<int> rooms_{0};
     std::mutex outgoing_mutex_;
     std::vector<std::string> outgoing_;
+    std::mutex room_ids_mutex_;
+    std::deque<std::int64_t> room_ids_;  // block starts; each gives 100 ids
+    std::int64_t next_in_block_ = 0;
+    std::int64_t block_end_ = 0;
 };
 
 }  // namespace gamestore::server

@@ -43,6 +43,10 @@ ClusterService::ClusterService(LobbyServer& lobby, RoomService& rooms, ClusterLi
 
 ClusterService::~ClusterService() = default;
 
+std::optional<std::int64_t> ClusterService::next_room_id() {
+    return link_->next_room_id();
+}
+
 const std::string& ClusterService::node_id() const {
     return link_->node_id();
 }

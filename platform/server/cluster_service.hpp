@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ class ClusterService {
                    const std::vector<std::int64_t>& revoked);
     // Sessions ended here (logout, the admin): other nodes close theirs.
     void sessions_ended(const std::vector<std::int64_t>& session_ids);
+
+    // A room id unique across the cluster; nullopt when none is at hand.
+    std::optional<std::int64_t> next_room_id();
 
     const std::string& node_id() const;
     const std::vector<ClusterNode>& nodes() const { return nodes_; }

@@ -524,7 +524,17 @@ Room& RoomService::create_room(const SignedIn& creator, const store::Game& game,
                                                   " no longer parses; tell the developer");
     }
     Room room;
-    room.id = next_room_id_++;
+    if (room_ids_) {
+        const auto id = room_ids_();
+        if (!id) {
+            throw LobbyError(
+                ErrorCode::Unavailable,
+                "this node has no room id at hand (the database is not answering); try again");
+        }
+        room.id = *id;
+    } else {
+        room.id = next_room_id_++;
+    }
     room.game_id = game.id;
     room.game_name = game.name;
     room.version_id = version.id;

@@ -187,6 +187,12 @@ public:
   void start_watchdog();
   // Aborts every match and waits for their cleanup; then `done`.
   void shutdown(std::function<void()> done);
+  // Where new room ids come from: a cluster node's ids are unique across
+  // the cluster (ClusterLink::next_room_id); nullopt refuses the room
+  // (UNAVAILABLE). Unset: 1, 2, 3... as a single server counts.
+  void set_room_ids(std::function<std::optional<std::int64_t>()> source) {
+      room_ids_ = std::move(source);
+  }
   // Ends every live match as ABORTED with `reason` (a cluster node that
   // lost the cluster); rooms stay.
   void abort_all(const std::string& reason);
@@ -317,6 +323,7 @@ private:
   RoomTuning tuning_;
   std::map<std::int64_t, Room> rooms_;
   std::int64_t next_room_id_ = 1;
+  std::function<std::optional<std::int64_t>()> room_ids_;
   std::size_t cleanups_in_flight_ = 0;
   std::function<void()> on_drained_;
   bool shutting_down_ = false;

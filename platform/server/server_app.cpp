@@ -321,6 +321,7 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
         p.cluster = std::make_unique<ClusterService>(p.lobby, *p.rooms, std::move(link));
         p.services.cluster = p.cluster.get();
         p.cluster->join();
+        p.rooms->set_room_ids([cluster = p.cluster.get()] { return cluster->next_room_id(); });
     }
 }
 

@@ -148,6 +148,9 @@ ALTER TABLE matches ADD COLUMN in_game_at BIGINT;
 // alive; generations tell a restarted node from the one that died.
 constexpr const char* kV3 = R"sql(
 CREATE SEQUENCE cluster_generations;
+-- Room ids unique across the nodes: each nextval is the first of a block of
+-- 100 that one node hands out.
+CREATE SEQUENCE cluster_room_ids INCREMENT BY 100;
 CREATE TABLE cluster_nodes (
     node_id         TEXT        PRIMARY KEY,
     lobby_address   TEXT        NOT NULL,

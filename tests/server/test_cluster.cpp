@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -25,6 +26,7 @@ using gamestore::testing::RawConnection;
 using gamestore::testing::ServerFixture;
 using gamestore::testing::SpawnOptions;
 using gamestore::testing::TempDir;
+using gamestore::testing::TestDeveloper;
 using gamestore::testing::TestPlayer;
 using nlohmann::json;
 
@@ -121,6 +123,25 @@ TEST_CASE(
     CHECK(revoked->at("reason").get<std::string>().find("signed in from another connection") !=
           std::string::npos);
     CHECK(on_b.call("auth.whoami").ok);
+
+    // Room ids come from one sequence: rooms made on both nodes at once
+    // never share an id.
+    TestDeveloper dev(a, "maker");
+    const auto game = dev.publish_fakegame("never-started", "Waiting Room");
+    std::set<std::int64_t> room_ids;
+    for (int i = 0; i < 3; ++i) {
+        TestPlayer host_a(a, "host-a" + std::to_string(i));
+        TestPlayer host_b(*b, "host-b" + std::to_string(i));
+        room_ids.insert(host_a.require("room.create", {{"game", game}})
+                            .at("room")
+                            .at("room_id")
+                            .get<std::int64_t>());
+        room_ids.insert(host_b.require("room.create", {{"game", game}})
+                            .at("room")
+                            .at("room_id")
+                            .get<std::int64_t>());
+    }
+    CHECK(room_ids.size() == 6);
 
     // kill -9: no clean leave, so a sees b die after the liveness timeout.
     const auto killed_at = std::chrono::steady_clock::now();
