@@ -165,6 +165,9 @@ void ClusterLink::take_row() {
 void ClusterLink::join() {
     connect();
     take_row();
+    // What a previous run of this node left of the lobby is not ours now.
+    db_->run("DELETE FROM cluster_lobby WHERE node_id = $1", {options_.node_id});
+    lobby_seq_ = 0;
     refill_room_ids();
     spdlog::info("cluster: node '{}' joined (generation {}, lobby {})", options_.node_id,
                  generation_.load(), options_.lobby_address);
@@ -238,6 +241,132 @@ std::optional<std::int64_t> ClusterLink::next_room_id() {
     return id;
 }
 
+void ClusterLink::publish_lobby(std::vector<LobbyItem> changes) {
+    if (changes.empty()) {
+        return;
+    }
+    {
+        std::lock_guard lock(outgoing_mutex_);
+        for (auto& change : changes) {
+            lobby_outgoing_.push_back(std::move(change));
+        }
+    }
+    wake();
+}
+
+namespace {
+// Removals are kept this many batches, so a node that reads every second
+// sees them; a node that fell further behind rejoins and reads everything.
+constexpr std::int64_t kTombstoneBatches = 2000;
+}  // namespace
+
+void ClusterLink::write_lobby() {
+    std::vector<LobbyItem> batch;
+    {
+        std::lock_guard lock(outgoing_mutex_);
+        batch.swap(lobby_outgoing_);
+    }
+    if (batch.empty()) {
+        return;
+    }
+    const auto seq = std::to_string(lobby_seq_ + 1);
+    const auto generation = std::to_string(generation_.load());
+    try {
+        db_->run("BEGIN", {});
+        for (const auto& change : batch) {
+            if (change.row_json) {
+                db_->run(
+                    "INSERT INTO cluster_lobby (node_id, item, row_json, seq) VALUES ($1, $2, $3, "
+                    "$4) "
+                    "ON CONFLICT (node_id, item) DO UPDATE SET row_json = EXCLUDED.row_json, seq = "
+                    "EXCLUDED.seq",
+                    {options_.node_id, change.item, *change.row_json, seq});
+            } else {
+                db_->run(
+                    "UPDATE cluster_lobby SET row_json = NULL, seq = $3 WHERE node_id = $1 AND "
+                    "item = $2",
+                    {options_.node_id, change.item, seq});
+            }
+        }
+        db_->run("DELETE FROM cluster_lobby WHERE node_id = $1 AND row_json IS NULL AND seq < $2",
+                 {options_.node_id, std::to_string(lobby_seq_ + 1 - kTombstoneBatches)});
+        db_->run("UPDATE cluster_nodes SET lobby_seq = $3 WHERE node_id = $1 AND generation = $2",
+                 {options_.node_id, generation, seq});
+        // Delivered when the transaction commits, never before the rows.
+        const json note = {{"kind", "lobby.changed"},
+                           {"from", options_.node_id},
+                           {"generation", generation_.load()},
+                           {"seq", lobby_seq_ + 1}};
+        db_->run("SELECT pg_notify('gamestore_cluster', $1)", {note.dump()});
+        db_->run("COMMIT", {});
+        ++lobby_seq_;
+    } catch (...) {
+        if (db_->usable()) {
+            PQclear(PQexec(db_->conn, "ROLLBACK"));
+        }
+        // Kept, in order, for the next round.
+        std::lock_guard lock(outgoing_mutex_);
+        lobby_outgoing_.insert(lobby_outgoing_.begin(), std::make_move_iterator(batch.begin()),
+                               std::make_move_iterator(batch.end()));
+        throw;
+    }
+}
+
+void ClusterLink::read_lobby_of(const std::string& node_id, std::int64_t generation) {
+    auto& seen = seen_[node_id];
+    const bool reset = seen.generation != generation;
+    const std::int64_t after = reset ? 0 : seen.seq;
+    auto rows = db_->run(
+        "SELECT item, row_json, seq FROM cluster_lobby WHERE node_id = $1 AND seq > $2 ORDER BY "
+        "seq",
+        {node_id, std::to_string(after)});
+    std::vector<LobbyItem> items;
+    std::int64_t last = after;
+    for (int i = 0; i < rows->count(); ++i) {
+        last = std::max(last, rows->integer(i, 2));
+        LobbyItem item;
+        item.item = rows->text(i, 0);
+        if (!PQgetisnull(rows->result, i, 1)) {
+            item.row_json = rows->text(i, 1);
+        } else if (reset) {
+            continue;  // a removal of something this node never had
+        }
+        items.push_back(std::move(item));
+    }
+    seen.generation = generation;
+    seen.seq = last;
+    if (reset || !items.empty()) {
+        asio::post(lobby_, [this, node_id, reset, items = std::move(items)]() mutable {
+            events_.lobby(node_id, reset, std::move(items));
+        });
+    }
+}
+
+void ClusterLink::follow_lobby(const std::vector<ClusterNode>& nodes) {
+    for (const auto& node : nodes) {
+        if (node.node_id == options_.node_id || !node.alive) {
+            continue;
+        }
+        const auto seen = seen_.find(node.node_id);
+        if (seen == seen_.end() || seen->second.generation != node.generation ||
+            seen->second.seq < node.lobby_seq) {
+            read_lobby_of(node.node_id, node.generation);
+        }
+    }
+    // Nodes that died or left: everything of theirs goes.
+    for (auto it = seen_.begin(); it != seen_.end();) {
+        const auto live = std::find_if(nodes.begin(), nodes.end(), [&](const ClusterNode& node) {
+            return node.node_id == it->first && node.alive;
+        });
+        if (live == nodes.end()) {
+            asio::post(lobby_, [this, node_id = it->first] { events_.lobby(node_id, true, {}); });
+            it = seen_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
 void ClusterLink::refill_room_ids() {
     {
         std::lock_guard lock(room_ids_mutex_);
@@ -269,7 +398,8 @@ bool ClusterLink::renew() {
 std::vector<ClusterNode> ClusterLink::read_nodes() {
     auto rows = db_->run(
         "SELECT node_id, lobby_address, generation, running_matches, rooms, "
-        "EXTRACT(EPOCH FROM (now() - renewed_at))::float8 FROM cluster_nodes ORDER BY node_id",
+        "EXTRACT(EPOCH FROM (now() - renewed_at))::float8, lobby_seq FROM cluster_nodes ORDER BY "
+        "node_id",
         {});
     std::vector<ClusterNode> nodes;
     const double dead_after = options_.dead_after.count() / 1000.0;
@@ -282,6 +412,7 @@ std::vector<ClusterNode> ClusterLink::read_nodes() {
         node.rooms = static_cast<int>(rows->integer(i, 4));
         node.silent_seconds = std::max(0.0, rows->real(i, 5));
         node.alive = node.silent_seconds < dead_after;
+        node.lobby_seq = rows->integer(i, 6);
         nodes.push_back(std::move(node));
     }
     return nodes;
@@ -325,8 +456,20 @@ void ClusterLink::read_notifications() {
                          payload.size());
             continue;
         }
-        if (message.value("from", std::string()) == options_.node_id) {
+        const auto from = message.value("from", std::string());
+        if (from == options_.node_id) {
             continue;  // our own, echoed
+        }
+        if (message["kind"] == "lobby.changed") {
+            // Read at once rather than at the next renewal: this is the
+            // latency of a change crossing nodes.
+            try {
+                read_lobby_of(from, message.value("generation", std::int64_t{0}));
+            } catch (const std::exception& e) {
+                spdlog::warn("cluster: could not read node '{}''s lobby changes: {}", from,
+                             e.what());
+            }
+            continue;
         }
         asio::post(lobby_, [this, message = std::move(message)]() mutable {
             events_.message(std::move(message));
@@ -361,6 +504,14 @@ void ClusterLink::run() {
                 }
                 if (fenced_) {
                     take_row();
+                    db_->run("DELETE FROM cluster_lobby WHERE node_id = $1", {options_.node_id});
+                    lobby_seq_ = 0;
+                    seen_.clear();
+                    {
+                        // Rows queued before the fence describe the old generation.
+                        std::lock_guard lock(outgoing_mutex_);
+                        lobby_outgoing_.clear();
+                    }
                     fenced_ = false;
                     last_renewed = now;
                     spdlog::warn("cluster: node '{}' joined again (generation {})",
@@ -378,7 +529,9 @@ void ClusterLink::run() {
                 } else {
                     last_renewed = now;
                 }
-                asio::post(lobby_, [this, nodes = read_nodes()]() mutable {
+                auto nodes = read_nodes();
+                follow_lobby(nodes);
+                asio::post(lobby_, [this, nodes = std::move(nodes)]() mutable {
                     events_.nodes(std::move(nodes));
                 });
             } catch (const std::exception& e) {
@@ -394,6 +547,11 @@ void ClusterLink::run() {
             }
         }
         if (!fenced_ && db_ && db_->usable()) {
+            try {
+                write_lobby();
+            } catch (const std::exception& e) {
+                spdlog::warn("cluster: could not share lobby changes: {}", e.what());
+            }
             flush_outgoing();
             try {
                 refill_room_ids();

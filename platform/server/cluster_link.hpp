@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "platform/asio/asio.hpp"
+#include "platform/server/lobby_item.hpp"
 
 namespace gamestore::server {
 
@@ -39,8 +41,9 @@ struct ClusterNode {
     std::int64_t generation = 0;
     int running_matches = 0;
     int rooms = 0;
-    double silent_seconds = 0;  // since its last renewal, by the database's clock
-    bool alive = false;         // renewed within dead_after
+    std::int64_t lobby_seq = 0;  // its last lobby change
+    double silent_seconds = 0;   // since its last renewal, by the database's clock
+    bool alive = false;          // renewed within dead_after
 };
 
 struct ClusterLinkOptions {
@@ -64,6 +67,10 @@ class ClusterLink {
         std::function<void(std::string)> fenced;
         // After a fence: joined again, with a new generation.
         std::function<void(std::int64_t)> rejoined;
+        // Another node's lobby rows changed: with `reset`, everything known
+        // of that node is replaced by `items` (it restarted, or it died and
+        // `items` is empty); else `items` are the changes.
+        std::function<void(std::string node_id, bool reset, std::vector<LobbyItem> items)> lobby;
     };
 
     ClusterLink(boost::asio::any_io_executor lobby, ClusterLinkOptions options, Events events);
@@ -88,6 +95,10 @@ class ClusterLink {
     bool send(nlohmann::json message);
     // Reported with the next renewals.
     void set_load(int running_matches, int rooms);
+    // This node's lobby rows that changed, for the other nodes: written in
+    // one transaction and announced. In order; thread-safe.
+    void publish_lobby(std::vector<LobbyItem> changes);
+
     // A room id no other node hands out (blocks of 100 from the database,
     // fetched ahead by the link's thread); nullopt when none is at hand
     // (the database has not answered for a while).
@@ -106,6 +117,11 @@ class ClusterLink {
     std::vector<ClusterNode> read_nodes();
     void flush_outgoing();
     void refill_room_ids();
+    void write_lobby();
+    // Reads what changed of other nodes' lobby rows since this link last
+    // looked (all of a node's rows when its generation is new to it).
+    void follow_lobby(const std::vector<ClusterNode>& nodes);
+    void read_lobby_of(const std::string& node_id, std::int64_t generation);
     void read_notifications();
     void wake();
 
@@ -122,6 +138,13 @@ class ClusterLink {
     std::atomic<int> rooms_{0};
     std::mutex outgoing_mutex_;
     std::vector<std::string> outgoing_;
+    std::vector<LobbyItem> lobby_outgoing_;  // under outgoing_mutex_
+    std::int64_t lobby_seq_ = 0;             // link thread only
+    struct Seen {
+        std::int64_t generation = 0;
+        std::int64_t seq = 0;
+    };
+    std::map<std::string, Seen> seen_;  // link thread only: other nodes' rows read so far
     std::mutex room_ids_mutex_;
     std::deque<std::int64_t> room_ids_;  // block starts; each gives 100 ids
     std::int64_t next_in_block_ = 0;

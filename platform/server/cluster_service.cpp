@@ -37,6 +37,9 @@ ClusterService::ClusterService(LobbyServer& lobby, RoomService& rooms, ClusterLi
     events.message = [this](json message) { on_message(message); };
     events.fenced = [this](std::string why) { on_fenced(why); };
     events.rejoined = [this](std::int64_t generation) { on_rejoined(generation); };
+    events.lobby = [this](std::string node_id, bool reset, std::vector<LobbyItem> items) {
+        rooms_.apply_remote_lobby(node_id, reset, items);
+    };
     link_ = std::make_unique<ClusterLink>(lobby.io().get_executor(), std::move(options),
                                           std::move(events));
 }
@@ -53,6 +56,9 @@ const std::string& ClusterService::node_id() const {
 
 void ClusterService::join() {
     link_->join();
+    rooms_.share_lobby([link = link_.get()](std::vector<LobbyItem> changes) {
+        link->publish_lobby(std::move(changes));
+    });
     report_load();
     link_->start();
 }
@@ -140,6 +146,10 @@ void ClusterService::on_fenced(const std::string& why) {
 
 void ClusterService::on_rejoined(std::int64_t generation) {
     fenced_ = false;
+    // The new generation starts from nothing in the database: share it all again.
+    rooms_.share_lobby([link = link_.get()](std::vector<LobbyItem> changes) {
+        link->publish_lobby(std::move(changes));
+    });
     lobby_.back_in_service();
     spdlog::info("cluster: serving again as generation {}", generation);
 }

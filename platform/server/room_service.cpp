@@ -279,6 +279,112 @@ void RoomService::mark_room(std::int64_t room_id) {
     schedule_lobby_flush();
 }
 
+std::optional<json> RoomService::remote_room(std::int64_t room_id) const {
+    for (const auto& [node, part] : remote_lobby_) {
+        if (const auto found = part.rooms.find(room_id); found != part.rooms.end()) {
+            return found->second;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<json> RoomService::merged_player(const std::string& name,
+                                               const std::optional<json>& local) const {
+    // The same account on two nodes (two terminals) is one row: in a room
+    // if either says so, else as this node sees it.
+    const auto in_room = [](const json& row) {
+        return row.contains("room_id") && !row["room_id"].is_null();
+    };
+    if (local && in_room(*local)) {
+        return local;
+    }
+    std::optional<json> other;
+    for (const auto& [node, part] : remote_lobby_) {
+        if (const auto found = part.players.find(name); found != part.players.end()) {
+            if (in_room(found->second)) {
+                return found->second;
+            }
+            other = found->second;
+        }
+    }
+    return local ? local : other;
+}
+
+std::optional<std::string> RoomService::room_node(std::int64_t room_id) const {
+    for (const auto& [node, part] : remote_lobby_) {
+        if (part.rooms.count(room_id)) {
+            return node;
+        }
+    }
+    return std::nullopt;
+}
+
+void RoomService::apply_remote_lobby(const std::string& node_id, bool reset,
+                                     const std::vector<LobbyItem>& items) {
+    auto& part = remote_lobby_[node_id];
+    if (reset) {
+        for (const auto& [id, row] : part.rooms) {
+            dirty_rooms_.insert(id);
+        }
+        for (const auto& [name, row] : part.players) {
+            dirty_players_.insert(name);
+        }
+        part.rooms.clear();
+        part.players.clear();
+    }
+    for (const auto& change : items) {
+        std::optional<json> row;
+        if (change.row_json) {
+            auto parsed = json::parse(*change.row_json, nullptr, false);
+            if (!parsed.is_object()) {
+                spdlog::warn("cluster: node '{}' shared a lobby row that is not JSON ({}); ignored",
+                             node_id, change.item);
+                continue;
+            }
+            row = std::move(parsed);
+        }
+        if (change.item.rfind("room:", 0) == 0) {
+            std::int64_t id = 0;
+            try {
+                id = std::stoll(change.item.substr(5));
+            } catch (const std::exception&) {
+                continue;
+            }
+            if (row) {
+                part.rooms[id] = std::move(*row);
+            } else {
+                part.rooms.erase(id);
+            }
+            dirty_rooms_.insert(id);
+        } else if (change.item.rfind("player:", 0) == 0) {
+            const auto name = change.item.substr(7);
+            if (row) {
+                part.players[name] = std::move(*row);
+            } else {
+                part.players.erase(name);
+            }
+            dirty_players_.insert(name);
+        }
+    }
+    if (part.rooms.empty() && part.players.empty()) {
+        remote_lobby_.erase(node_id);
+    }
+    schedule_lobby_flush();
+}
+
+void RoomService::share_lobby(std::function<void(std::vector<LobbyItem>)> share) {
+    share_lobby_ = std::move(share);
+    shared_rows_.clear();
+    // Everything this node has, as if it had all just changed.
+    for (const auto& [id, room] : rooms_) {
+        dirty_rooms_.insert(id);
+    }
+    for (const auto& [name, row] : player_rows(nullptr)) {
+        dirty_players_.insert(name);
+    }
+    schedule_lobby_flush();
+}
+
 void RoomService::mark_player(const std::string& name) {
     dirty_players_.insert(name);
     schedule_lobby_flush();
@@ -307,17 +413,42 @@ void RoomService::flush_lobby() {
         data["seq"] = ++lobby_counters_.seq;
         lines += protocol::encode_event(event, data);
     };
+    // On a cluster node, this node's own rows also go to the others, and
+    // the lobby clients see is this node's rows merged with theirs.
+    std::vector<LobbyItem> shared;
+    const auto share = [&](std::map<std::string, json>& last, const std::string& item,
+                           const std::optional<json>& local) {
+        if (!share_lobby_) {
+            return;
+        }
+        const auto known = last.find(item);
+        if (!local) {
+            if (known != last.end()) {
+                last.erase(known);
+                shared.push_back({item, std::nullopt});
+            }
+        } else if (known == last.end() || known->second != *local) {
+            last[item] = *local;
+            shared.push_back({item, local->dump()});
+        }
+    };
     for (const auto id : dirty_rooms_) {
         const auto live = rooms_.find(id);
         const auto published = published_rooms_.find(id);
-        if (live == rooms_.end()) {
+        std::optional<json> local;
+        if (live != rooms_.end()) {
+            local = public_view(live->second);
+        }
+        share(shared_rows_, "room:" + std::to_string(id), local);
+        std::optional<json> current = local ? local : remote_room(id);
+        if (!current) {
             if (published != published_rooms_.end()) {
                 published_rooms_.erase(published);
                 emit(protocol::kLobbyRoomRemoved, {{"room_id", id}});
             }
             continue;
         }
-        json view = public_view(live->second);
+        json view = std::move(*current);
         if (published == published_rooms_.end()) {
             emit(protocol::kLobbyRoomAdded, {{"room", view}});
             published_rooms_.emplace(id, std::move(view));
@@ -330,7 +461,13 @@ void RoomService::flush_lobby() {
     for (const auto& name : dirty_players_) {
         const auto live = rows.find(name);
         const auto published = published_players_.find(name);
-        if (live == rows.end()) {
+        std::optional<json> local;
+        if (live != rows.end()) {
+            local = std::move(live->second);
+        }
+        share(shared_rows_, "player:" + name, local);
+        auto current = merged_player(name, local);
+        if (!current) {
             if (published != published_players_.end()) {
                 published_players_.erase(published);
                 emit(protocol::kLobbyPlayerRemoved, {{"name", name}});
@@ -338,15 +475,18 @@ void RoomService::flush_lobby() {
             continue;
         }
         if (published == published_players_.end()) {
-            emit(protocol::kLobbyPlayerAdded, {{"player", live->second}});
-            published_players_.emplace(name, std::move(live->second));
-        } else if (published->second != live->second) {
-            emit(protocol::kLobbyPlayerChanged, {{"player", live->second}});
-            published->second = std::move(live->second);
+            emit(protocol::kLobbyPlayerAdded, {{"player", *current}});
+            published_players_.emplace(name, std::move(*current));
+        } else if (published->second != *current) {
+            emit(protocol::kLobbyPlayerChanged, {{"player", *current}});
+            published->second = std::move(*current);
         }
     }
     dirty_rooms_.clear();
     dirty_players_.clear();
+    if (!shared.empty()) {
+        share_lobby_(std::move(shared));
+    }
     if (lines.empty()) {
         return;
     }

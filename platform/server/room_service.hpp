@@ -36,6 +36,7 @@
 #include "platform/packages/manifest.hpp"
 #include "platform/protocol/report.hpp"
 #include "platform/protocol/report_rules.hpp"
+#include "platform/server/lobby_item.hpp"
 #include "platform/server/match_host.hpp"
 #include "platform/server/platform_services.hpp"
 #include "platform/store/types.hpp"
@@ -193,6 +194,16 @@ public:
   void set_room_ids(std::function<std::optional<std::int64_t>()> source) {
       room_ids_ = std::move(source);
   }
+  // --- a cluster node's part of the shared lobby (docs/SCALING.md)
+  // From now on, this node's own lobby rows that change are handed to
+  // `share` (for the other nodes), starting with all of them.
+  void share_lobby(std::function<void(std::vector<LobbyItem>)> share);
+  // Another node's rows (ClusterLink::Events::lobby): merged into the lobby
+  // clients see, as the same deltas as local changes.
+  void apply_remote_lobby(const std::string& node_id, bool reset,
+                          const std::vector<LobbyItem>& items);
+  // The node a room of the shared lobby lives on, when it is not this one.
+  std::optional<std::string> room_node(std::int64_t room_id) const;
   // Ends every live match as ABORTED with `reason` (a cluster node that
   // lost the cluster); rooms stay.
   void abort_all(const std::string& reason);
@@ -324,6 +335,16 @@ private:
   std::map<std::int64_t, Room> rooms_;
   std::int64_t next_room_id_ = 1;
   std::function<std::optional<std::int64_t>()> room_ids_;
+  std::optional<nlohmann::json> remote_room(std::int64_t room_id) const;
+  std::optional<nlohmann::json> merged_player(const std::string& name,
+                                              const std::optional<nlohmann::json>& local) const;
+  struct RemotePart {
+      std::map<std::int64_t, nlohmann::json> rooms;
+      std::map<std::string, nlohmann::json> players;
+  };
+  std::map<std::string, RemotePart> remote_lobby_;  // by node id
+  std::function<void(std::vector<LobbyItem>)> share_lobby_;
+  std::map<std::string, nlohmann::json> shared_rows_;  // what the other nodes were last given
   std::size_t cleanups_in_flight_ = 0;
   std::function<void()> on_drained_;
   bool shutting_down_ = false;

@@ -158,8 +158,21 @@ CREATE TABLE cluster_nodes (
     started_at      TIMESTAMPTZ NOT NULL,
     renewed_at      TIMESTAMPTZ NOT NULL,
     running_matches INTEGER     NOT NULL DEFAULT 0,
-    rooms           INTEGER     NOT NULL DEFAULT 0
+    rooms           INTEGER     NOT NULL DEFAULT 0,
+    lobby_seq       BIGINT      NOT NULL DEFAULT 0
 );
+-- Each node's part of the shared lobby: its rooms ('room:ID') and the
+-- players connected to it ('player:NAME'), as the JSON rows clients get.
+-- A NULL row is a removal the others have not all seen yet; seq orders a
+-- node's changes, so a node reads only what changed since it last looked.
+CREATE TABLE cluster_lobby (
+    node_id  TEXT   NOT NULL,
+    item     TEXT   NOT NULL,
+    row_json TEXT,
+    seq      BIGINT NOT NULL,
+    PRIMARY KEY (node_id, item)
+);
+CREATE INDEX cluster_lobby_by_seq ON cluster_lobby(node_id, seq);
 )sql";
 
 constexpr std::array<const char*, 3> kMigrations = {kV1, kV2, kV3};

@@ -7,9 +7,11 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +22,7 @@
 #include "tests/support/server_fixture.hpp"
 
 using namespace std::chrono_literals;
+using gamestore::protocol::LobbyMirror;
 using gamestore::testing::ChildProcess;
 using gamestore::testing::PgCluster;
 using gamestore::testing::RawConnection;
@@ -129,19 +132,52 @@ TEST_CASE(
     TestDeveloper dev(a, "maker");
     const auto game = dev.publish_fakegame("never-started", "Waiting Room");
     std::set<std::int64_t> room_ids;
+    std::set<std::int64_t> rooms_of_b;
+    std::vector<std::unique_ptr<TestPlayer>> hosts;
+    const auto create = [&](TestPlayer& host) {
+        return host.require("room.create", {{"game", game}})
+            .at("room")
+            .at("room_id")
+            .get<std::int64_t>();
+    };
     for (int i = 0; i < 3; ++i) {
-        TestPlayer host_a(a, "host-a" + std::to_string(i));
-        TestPlayer host_b(*b, "host-b" + std::to_string(i));
-        room_ids.insert(host_a.require("room.create", {{"game", game}})
-                            .at("room")
-                            .at("room_id")
-                            .get<std::int64_t>());
-        room_ids.insert(host_b.require("room.create", {{"game", game}})
-                            .at("room")
-                            .at("room_id")
-                            .get<std::int64_t>());
+        hosts.push_back(std::make_unique<TestPlayer>(a, "host-a" + std::to_string(i)));
+        room_ids.insert(create(*hosts.back()));
+        hosts.push_back(std::make_unique<TestPlayer>(*b, "host-b" + std::to_string(i)));
+        const auto id = create(*hosts.back());
+        room_ids.insert(id);
+        rooms_of_b.insert(id);
     }
     CHECK(room_ids.size() == 6);
+
+    // The shared lobby: a player on either node sees every room and every
+    // player of both, through the same deltas as a single server's, and
+    // once the changes have settled both see the same lobby.
+    TestPlayer watcher_a(a, "watcher-a");
+    TestPlayer watcher_b(*b, "watcher-b");
+    const auto everything = [&](const LobbyMirror& mirror) {
+        for (const auto id : room_ids) {
+            if (!mirror.rooms().count(id))
+                return false;
+        }
+        return mirror.players().count("watcher-a") && mirror.players().count("watcher-b") &&
+               mirror.players().count("host-b2") && mirror.players().count("host-a2");
+    };
+    REQUIRE(watcher_a.wait_lobby(everything, 15s));
+    REQUIRE(watcher_b.wait_lobby(everything, 15s));
+    CHECK(watcher_a.lobby().rooms() == watcher_b.lobby().rooms());
+    CHECK(watcher_a.lobby().players() == watcher_b.lobby().players());
+    const auto b0_room = *rooms_of_b.begin();
+    CHECK(watcher_a.lobby().rooms().at(b0_room).at("members").at(0).at("name") == "host-b0");
+    // A change on b reaches a's watchers as a delta.
+    hosts[1]->require("room.ready", {{"ready", true}});
+    REQUIRE(watcher_a.wait_lobby(
+        [&](const LobbyMirror& mirror) {
+            const auto room = mirror.rooms().find(b0_room);
+            return room != mirror.rooms().end() &&
+                   room->second.at("members").at(0).at("ready") == true;
+        },
+        10s));
 
     // kill -9: no clean leave, so a sees b die after the liveness timeout.
     const auto killed_at = std::chrono::steady_clock::now();
@@ -149,6 +185,16 @@ TEST_CASE(
     const auto dead =
         seen_by_a.wait([](const json& s) { return node_in(s, "b") && !node_alive(s, "b"); }, 15s);
     REQUIRE(dead);
+    // Its rooms and players leave the lobby of the living.
+    CHECK(watcher_a.wait_lobby(
+        [&](const LobbyMirror& mirror) {
+            for (const auto id : rooms_of_b) {
+                if (mirror.rooms().count(id))
+                    return false;
+            }
+            return !mirror.players().count("watcher-b") && mirror.players().count("watcher-a");
+        },
+        10s));
     INFO("b declared dead after " << std::chrono::duration_cast<std::chrono::milliseconds>(
                                          std::chrono::steady_clock::now() - killed_at)
                                          .count()
