@@ -98,6 +98,33 @@ class PgCursor final : public sql::Cursor {
         return std::string(PQgetvalue(result_.get(), row_, column),
                            static_cast<std::size_t>(PQgetlength(result_.get(), row_, column)));
     }
+    std::string blob(int column) const override {
+        // Text-format results carry bytea as \x and two hex digits a byte.
+        const char* value = PQgetvalue(result_.get(), row_, column);
+        const auto size = static_cast<std::size_t>(PQgetlength(result_.get(), row_, column));
+        if (size < 2 || value[0] != '\\' || value[1] != 'x' || size % 2 != 0) {
+            throw SqlError(SqlError::Kind::Other, 0,
+                           fmt::format("column {} is not hex-encoded bytea ({})", column,
+                                       prepared_.sql));
+        }
+        const auto nibble = [&](char c) -> unsigned {
+            if (c >= '0' && c <= '9')
+                return static_cast<unsigned>(c - '0');
+            if (c >= 'a' && c <= 'f')
+                return static_cast<unsigned>(c - 'a' + 10);
+            if (c >= 'A' && c <= 'F')
+                return static_cast<unsigned>(c - 'A' + 10);
+            throw SqlError(SqlError::Kind::Other, 0,
+                           fmt::format("column {} is not hex-encoded bytea ({})", column,
+                                       prepared_.sql));
+        };
+        std::string out;
+        out.resize((size - 2) / 2);
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            out[i] = static_cast<char>((nibble(value[2 + 2 * i]) << 4) | nibble(value[3 + 2 * i]));
+        }
+        return out;
+    }
 
   private:
     std::optional<std::string>& slot(int index) {

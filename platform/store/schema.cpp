@@ -131,7 +131,27 @@ constexpr const char* kV2 = R"sql(
 ALTER TABLE matches ADD COLUMN in_game_at INTEGER;
 )sql";
 
-constexpr std::array<const char*, 2> kMigrations = {kV1, kV2};
+// Version 3: package zips in the database, content-addressed and cut into
+// chunks, so any server on the database can serve and launch any version
+// without a shared disk (docs/DATA.md "Package bytes"). A rowid table: its
+// megabyte rows would bloat a WITHOUT ROWID b-tree.
+constexpr const char* kV3 = R"sql(
+CREATE TABLE package_blobs (
+    sha256      TEXT    PRIMARY KEY NOT NULL,
+    size_bytes  INTEGER NOT NULL CHECK (size_bytes >= 0),
+    chunk_bytes INTEGER NOT NULL CHECK (chunk_bytes > 0),
+    chunks      INTEGER NOT NULL CHECK (chunks >= 0)
+) STRICT;
+
+CREATE TABLE package_chunks (
+    sha256 TEXT    NOT NULL REFERENCES package_blobs(sha256),
+    seq    INTEGER NOT NULL CHECK (seq >= 0),
+    bytes  BLOB    NOT NULL,
+    PRIMARY KEY (sha256, seq)
+) STRICT;
+)sql";
+
+constexpr std::array<const char*, 3> kMigrations = {kV1, kV2, kV3};
 
 }  // namespace
 
