@@ -7,8 +7,8 @@
 
 #include <array>
 #include <optional>
-#include <utility>
 #include <string_view>
+#include <utility>
 
 #include "platform/store/pg_db.hpp"
 #include "platform/store/pg_schema.hpp"

@@ -103,9 +103,9 @@ class PgCursor final : public sql::Cursor {
         const char* value = PQgetvalue(result_.get(), row_, column);
         const auto size = static_cast<std::size_t>(PQgetlength(result_.get(), row_, column));
         if (size < 2 || value[0] != '\\' || value[1] != 'x' || size % 2 != 0) {
-            throw SqlError(SqlError::Kind::Other, 0,
-                           fmt::format("column {} is not hex-encoded bytea ({})", column,
-                                       prepared_.sql));
+            throw SqlError(
+                SqlError::Kind::Other, 0,
+                fmt::format("column {} is not hex-encoded bytea ({})", column, prepared_.sql));
         }
         const auto nibble = [&](char c) -> unsigned {
             if (c >= '0' && c <= '9')
@@ -114,9 +114,9 @@ class PgCursor final : public sql::Cursor {
                 return static_cast<unsigned>(c - 'a' + 10);
             if (c >= 'A' && c <= 'F')
                 return static_cast<unsigned>(c - 'A' + 10);
-            throw SqlError(SqlError::Kind::Other, 0,
-                           fmt::format("column {} is not hex-encoded bytea ({})", column,
-                                       prepared_.sql));
+            throw SqlError(
+                SqlError::Kind::Other, 0,
+                fmt::format("column {} is not hex-encoded bytea ({})", column, prepared_.sql));
         };
         std::string out;
         out.resize((size - 2) / 2);

@@ -928,8 +928,7 @@ Result<std::int64_t> SqlStore::read_package(
             auto s = db.prepare("SELECT size_bytes, chunks FROM package_blobs WHERE sha256 = ?1");
             s.bind(1, sha256);
             if (!s.step())
-                return error(Code::NotFound,
-                             fmt::format("the store holds no package {}", sha256));
+                return error(Code::NotFound, fmt::format("the store holds no package {}", sha256));
             size = s.int64(0);
             chunks = s.int64(1);
         }
@@ -946,8 +945,8 @@ Result<std::int64_t> SqlStore::read_package(
             sink(bytes);
         }
         if (total != size) {
-            return error(Code::Internal, fmt::format("the package {} holds {} bytes, not {}",
-                                                     sha256, total, size));
+            return error(Code::Internal,
+                         fmt::format("the package {} holds {} bytes, not {}", sha256, total, size));
         }
         return size;
     });

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -274,6 +275,64 @@ TEST_CASE("two publishes of the same package at once: one wins and its files sta
     const auto sha = download.data.at("sha256").get<std::string>();
     CHECK(fs::exists(server.data_dir() / "packages" / (sha + ".zip")));
     CHECK(fs::exists(server.data_dir() / "games" / sha / "manifest.json"));
+}
+
+TEST_CASE("a damaged or missing local copy of a package is fetched from the store again",
+          "[server][store][integration]") {
+    TempDir temp;
+    ServerFixture server({"--fast-password-hash"});
+    SyncLobbyClient dev;
+    sign_in(dev, server, "developer", "mender");
+    // Larger than two of the store's 1 MiB chunks, so a fetch joins several.
+    const auto zip = make_package(temp.path(), "Mended", "1.0.0");
+    const auto dir = temp.path() / "Mended-1.0.0";
+    gamestore::testing::write_file(dir / "assets.bin", incompressible(5 << 19));
+    fs::remove(zip);
+    gamestore::packages::create_zip(dir, zip);
+    REQUIRE(publish(dev, zip).ok);
+    const auto sha = gamestore::packages::sha256_file(zip);
+    const auto cached = server.data_dir() / "packages" / (sha + ".zip");
+    const auto extracted = server.data_dir() / "games" / sha;
+
+    SyncLobbyClient player;
+    sign_in(player, server, "player", "mender_fan");
+    const auto downloaded_sha = [&] {
+        std::string bytes;
+        gamestore::client::CallOptions sink;
+        sink.blob_sink = [&](std::string_view piece) { bytes.append(piece); };
+        const auto download = player.call("store.download", {{"game", "Mended"}}, sink);
+        REQUIRE(download.ok);
+        return gamestore::packages::sha256_hex(bytes);
+    };
+    CHECK(downloaded_sha() == sha);
+
+    // One byte changed in place: same file, same size, other bytes.
+    fs::permissions(cached, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::add);
+    {
+        std::fstream file(cached, std::ios::in | std::ios::out | std::ios::binary);
+        file.seekg(1000);
+        const auto byte = static_cast<char>(file.get() ^ 0x5a);
+        file.seekp(1000);
+        file.put(byte);
+    }
+    REQUIRE(gamestore::packages::sha256_file(cached) != sha);
+    CHECK(downloaded_sha() == sha);
+    CHECK(gamestore::packages::sha256_file(cached) == sha);
+    CHECK(server.log().find("does not hold the bytes") != std::string::npos);
+
+    // Both copies gone: a download and a new room bring them back.
+    fs::remove(cached);
+    for (const auto& entry : fs::recursive_directory_iterator(extracted)) {
+        if (entry.is_directory()) {
+            fs::permissions(entry.path(), fs::perms::owner_all, fs::perm_options::add);
+        }
+    }
+    fs::permissions(extracted, fs::perms::owner_all, fs::perm_options::add);
+    fs::remove_all(extracted);
+    CHECK(downloaded_sha() == sha);
+    REQUIRE(player.call("room.create", {{"game", "Mended"}}).ok);
+    CHECK(fs::exists(extracted / "manifest.json"));
+    CHECK(fs::exists(extracted / "assets.bin"));
 }
 
 TEST_CASE("a new version must spell the game's name exactly as published", "[server][store][integration]") {
