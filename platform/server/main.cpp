@@ -71,7 +71,8 @@ int migrate_store(const MigrateArgs& args) {
     }
     // Versions published before the store kept package bytes have them only
     // in the data dir: into the SQLite store first, so the copy carries them.
-    {
+    // (Opening creates a missing file: leave that case to the copy's refusal.)
+    if (std::error_code ec; std::filesystem::is_regular_file(source->path, ec)) {
         const std::filesystem::path data_dir = args.data_dir.empty()
                                                    ? source->path.parent_path()
                                                    : std::filesystem::path(args.data_dir);
