@@ -1,6 +1,8 @@
 // Package transfer speed: publish and download of a ~100 MiB package through
-// the lobby, next to a raw loopback TCP copy of the same number of bytes
-// measured in the same run. Usage: bench_transfer [--mib N] [--database SPEC]
+// the lobby, then its first download from a second server on the same
+// database with an empty data dir (fetched from the store into its cache),
+// next to a raw loopback TCP copy of the same number of bytes measured in the
+// same run. Usage: bench_transfer [--mib N] [--database SPEC]
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -105,7 +107,24 @@ int main(int argc, char** argv) {
         gamestore::packages::create_zip(dir, zip);
         const auto size = fs::file_size(zip);
 
-        double publish_s = 0, download_s = 0;
+        double publish_s = 0, download_s = 0, fetch_s = 0;
+        // Times one whole download of the package from `from`.
+        const auto timed_download =
+            [size](const gamestore::bench::BenchServer& from) -> asio::awaitable<double> {
+            auto player = co_await gamestore::bench::signed_in(from, "player", "benchplayer");
+            std::uint64_t received = 0;
+            gamestore::client::CallOptions download;
+            download.timeout = std::chrono::minutes(10);
+            download.blob_sink = [&](std::string_view piece) { received += piece.size(); };
+            json game = {{"game", "Big Assets"}};
+            const auto start = Clock::now();
+            auto fetched = co_await player->call("store.download", std::move(game), download);
+            const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+            if (!fetched.ok || received != size)
+                throw std::runtime_error("download failed: " + fetched.message);
+            player->close();
+            co_return seconds;
+        };
         asio::io_context io(1);
         asio::co_spawn(io, [&]() -> asio::awaitable<void> {
             auto dev = co_await gamestore::bench::signed_in(server, "developer", "benchdev");
@@ -113,28 +132,46 @@ int main(int argc, char** argv) {
             co_await gamestore::bench::publish_zip(*dev, zip);
             publish_s = std::chrono::duration<double>(Clock::now() - start).count();
 
-            auto player = co_await gamestore::bench::signed_in(server, "player", "benchplayer");
-            std::uint64_t received = 0;
-            gamestore::client::CallOptions download;
-            download.timeout = std::chrono::minutes(10);
-            download.blob_sink = [&](std::string_view piece) { received += piece.size(); };
-            json a4 = {{"game", "Big Assets"}};
-            const auto dl_start = Clock::now();
-            auto fetched = co_await player->call("store.download", std::move(a4), download);
-            download_s = std::chrono::duration<double>(Clock::now() - dl_start).count();
-            if (!fetched.ok || received != size) throw std::runtime_error("download failed: " + fetched.message);
+            download_s = co_await timed_download(server);
             dev->close();
-            player->close();
             io.stop();
         }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
         io.run();
 
+        {
+            // A server that never saw the upload: same database, empty data dir.
+            auto shared = server_args;
+            if (shared.empty())
+                shared = {"--database", "sqlite:" + (server.data_dir / "gamestore.db").string()};
+            fs::create_directories(work / "second");
+            auto second = gamestore::bench::start_server(exe_dir, work / "second", shared);
+            asio::io_context second_io(1);
+            asio::co_spawn(
+                second_io,
+                [&]() -> asio::awaitable<void> {
+                    fetch_s = co_await timed_download(second);
+                    second_io.stop();
+                },
+                [](std::exception_ptr e) {
+                    if (e)
+                        std::rethrow_exception(e);
+                });
+            try {
+                second_io.run();
+            } catch (...) {
+                gamestore::bench::stop_server(second);
+                throw;
+            }
+            gamestore::bench::stop_server(second);
+        }
         const double raw_s = raw_loopback_copy(size);
         const double mib_size = static_cast<double>(size) / (1024.0 * 1024.0);
         std::printf("package of %.1f MiB (incompressible), loopback, same run\n", mib_size);
         std::printf("%-44s %9s %10s\n", "", "seconds", "MiB/s");
         std::printf("%-44s %9.3f %10.1f\n", "publish (upload + sha256 + validate + store)", publish_s, mib_size / publish_s);
         std::printf("%-44s %9.3f %10.1f\n", "download (store.download blob)", download_s, mib_size / download_s);
+        std::printf("%-44s %9.3f %10.1f\n", "first download, another server (fetch+serve)", fetch_s,
+                    mib_size / fetch_s);
         std::printf("%-44s %9.3f %10.1f\n", "raw loopback TCP copy", raw_s, mib_size / raw_s);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_transfer: %s\n", e.what());

@@ -2,6 +2,7 @@
 // checks the platform's invariants (docs/SIM.md).
 //
 //   gamestore-sim run SCENARIO.toml... [--seed S] [--junit FILE] [--json FILE]
+//                     [--postgres URI]
 //
 // Exit status: 0 every scenario passed, 1 one failed (an invariant broke or
 // an expectation was not met), 2 the scenarios could not be run (usage, a
@@ -18,6 +19,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "platform/store/pg_db.hpp"
+#include "platform/store/postgres_store.hpp"
 #include "sim/runner.hpp"
 #include "sim/scenario.hpp"
 
@@ -30,6 +33,12 @@ fs::path exe_dir() {
     std::error_code ec;
     const auto self = fs::read_symlink("/proc/self/exe", ec);
     return ec ? fs::current_path() : self.parent_path();
+}
+
+// The URI of database `name` on the server `admin_uri` reaches: libpq lets
+// a dbname parameter override the one in the URI's path.
+std::string database_uri(const std::string& admin_uri, const std::string& name) {
+    return admin_uri + (admin_uri.find('?') == std::string::npos ? "?" : "&") + "dbname=" + name;
 }
 
 bool write_file(const fs::path& file, const std::string& content) {
@@ -46,7 +55,7 @@ int main(int argc, char** argv) {
     auto* run = app.add_subcommand("run", "run scenarios; exit 0 when every invariant held");
     std::vector<std::string> files;
     std::optional<std::uint64_t> seed;
-    std::string junit, json_out, work, server, packages;
+    std::string junit, json_out, work, server, packages, postgres;
     std::vector<std::string> server_args;
     bool keep = false, quiet = false;
     run->add_option("scenarios", files, "scenario TOML files")->required()->check(CLI::ExistingFile);
@@ -59,6 +68,10 @@ int main(int argc, char** argv) {
     run->add_option("--packages", packages, "fakegame packages dir (default: the one of this build)");
     run->add_option("--server-arg", server_args, "extra gamestore-server flag (repeatable; e.g. a debug fault)")
         ->allow_extra_args(false);
+    run->add_option(
+        "--postgres", postgres,
+        "run every scenario's server on a fresh PostgreSQL database created through this "
+        "URI (a role that may CREATE DATABASE; no password in it), dropped when all passed");
     run->add_flag("-q,--quiet", quiet, "no progress lines");
     try {
         app.parse(argc, argv);
@@ -118,9 +131,39 @@ int main(int argc, char** argv) {
         root = pattern;
     }
 
+    // One empty database per scenario: its after-the-run checks read what
+    // that scenario's server acknowledged, and nothing else.
+    std::unique_ptr<gamestore::store::pg::Connection> admin;
+    std::vector<std::string> databases;
+    if (!postgres.empty()) {
+        try {
+            admin = gamestore::store::pg::Connection::open(postgres, "");
+        } catch (const std::exception& e) {
+            std::cerr << "gamestore-sim: cannot connect to "
+                      << gamestore::store::redact_database_uri(postgres) << ": "
+                      << gamestore::store::redact_database_uri(e.what()) << "\n";
+            return 2;
+        }
+    }
+
     std::vector<ScenarioResult> results;
     for (std::size_t i = 0; i < scenarios.size(); ++i) {
         options.work_dir = root / (std::to_string(i + 1) + "-" + scenarios[i].name);
+        options.extra_server_args = server_args;
+        if (admin) {
+            const auto name =
+                "gamestore_sim_" + std::to_string(::getpid()) + "_" + std::to_string(i + 1);
+            try {
+                admin->exec(("CREATE DATABASE " + name + " TEMPLATE template0").c_str());
+            } catch (const std::exception& e) {
+                std::cerr << "gamestore-sim: cannot create the database " << name << ": "
+                          << gamestore::store::redact_database_uri(e.what()) << "\n";
+                return 2;
+            }
+            databases.push_back(name);
+            options.extra_server_args.push_back("--database");
+            options.extra_server_args.push_back(database_uri(postgres, name));
+        }
         results.push_back(run_scenario(scenarios[i], options));
         if (!quiet) {
             std::cerr << "gamestore-sim: " << scenarios[i].name << ": " << (results.back().passed() ? "PASS" : "FAIL")
@@ -142,8 +185,21 @@ int main(int argc, char** argv) {
     if (all_passed && work.empty() && !keep) {
         std::error_code ec;
         fs::remove_all(root, ec);
+        for (const auto& name : databases) {
+            try {
+                admin->exec(("DROP DATABASE " + name).c_str());
+            } catch (const std::exception& e) {
+                std::cerr << "gamestore-sim: cannot drop the database " << name << ": "
+                          << gamestore::store::redact_database_uri(e.what()) << "\n";
+            }
+        }
     } else {
         std::cout << "run files: " << root.string() << "\n";
+        for (const auto& name : databases) {
+            std::cout << "database: "
+                      << gamestore::store::redact_database_uri(database_uri(postgres, name))
+                      << "\n";
+        }
     }
     return all_passed ? 0 : 1;
 }

@@ -21,9 +21,9 @@ using protocol::ErrorCode;
 void register_catalog_ops(PlatformServices& services) {
     auto& lobby = services.lobby;
     auto& store = services.store;
-    const auto data_dir = services.config.data_dir;
     auto& metrics = services.metrics;
     auto& catalog = services.catalog;
+    auto& packages = services.packages;
 
     lobby.ops().add(
         "store.list",
@@ -64,45 +64,42 @@ void register_catalog_ops(PlatformServices& services) {
 
     lobby.ops().add(
         "store.download",
-        OpSpec{[&store, &lobby, &metrics, data_dir](RequestContext& ctx) -> asio::awaitable<Reply> {
-                   const auto name = require_string(ctx.request.args, "game", 256);
-                   const auto wanted = optional_string(ctx.request.args, "version", 256);
-                   const auto offset_arg = optional_int(ctx.request.args, "offset").value_or(0);
-                   if (offset_arg < 0) {
-                       throw LobbyError(ErrorCode::BadRequest, "'offset' must not be negative");
-                   }
-                   const auto offset = static_cast<std::uint64_t>(offset_arg);
-                   auto [game, version] = co_await run_blocking(lobby.blocking_pool(), [&] {
-                       return released_version(store, name, wanted, VersionUse::Download);
-                   });
-                   const auto file = data_dir / version.package_path;
-                   std::error_code ec;
-                   const auto size = std::filesystem::file_size(file, ec);
-                   if (ec || size != static_cast<std::uint64_t>(version.size_bytes)) {
-                       spdlog::error("store: package file {} is missing or has the wrong size",
-                                     file.string());
-                       throw LobbyError(ErrorCode::Internal,
-                                        "the package file of " + game.name + " " + version.version +
-                                            " is missing on the server; tell the admin");
-                   }
-                   if (offset > size) {
-                       throw LobbyError(ErrorCode::BadRequest,
-                                        "'offset' " + std::to_string(offset) +
-                                            " is past the end of the package (" +
-                                            std::to_string(size) + " bytes)");
-                   }
-                   Reply reply;
-                   reply.data = {{"game", game.name},        {"version", version.version},
-                                 {"sha256", version.sha256}, {"size", size},
-                                 {"offset", offset},         {"length", size - offset}};
-                   reply.blob = Reply::Blob{file, offset, size - offset};
-                   // Counted when offered: a client that stops reading has still been
-                   // sent most of it.
-                   ++metrics.downloads;
-                   metrics.downloaded_bytes += size - offset;
-                   co_return reply;
-               },
-               Access::Player, 0});
+        OpSpec{
+            [&store, &lobby, &metrics, &packages](RequestContext& ctx) -> asio::awaitable<Reply> {
+                const auto name = require_string(ctx.request.args, "game", 256);
+                const auto wanted = optional_string(ctx.request.args, "version", 256);
+                const auto offset_arg = optional_int(ctx.request.args, "offset").value_or(0);
+                if (offset_arg < 0) {
+                    throw LobbyError(ErrorCode::BadRequest, "'offset' must not be negative");
+                }
+                const auto offset = static_cast<std::uint64_t>(offset_arg);
+                // Served from this server's verified copy, fetched from the store
+                // when it has none (a version published through another server).
+                std::filesystem::path file;
+                auto [game, version] = co_await run_blocking(lobby.blocking_pool(), [&] {
+                    auto found = released_version(store, name, wanted, VersionUse::Download);
+                    file = packages.zip(found.version);
+                    return found;
+                });
+                const auto size = static_cast<std::uint64_t>(version.size_bytes);
+                if (offset > size) {
+                    throw LobbyError(ErrorCode::BadRequest,
+                                     "'offset' " + std::to_string(offset) +
+                                         " is past the end of the package (" +
+                                         std::to_string(size) + " bytes)");
+                }
+                Reply reply;
+                reply.data = {{"game", game.name},        {"version", version.version},
+                              {"sha256", version.sha256}, {"size", size},
+                              {"offset", offset},         {"length", size - offset}};
+                reply.blob = Reply::Blob{file, offset, size - offset};
+                // Counted when offered: a client that stops reading has still been
+                // sent most of it.
+                ++metrics.downloads;
+                metrics.downloaded_bytes += size - offset;
+                co_return reply;
+            },
+            Access::Player, 0});
 
     lobby.ops().add(
         "review.post",

@@ -69,8 +69,8 @@ void register_developer_ops(PlatformServices& services) {
     lobby.ops().add(
         "dev.publish",
         OpSpec{
-            [&store, &lobby, &config, &metrics,
-             &catalog](RequestContext& ctx) -> asio::awaitable<Reply> {
+            [&store, &lobby, &config, &metrics, &catalog,
+             &packages = services.packages](RequestContext& ctx) -> asio::awaitable<Reply> {
                 if (!ctx.upload) {
                     throw LobbyError(ErrorCode::BadRequest,
                                      "dev.publish needs the package zip as a blob (\"bytes\":N)");
@@ -82,7 +82,11 @@ void register_developer_ops(PlatformServices& services) {
                 request.notes = optional_string(ctx.request.args, "notes", 8000).value_or("");
                 request.hidden = optional_bool(ctx.request.args, "hidden", false);
                 auto published = co_await run_blocking(lobby.blocking_pool(), [&] {
-                    return ingest_package(store, config.data_dir, config.zip_limits, request);
+                    auto result =
+                        ingest_package(store, config.data_dir, config.zip_limits, request);
+                    // Hashed on arrival: its first download need not hash it again.
+                    packages.remember_verified(result.version);
+                    return result;
                 });
                 metrics.published({store::unix_ms_now(), published.game.name,
                                    published.version.version,

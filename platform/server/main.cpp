@@ -11,10 +11,12 @@
 
 #include "platform/launch/sandbox_options.hpp"
 #include "platform/server/json_log.hpp"
+#include "platform/server/package_cache.hpp"
 #include "platform/server/server_app.hpp"
 #include "platform/store/migrate_store.hpp"
 #include "platform/store/open_store.hpp"
 #include "platform/store/postgres_store.hpp"
+#include "platform/store/sqlite_store.hpp"
 
 namespace {
 
@@ -33,6 +35,7 @@ struct MigrateArgs {
     std::string from;
     std::string to;
     std::string to_password_file;
+    std::string data_dir;
 };
 
 // gamestore-server migrate-store: copies, verifies and prints one line per
@@ -66,6 +69,34 @@ int migrate_store(const MigrateArgs& args) {
         }
         password = std::move(std::get<std::string>(read));
     }
+    // Versions published before the store kept package bytes have them only
+    // in the data dir: into the SQLite store first, so the copy carries them.
+    // (Opening creates a missing file: leave that case to the copy's refusal.)
+    if (std::error_code ec; std::filesystem::is_regular_file(source->path, ec)) {
+        const std::filesystem::path data_dir = args.data_dir.empty()
+                                                   ? source->path.parent_path()
+                                                   : std::filesystem::path(args.data_dir);
+        auto opened = store::SqliteStore::open(source->path);
+        if (!opened) {
+            std::cerr << "gamestore-server migrate-store: " << opened.error().message << "\n";
+            return 1;
+        }
+        try {
+            const auto lost = gamestore::server::store_local_packages(*opened.value(), data_dir);
+            if (!lost.empty()) {
+                std::cerr << "gamestore-server migrate-store: " << lost.size()
+                          << " package(s) are neither in the database nor in "
+                          << (data_dir / "packages").string()
+                          << " (restore them from a backup, or name the data dir with --data-dir); "
+                             "the first is "
+                          << lost.front() << "\n";
+                return 1;
+            }
+        } catch (const std::exception& e) {
+            std::cerr << "gamestore-server migrate-store: " << e.what() << "\n";
+            return 1;
+        }
+    }
     auto copied = store::copy_sqlite_to_postgres(source->path, target->uri, password);
     if (!copied) {
         std::cerr << "gamestore-server migrate-store: " << copied.error().message << "\n";
@@ -75,6 +106,7 @@ int migrate_store(const MigrateArgs& args) {
         std::cout << table.table << ": " << table.rows << " rows, sha256 " << table.sha256
                   << " on both sides\n";
     }
+    std::cout << "package bytes: every package reassembles to its size and sha256\n";
     std::cout << "migrate-store: " << source->path.string() << " copied to "
               << store::redact_database_uri(target->uri) << " and verified\n";
     return 0;
@@ -309,6 +341,10 @@ int main(int argc, char** argv) {
     migrate->add_option("--to-password-file", migrate_args.to_password_file,
                         "file (mode 600) holding the PostgreSQL password; else PGPASSWORD, "
                         "PGPASSFILE or ~/.pgpass");
+    migrate->add_option("--data-dir", migrate_args.data_dir,
+                        "the installation's data dir, whose packages/ holds zips of versions "
+                        "published before the database kept package bytes (default: the "
+                        "directory of the SQLite file)");
 
     try {
         app.parse(argc, argv);

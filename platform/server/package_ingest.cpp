@@ -44,19 +44,6 @@ store::GameType to_store_type(packages::GameType type) {
     return type == packages::GameType::Gui ? store::GameType::Gui : store::GameType::Cli;
 }
 
-// The server's copy is launched for every match and must never change under
-// a running game: no write bits anywhere.
-void make_read_only(const fs::path& root) {
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-        fs::permissions(it->path(), fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
-                        fs::perm_options::remove | fs::perm_options::nofollow, ec);
-    }
-    fs::permissions(root, fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
-                    fs::perm_options::remove, ec);
-}
-
 [[noreturn]] void refuse(const json& reasons) {
     std::string message = "the package was refused: ";
     message += reasons.at(0).at("message").get<std::string>();
@@ -121,33 +108,12 @@ void check_publishable(store::Store& store, const packages::Manifest& manifest, 
     }
 }
 
-// Makes a file or directory's contents durable; false when it could not.
-bool sync_path(const fs::path& path, bool directory) {
-    const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-    if (fd < 0) {
-        return false;
-    }
-    const bool ok = ::fsync(fd) == 0;
-    ::close(fd);
-    return ok;
-}
-
-// The database only records a package once its files would survive a power
-// loss: every extracted file, the directories holding them, and the zip.
+// The local copies a publish leaves behind are the cache's (package_cache.hpp):
+// synced like a fetch, so a power loss never leaves a torn zip or tree that
+// the cache would have to find out about first.
 bool sync_package_files(const fs::path& extracted, const fs::path& zip) {
-    bool ok = true;
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(extracted, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-        if (it->is_symlink(ec)) {
-            continue;
-        }
-        ok = sync_path(it->path(), it->is_directory(ec)) && ok;
-    }
-    ok = ok && !ec;
-    ok = sync_path(extracted, true) && ok;
+    bool ok = sync_tree(extracted);
     ok = sync_path(zip, false) && ok;
-    ok = sync_path(extracted.parent_path(), true) && ok;
     ok = sync_path(zip.parent_path(), true) && ok;
     return ok;
 }
@@ -204,6 +170,45 @@ void check_files_in_outline(const packages::Manifest& manifest, const packages::
 std::mutex publish_mutex;
 
 }  // namespace
+
+void make_read_only(const fs::path& root) {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(root, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        fs::permissions(it->path(),
+                        fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
+                        fs::perm_options::remove | fs::perm_options::nofollow, ec);
+    }
+    fs::permissions(root, fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
+                    fs::perm_options::remove, ec);
+}
+
+bool sync_path(const fs::path& path, bool directory) {
+    const int fd =
+        ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    const bool ok = ::fsync(fd) == 0;
+    ::close(fd);
+    return ok;
+}
+
+bool sync_tree(const fs::path& root) {
+    bool ok = true;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(root, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_symlink(ec)) {
+            continue;
+        }
+        ok = sync_path(it->path(), it->is_directory(ec)) && ok;
+    }
+    ok = ok && !ec;
+    ok = sync_path(root, true) && ok;
+    ok = sync_path(root.parent_path(), true) && ok;
+    return ok;
+}
 
 void remove_read_only_tree(const fs::path& root) {
     std::error_code ec;
@@ -372,6 +377,7 @@ store::PublishResult ingest_package(store::Store& store, const fs::path& data_di
     publish.sha256 = sha256;
     publish.package_path = package_rel.string();
     publish.extracted_path = extracted_rel.string();
+    publish.package_file = data_dir / package_rel;
     publish.manifest_json = manifest_text;
     publish.hidden = request.hidden;
     publish.now = store::unix_ms_now();

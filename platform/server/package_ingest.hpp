@@ -1,10 +1,9 @@
 #pragma once
 // Publishing one uploaded package: verify, validate, store content-addressed,
-// extract the server's read-only copy, then record it in ONE store
-// transaction. The store row is what makes a version visible, so a failure at
-// any step (or a crash before the commit) leaves nothing visible; files of a
-// failed attempt are removed, and a startup sweep removes unreferenced ones.
-// Blocking: run it on the blocking pool.
+// extract the server's read-only copy, then record it, package bytes
+// included, in ONE store transaction. The store row is what makes a version visible, so a failure
+// at any step (or a crash before the commit) leaves nothing visible; files of a failed attempt are
+// removed, and a startup sweep removes unreferenced ones. Blocking: run it on the blocking pool.
 
 #include <filesystem>
 #include <optional>
@@ -41,5 +40,13 @@ void sweep_unreferenced_packages(store::Store& store, const std::filesystem::pat
 
 // Deletes a tree that ingest made read-only.
 void remove_read_only_tree(const std::filesystem::path& root);
+
+// The server's copy of a package is launched for every match and must never
+// change under a running game: no write bits anywhere.
+void make_read_only(const std::filesystem::path& root);
+// Makes a file's or directory's contents durable; false when it could not.
+bool sync_path(const std::filesystem::path& path, bool directory);
+// sync_path for every file and directory under `root`, `root` itself and its parent.
+bool sync_tree(const std::filesystem::path& root);
 
 }  // namespace gamestore::server

@@ -5,6 +5,7 @@
 #include "platform/launch/sandbox.hpp"
 #include "platform/server/catalog_cache.hpp"
 #include "platform/server/lobby_server.hpp"
+#include "platform/server/package_cache.hpp"
 #include "platform/server/server_config.hpp"
 #include "platform/server/server_metrics.hpp"
 #include "platform/store/store.hpp"
@@ -21,6 +22,7 @@ struct PlatformServices {
     const launch::Sandbox& sandbox;  // every game server runs in it
     ServerMetrics& metrics;
     CatalogCache& catalog;
+    PackageCache& packages;  // the local copies of package bytes
     // Set on a cluster node (docs/SCALING.md); null on a single server.
     ClusterService* cluster = nullptr;
 };

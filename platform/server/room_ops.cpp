@@ -122,8 +122,12 @@ void register_room_ops(PlatformServices& services, RoomService& rooms) {
         const auto me = *ctx.session.signed_in();
         // Looked up before a stale room is released: a typo in the game's
         // name must not cost the player their room.
+        // The room's matches launch from this server's extracted copy, fetched
+        // from the store now if the version was published through another server.
         auto [game, version] = co_await run_blocking(lobby.blocking_pool(), [&] {
-            return released_version(store, game_name, wanted, VersionUse::NewRoom);
+            auto found = released_version(store, game_name, wanted, VersionUse::NewRoom);
+            services.packages.extracted(found.version);
+            return found;
         });
         const auto left = rooms.release_stale_room(ctx.session);
         const auto& room = rooms.create_room(me, game, version);

@@ -89,6 +89,7 @@ std::unique_ptr<store::SqlStore> open_store(const ServerConfig& config, ServerMe
     auto store = std::move(opened).value();
     spdlog::info("store: {} database {}", store->backend_name(), store::describe(location));
     sweep_unreferenced_packages(*store, config.data_dir);
+    store_local_packages(*store, config.data_dir);
     if (!config.seed_games_dir.empty()) {
         const int seeded =
             seed_games(*store, config.data_dir, config.seed_games_dir, config.zip_limits);
@@ -153,6 +154,7 @@ struct ServerApp::Parts {
     asio::io_context io{1};
     LobbyServer lobby;
     CatalogCache catalog;
+    PackageCache packages;
     PlatformServices services;
     ChildReaper reaper;
     std::unique_ptr<MatchHost> match_host;
@@ -171,7 +173,8 @@ struct ServerApp::Parts {
           store(std::move(opened)),
           lobby(io, config),
           catalog(*store, lobby.blocking_pool(), config.catalog_cache),
-          services{lobby, *store, lobby.config(), sandbox, *metrics, catalog},
+          packages(*store, config.data_dir, config.zip_limits),
+          services{lobby, *store, lobby.config(), sandbox, *metrics, catalog, packages},
           reaper(io),
           reports(io, report_endpoint_config(config),
                   [this](const protocol::Report& report) { return rooms->handle_report(report); }),

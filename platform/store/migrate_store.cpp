@@ -6,7 +6,9 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <optional>
 #include <string_view>
+#include <utility>
 
 #include "platform/store/pg_db.hpp"
 #include "platform/store/pg_schema.hpp"
@@ -34,7 +36,7 @@ struct Table {
 
 // Parents before children. games.live_version_id points forward at versions:
 // it is copied as NULL and set once the versions are in.
-const std::array<Table, 8> kTables = {{
+const std::array<Table, 10> kTables = {{
     {"accounts", {{"id"}, {"role"}, {"name"}, {"password_hash"}, {"created_at"}}, "id", true},
     {"sessions",
      {{"id"},
@@ -106,6 +108,8 @@ const std::array<Table, 8> kTables = {{
       {"updated_at"}},
      "id",
      true},
+    {"package_blobs", {{"sha256"}, {"size_bytes"}, {"chunk_bytes"}, {"chunks"}}, "sha256", false},
+    {"package_chunks", {{"sha256"}, {"seq"}, {"bytes", true}}, "sha256, seq", false},
 }};
 
 StoreError error(Code code, std::string message) {
@@ -183,7 +187,7 @@ void copy_table(sqlite::Connection& from, pg::Connection& to, const Table& table
             if (read.is_null(column)) {
                 write.bind(parameter, std::nullopt);
             } else if (table.columns[i].blob) {
-                const std::string bytes = read.text(column);
+                const std::string bytes = read.blob(column);
                 write.bind_blob(parameter, bytes.data(), bytes.size());
             } else if (std::string_view(table.name) == "games" &&
                        std::string_view(table.columns[i].name) == "live_version_id") {
@@ -194,6 +198,38 @@ void copy_table(sqlite::Connection& from, pg::Connection& to, const Table& table
         }
         write.run();
     }
+}
+
+// Every package in the target, reassembled from its chunks, has the size and
+// SHA-256 it is stored under; returns the first one that does not.
+std::optional<std::string> damaged_package(pg::Connection& db) {
+    std::vector<std::pair<std::string, std::int64_t>> blobs;
+    {
+        auto s = db.prepare("SELECT sha256, size_bytes FROM package_blobs ORDER BY sha256");
+        while (s.step())
+            blobs.emplace_back(s.text(0), s.int64(1));
+    }
+    for (const auto& [sha256, size] : blobs) {
+        crypto_hash_sha256_state state;
+        crypto_hash_sha256_init(&state);
+        std::int64_t total = 0;
+        auto s = db.prepare("SELECT bytes FROM package_chunks WHERE sha256 = ?1 ORDER BY seq");
+        s.bind(1, sha256);
+        while (s.step()) {
+            const std::string bytes = s.blob(0);
+            total += static_cast<std::int64_t>(bytes.size());
+            crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(bytes.data()),
+                                      bytes.size());
+        }
+        std::array<unsigned char, crypto_hash_sha256_BYTES> hash{};
+        crypto_hash_sha256_final(&state, hash.data());
+        std::string hex;
+        for (const unsigned char byte : hash)
+            hex += fmt::format("{:02x}", byte);
+        if (total != size || hex != sha256)
+            return sha256;
+    }
+    return std::nullopt;
 }
 
 }  // namespace
@@ -222,6 +258,18 @@ Result<std::vector<TableCopy>> copy_sqlite_to_postgres(const std::filesystem::pa
         auto sqlite = sqlite::Connection::open(from, sqlite::Connection::Mode::ReadOnly, 5000);
         auto pg = pg::Connection::open(to, password);
         sqlite::Transaction snapshot(*sqlite, sqlite::Transaction::Kind::Read);
+        {
+            auto s = sqlite->prepare(
+                "SELECT count(DISTINCT sha256) FROM versions v WHERE NOT EXISTS "
+                "(SELECT 1 FROM package_blobs b WHERE b.sha256 = v.sha256)");
+            s.step();
+            if (s.int64(0) != 0) {
+                return error(Code::NotFound,
+                             fmt::format("{} package(s) of published versions are neither in {} "
+                                         "nor in its data dir's packages/; restore them first",
+                                         s.int64(0), from.string()));
+            }
+        }
         {
             pg::Transaction tx(*pg, pg::Transaction::Kind::Write);
             pg->exec(
@@ -272,6 +320,12 @@ Result<std::vector<TableCopy>> copy_sqlite_to_postgres(const std::filesystem::pa
                                          target.rows, target.sha256, shown));
             }
             copied.push_back(std::move(source));
+        }
+        if (const auto damaged = damaged_package(*pg)) {
+            return error(Code::Internal,
+                         fmt::format("the package {} in {} does not reassemble to its size and "
+                                     "sha256",
+                                     *damaged, shown));
         }
         return copied;
     } catch (const std::exception& e) {

@@ -4,6 +4,7 @@
 
 #include <fmt/core.h>
 
+#include <array>
 #include <charconv>
 #include <cstdlib>
 #include <optional>
@@ -36,7 +37,8 @@ class PgCursor final : public sql::Cursor {
     PgCursor(Connection& connection, const Connection::Prepared& prepared)
         : connection_(connection),
           prepared_(prepared),
-          values_(static_cast<std::size_t>(prepared.parameters)) {}
+          values_(static_cast<std::size_t>(prepared.parameters)),
+          binary_(static_cast<std::size_t>(prepared.parameters), 0) {}
 
     void bind_int64(int index, std::int64_t value) override { slot(index) = std::to_string(value); }
     void bind_double(int index, double value) override { slot(index) = fmt::format("{}", value); }
@@ -51,25 +53,24 @@ class PgCursor final : public sql::Cursor {
         slot(index) = std::string(value);
     }
     void bind_blob(int index, const void* data, std::size_t size) override {
-        static constexpr char kHex[] = "0123456789abcdef";
-        std::string text = "\\x";
-        text.reserve(2 + 2 * size);
-        const auto* bytes = static_cast<const unsigned char*>(data);
-        for (std::size_t i = 0; i < size; ++i) {
-            text += kHex[bytes[i] >> 4];
-            text += kHex[bytes[i] & 0xf];
-        }
-        slot(index) = std::move(text);
+        // Sent as binary: no hex text twice the size for either side to convert.
+        slot(index) = std::string(static_cast<const char*>(data), size);
+        binary_[static_cast<std::size_t>(index - 1)] = 1;
     }
     void bind_null(int index) override { slot(index).reset(); }
 
     bool step() override {
         if (!result_) {
             std::vector<const char*> pointers;
+            std::vector<int> lengths;
             pointers.reserve(values_.size());
-            for (const auto& value : values_)
-                pointers.push_back(value ? value->c_str() : nullptr);
-            result_.reset(connection_.run_prepared(prepared_, pointers.data()));
+            lengths.reserve(values_.size());
+            for (const auto& value : values_) {
+                pointers.push_back(value ? value->data() : nullptr);
+                lengths.push_back(value ? static_cast<int>(value->size()) : 0);
+            }
+            result_.reset(connection_.run_prepared(prepared_, pointers.data(), lengths.data(),
+                                                   binary_.data()));
             rows_ = PQntuples(result_.get());
         }
         return ++row_ < rows_;
@@ -98,6 +99,40 @@ class PgCursor final : public sql::Cursor {
         return std::string(PQgetvalue(result_.get(), row_, column),
                            static_cast<std::size_t>(PQgetlength(result_.get(), row_, column)));
     }
+    std::string blob(int column) const override {
+        const char* value = PQgetvalue(result_.get(), row_, column);
+        const auto size = static_cast<std::size_t>(PQgetlength(result_.get(), row_, column));
+        if (PQfformat(result_.get(), column) == 1)
+            return std::string(value, size);
+        // Text format carries bytea as \x and two hex digits a byte.
+        static const auto kNibble = [] {
+            std::array<signed char, 256> table{};
+            table.fill(-1);
+            for (int c = 0; c < 10; ++c)
+                table['0' + c] = static_cast<signed char>(c);
+            for (int c = 0; c < 6; ++c) {
+                table['a' + c] = static_cast<signed char>(10 + c);
+                table['A' + c] = static_cast<signed char>(10 + c);
+            }
+            return table;
+        }();
+        const auto bad = [&] {
+            return SqlError(
+                SqlError::Kind::Other, 0,
+                fmt::format("column {} is not hex-encoded bytea ({})", column, prepared_.sql));
+        };
+        if (size < 2 || value[0] != '\\' || value[1] != 'x' || size % 2 != 0)
+            throw bad();
+        std::string out((size - 2) / 2, '\0');
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            const int high = kNibble[static_cast<unsigned char>(value[2 + 2 * i])];
+            const int low = kNibble[static_cast<unsigned char>(value[3 + 2 * i])];
+            if (high < 0 || low < 0)
+                throw bad();
+            out[i] = static_cast<char>((high << 4) | low);
+        }
+        return out;
+    }
 
   private:
     std::optional<std::string>& slot(int index) {
@@ -105,12 +140,14 @@ class PgCursor final : public sql::Cursor {
             throw SqlError(SqlError::Kind::Other, 0,
                            fmt::format("parameter {} is out of range ({})", index, prepared_.sql));
         }
+        binary_[static_cast<std::size_t>(index - 1)] = 0;
         return values_[static_cast<std::size_t>(index - 1)];
     }
 
     Connection& connection_;
     const Connection::Prepared& prepared_;
     std::vector<std::optional<std::string>> values_;
+    std::vector<int> binary_;  // per parameter: 1 when sent in binary (blobs)
     ResultPtr result_;
     int rows_ = 0;
     int row_ = -1;
@@ -221,14 +258,27 @@ Statement Connection::prepare(std::string_view sql) {
         if (result == nullptr || !succeeded(result))
             fail(result, sql);
         PQclear(result);
+        if (std::string_view(sql).substr(0, 6) == "SELECT") {
+            PGresult* described = PQdescribePrepared(conn_, prepared.name.c_str());
+            if (described == nullptr || !succeeded(described))
+                fail(described, sql);
+            constexpr Oid kByteaOid = 17;
+            const int fields = PQnfields(described);
+            prepared.binary_result = fields > 0;
+            for (int i = 0; i < fields; ++i)
+                prepared.binary_result =
+                    prepared.binary_result && PQftype(described, i) == kByteaOid;
+            PQclear(described);
+        }
         it = prepared_.emplace(std::string(sql), std::move(prepared)).first;
     }
     return Statement(std::make_unique<PgCursor>(*this, it->second));
 }
 
-PGresult* Connection::run_prepared(const Prepared& prepared, const char* const* values) {
+PGresult* Connection::run_prepared(const Prepared& prepared, const char* const* values,
+                                   const int* lengths, const int* formats) {
     PGresult* result = PQexecPrepared(conn_, prepared.name.c_str(), prepared.parameters, values,
-                                      nullptr, nullptr, 0);
+                                      lengths, formats, prepared.binary_result ? 1 : 0);
     if (result == nullptr || !succeeded(result))
         fail(result, prepared.sql);
     changes_ = std::atoi(PQcmdTuples(result));

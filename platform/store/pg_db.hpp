@@ -63,8 +63,13 @@ class Connection final : public sql::Connection {
         std::string name;
         int parameters = 0;
         std::string sql;  // for error messages
+        // Every result column is BYTEA (package chunks): rows come in binary,
+        // the raw bytes, instead of hex text twice their size.
+        bool binary_result = false;
     };
-    pg_result* run_prepared(const Prepared& prepared, const char* const* values);
+    // `lengths` and `formats` as PQexecPrepared takes them (1 = binary).
+    pg_result* run_prepared(const Prepared& prepared, const char* const* values, const int* lengths,
+                            const int* formats);
     [[noreturn]] void fail(pg_result* result, std::string_view context);
 
   private:

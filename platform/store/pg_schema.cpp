@@ -144,9 +144,28 @@ constexpr const char* kV2 = R"sql(
 ALTER TABLE matches ADD COLUMN in_game_at BIGINT;
 )sql";
 
-// Version 3: the cluster's nodes (docs/SCALING.md). Each node keeps its row
-// alive; generations tell a restarted node from the one that died.
+// Version 3: package zips in chunks (as SQLite's version 3). Zips are
+// compressed already: EXTERNAL storage keeps TOAST from trying again.
 constexpr const char* kV3 = R"sql(
+CREATE TABLE package_blobs (
+    sha256      TEXT    PRIMARY KEY,
+    size_bytes  BIGINT  NOT NULL CHECK (size_bytes >= 0),
+    chunk_bytes INTEGER NOT NULL CHECK (chunk_bytes > 0),
+    chunks      INTEGER NOT NULL CHECK (chunks >= 0)
+);
+
+CREATE TABLE package_chunks (
+    sha256 TEXT    NOT NULL REFERENCES package_blobs(sha256),
+    seq    INTEGER NOT NULL CHECK (seq >= 0),
+    bytes  BYTEA   NOT NULL,
+    PRIMARY KEY (sha256, seq)
+);
+ALTER TABLE package_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;
+)sql";
+
+// Version 4: the cluster's nodes (docs/SCALING.md). Each node keeps its row
+// alive; generations tell a restarted node from the one that died.
+constexpr const char* kV4 = R"sql(
 CREATE SEQUENCE cluster_generations;
 -- Room ids unique across the nodes: each nextval is the first of a block of
 -- 100 that one node hands out.
@@ -175,7 +194,7 @@ CREATE TABLE cluster_lobby (
 CREATE INDEX cluster_lobby_by_seq ON cluster_lobby(node_id, seq);
 )sql";
 
-constexpr std::array<const char*, 3> kMigrations = {kV1, kV2, kV3};
+constexpr std::array<const char*, 4> kMigrations = {kV1, kV2, kV3, kV4};
 
 }  // namespace
 

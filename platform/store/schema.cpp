@@ -131,13 +131,33 @@ constexpr const char* kV2 = R"sql(
 ALTER TABLE matches ADD COLUMN in_game_at INTEGER;
 )sql";
 
-// Version 3: PostgreSQL's cluster tables (pg_schema.cpp); a SQLite store
-// is never shared by nodes, so it only keeps the numbers in step.
+// Version 3: package zips in the database, content-addressed and cut into
+// chunks, so any server on the database can serve and launch any version
+// without a shared disk (docs/DATA.md "Package bytes"). A rowid table: its
+// megabyte rows would bloat a WITHOUT ROWID b-tree.
 constexpr const char* kV3 = R"sql(
+CREATE TABLE package_blobs (
+    sha256      TEXT    PRIMARY KEY NOT NULL,
+    size_bytes  INTEGER NOT NULL CHECK (size_bytes >= 0),
+    chunk_bytes INTEGER NOT NULL CHECK (chunk_bytes > 0),
+    chunks      INTEGER NOT NULL CHECK (chunks >= 0)
+) STRICT;
+
+CREATE TABLE package_chunks (
+    sha256 TEXT    NOT NULL REFERENCES package_blobs(sha256),
+    seq    INTEGER NOT NULL CHECK (seq >= 0),
+    bytes  BLOB    NOT NULL,
+    PRIMARY KEY (sha256, seq)
+) STRICT;
+)sql";
+
+// Version 4: PostgreSQL's cluster tables (pg_schema.cpp); a SQLite store
+// is never shared by nodes, so it only keeps the numbers in step.
+constexpr const char* kV4 = R"sql(
 -- no change
 )sql";
 
-constexpr std::array<const char*, 3> kMigrations = {kV1, kV2, kV3};
+constexpr std::array<const char*, 4> kMigrations = {kV1, kV2, kV3, kV4};
 
 }  // namespace
 

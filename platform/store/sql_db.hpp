@@ -49,6 +49,8 @@ class Cursor {
     virtual std::int64_t int64(int column) const = 0;
     virtual double real(int column) const = 0;
     virtual std::string text(int column) const = 0;
+    // The bytes of a BLOB (SQLite) or BYTEA (PostgreSQL) column.
+    virtual std::string blob(int column) const = 0;
 };
 
 class Statement {
@@ -99,6 +101,7 @@ class Statement {
     int int32(int column) const { return static_cast<int>(cursor_->int64(column)); }
     double real(int column) const { return cursor_->real(column); }
     std::string text(int column) const { return cursor_->text(column); }
+    std::string blob(int column) const { return cursor_->blob(column); }
     std::optional<std::int64_t> opt_int64(int column) const {
         if (is_null(column))
             return std::nullopt;

@@ -1,12 +1,15 @@
 #include "platform/store/sql_store.hpp"
 
 #include <fmt/core.h>
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <mutex>
 #include <new>
@@ -823,6 +826,145 @@ Result<Game> SqlStore::find_game(std::string_view name) {
     });
 }
 
+namespace {
+
+std::string hex_digest(crypto_hash_sha256_state& state) {
+    std::array<unsigned char, crypto_hash_sha256_BYTES> hash{};
+    crypto_hash_sha256_final(&state, hash.data());
+    std::string out;
+    for (const unsigned char byte : hash)
+        out += fmt::format("{:02x}", byte);
+    return out;
+}
+
+// Writes the zip's bytes under its SHA-256 unless they are there already.
+// Part of the caller's write transaction: a mismatch returns an error and the
+// caller's rollback discards the chunks written so far.
+std::optional<StoreError> insert_package(Connection& db, std::string_view sha256,
+                                         std::int64_t size_bytes,
+                                         const std::filesystem::path& file) {
+    {
+        auto s = db.prepare("SELECT size_bytes FROM package_blobs WHERE sha256 = ?1");
+        s.bind(1, sha256);
+        if (s.step()) {
+            if (s.int64(0) != size_bytes) {
+                return error(Code::Invalid,
+                             fmt::format("the package {} is stored with {} bytes, not {}", sha256,
+                                         s.int64(0), size_bytes));
+            }
+            return std::nullopt;
+        }
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in)
+        return error(Code::Internal, fmt::format("cannot read the package file {}", file.string()));
+    constexpr auto kChunk = SqlStore::kPackageChunkBytes;
+    const std::int64_t chunks = (size_bytes + kChunk - 1) / kChunk;
+    db.prepare(
+          "INSERT INTO package_blobs (sha256, size_bytes, chunk_bytes, chunks) "
+          "VALUES (?1, ?2, ?3, ?4)")
+        .bind(1, sha256)
+        .bind(2, size_bytes)
+        .bind(3, kChunk)
+        .bind(4, chunks)
+        .run();
+    crypto_hash_sha256_state state;
+    crypto_hash_sha256_init(&state);
+    std::string buffer(static_cast<std::size_t>(kChunk), '\0');
+    std::int64_t total = 0;
+    for (std::int64_t seq = 0;; ++seq) {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        const auto got = static_cast<std::size_t>(in.gcount());
+        if (got == 0)
+            break;
+        total += static_cast<std::int64_t>(got);
+        if (total > size_bytes)
+            break;
+        crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(buffer.data()),
+                                  got);
+        db.prepare("INSERT INTO package_chunks (sha256, seq, bytes) VALUES (?1, ?2, ?3)")
+            .bind(1, sha256)
+            .bind(2, seq)
+            .bind_blob(3, buffer.data(), got)
+            .run();
+    }
+    if (in.bad())
+        return error(Code::Internal, fmt::format("cannot read the package file {}", file.string()));
+    if (total != size_bytes || hex_digest(state) != sha256) {
+        return error(Code::Invalid,
+                     fmt::format("the package file {} does not match its size ({} bytes) and "
+                                 "sha256 {}",
+                                 file.string(), size_bytes, sha256));
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+Result<void> SqlStore::store_package(std::string_view sha256, std::int64_t size_bytes,
+                                     const std::filesystem::path& file) {
+    if (!is_lower_hex_sha256(sha256))
+        return error(Code::Invalid, "the package sha256 must be 64 lower-case hex digits");
+    if (size_bytes < 0)
+        return error(Code::Invalid, "the package size cannot be negative");
+    return impl_->write("storing a package", [&](Connection& db) -> Result<void> {
+        Transaction tx(db, Transaction::Kind::Write);
+        if (auto problem = insert_package(db, sha256, size_bytes, file))
+            return *problem;
+        tx.commit();
+        return {};
+    });
+}
+
+Result<std::int64_t> SqlStore::read_package(
+    std::string_view sha256, const std::function<void(std::string_view chunk)>& sink) {
+    return impl_->read("reading a package", [&](Connection& db) -> Result<std::int64_t> {
+        // Chunks are immutable once committed; the snapshot only spares a
+        // reader the sight of a publish still in progress.
+        Transaction tx(db, Transaction::Kind::Read);
+        std::int64_t size = 0;
+        std::int64_t chunks = 0;
+        {
+            auto s = db.prepare("SELECT size_bytes, chunks FROM package_blobs WHERE sha256 = ?1");
+            s.bind(1, sha256);
+            if (!s.step())
+                return error(Code::NotFound, fmt::format("the store holds no package {}", sha256));
+            size = s.int64(0);
+            chunks = s.int64(1);
+        }
+        std::int64_t total = 0;
+        for (std::int64_t seq = 0; seq < chunks; ++seq) {
+            auto s = db.prepare("SELECT bytes FROM package_chunks WHERE sha256 = ?1 AND seq = ?2");
+            s.bind(1, sha256).bind(2, seq);
+            if (!s.step()) {
+                return error(Code::Internal,
+                             fmt::format("chunk {} of the package {} is missing", seq, sha256));
+            }
+            const std::string bytes = s.blob(0);
+            total += static_cast<std::int64_t>(bytes.size());
+            sink(bytes);
+        }
+        if (total != size) {
+            return error(Code::Internal,
+                         fmt::format("the package {} holds {} bytes, not {}", sha256, total, size));
+        }
+        return size;
+    });
+}
+
+Result<std::vector<std::string>> SqlStore::packages_without_bytes() {
+    return impl_->read(
+        "listing packages without bytes", [&](Connection& db) -> Result<std::vector<std::string>> {
+            auto s = db.prepare(
+                "SELECT DISTINCT v.sha256 FROM versions v WHERE NOT EXISTS "
+                "(SELECT 1 FROM package_blobs b WHERE b.sha256 = v.sha256) ORDER BY v.sha256");
+            std::vector<std::string> missing;
+            while (s.step())
+                missing.push_back(s.text(0));
+            return missing;
+        });
+}
+
 Result<PublishResult> SqlStore::publish_version(const PublishRequest& req) {
     if (auto problem = check_new_game(req.game))
         return *problem;
@@ -840,6 +982,8 @@ Result<PublishResult> SqlStore::publish_version(const PublishRequest& req) {
     if (req.package_path.empty() || req.extracted_path.empty()) {
         return error(Code::Invalid, "a version needs its package path and extracted path");
     }
+    if (req.package_file.empty())
+        return error(Code::Invalid, "a version needs its package file");
     if (!nlohmann::json::accept(req.manifest_json)) {
         return error(Code::Invalid, "the stored manifest must be valid JSON");
     }
@@ -914,6 +1058,8 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?
             .bind(19, req.hidden ? 1 : 0)
             .run();
         const VersionId version_id = db.last_insert_rowid();
+        if (auto problem = insert_package(db, req.sha256, req.size_bytes, req.package_file))
+            return *problem;
         if (!req.hidden)
             point_live_at(db, game_id, version_id);
         result.game = load_game(db, game_id).value().game;

@@ -84,6 +84,14 @@ class SqlStore : public Store {
     Result<Version> get_version(GameId game, std::string_view version) override;
     Result<Version> get_version_by_id(VersionId version) override;
     Result<std::vector<std::string>> package_files() override;
+    Result<void> store_package(std::string_view sha256, std::int64_t size_bytes,
+                               const std::filesystem::path& file) override;
+    Result<std::int64_t> read_package(
+        std::string_view sha256, const std::function<void(std::string_view chunk)>& sink) override;
+    Result<std::vector<std::string>> packages_without_bytes() override;
+
+    // The size of the chunks package bytes are cut into.
+    static constexpr std::int64_t kPackageChunkBytes = 1 << 20;
 
     Result<Match> create_match(const NewMatch& match) override;
     Result<void> record_match_process(std::string_view match_id,

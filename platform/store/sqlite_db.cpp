@@ -77,6 +77,13 @@ class SqliteCursor final : public sql::Cursor {
             return {};
         return std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(size));
     }
+    std::string blob(int column) const override {
+        const auto* data = sqlite3_column_blob(stmt_, column);
+        const int size = sqlite3_column_bytes(stmt_, column);
+        if (data == nullptr)
+            return {};
+        return std::string(static_cast<const char*>(data), static_cast<std::size_t>(size));
+    }
 
   private:
     void check_bind(int rc, int index) {

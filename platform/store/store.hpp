@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -75,6 +77,23 @@ class Store {
     // Every package_path and extracted_path any version names (relative to
     // the data dir): what a startup sweep must keep.
     virtual Result<std::vector<std::string>> package_files() = 0;
+
+    // ---- package bytes ----------------------------------------------------
+    // Every version's zip is kept in the store, content-addressed by its
+    // SHA-256 and cut into chunks, so any server on the database can serve it
+    // (docs/DATA.md "Package bytes"). publish_version stores it; this stores
+    // the zip of a version published before the store kept package bytes.
+    // Ok (and nothing written) when the bytes are there already; Invalid when
+    // the file's size or SHA-256 is not what `size_bytes`/`sha256` say.
+    virtual Result<void> store_package(std::string_view sha256, std::int64_t size_bytes,
+                                       const std::filesystem::path& file) = 0;
+    // Hands the package's bytes to `sink` in order, chunk by chunk, and
+    // returns its size; NotFound when the store has none under `sha256`. The
+    // caller verifies the hash of what it received before using it.
+    virtual Result<std::int64_t> read_package(
+        std::string_view sha256, const std::function<void(std::string_view chunk)>& sink) = 0;
+    // The SHA-256 of each version whose package bytes the store does not hold.
+    virtual Result<std::vector<std::string>> packages_without_bytes() = 0;
 
     // ---- matches and play history -----------------------------------------
     virtual Result<Match> create_match(const NewMatch& match) = 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -128,6 +129,9 @@ struct PublishRequest {
     std::string sha256;
     std::string package_path;
     std::string extracted_path;
+    // The zip itself: the store keeps its bytes with the version, in the same
+    // transaction, after checking them against size_bytes and sha256.
+    std::filesystem::path package_file;
     std::string manifest_json;
     bool hidden = false;  // hidden versions do not move the live pointer
     UnixMs now = 0;

@@ -523,8 +523,13 @@ TEST_CASE(
     CHECK(gamestore::testing::read_file(work.path() / "migrate.out").find("reviews: 1 rows") !=
           std::string::npos);
 
-    // The same data dir (the packages) with the store on PostgreSQL.
-    ServerFixture server(server_args({"--database", uri}), data_dir);
+    CHECK(
+        gamestore::testing::read_file(work.path() / "migrate.out").find("package_chunks: 1 rows") !=
+        std::string::npos);
+
+    // A fresh data dir: the packages come from PostgreSQL, not from the old disk.
+    TempDir fresh;
+    ServerFixture server(server_args({"--database", uri}), fresh.path() / "var");
     CHECK(server.log().find("store: postgresql database") != std::string::npos);
     const auto details = TestPlayer(server, "dave").require("store.show", {{"game", game}});
     INFO(details.dump());
@@ -536,6 +541,51 @@ TEST_CASE(
     CHECK(alice.call("review.post", {{"game", game}, {"rating", 5}, {"text", "still fun"}}).ok);
     TestPlayer carol(server, "carol");
     CHECK(carol.call("review.post", {{"game", game}, {"rating", 3}, {"text", "new here"}}).ok);
+}
+
+TEST_CASE(
+    "servers sharing a database but no disk: a version published on one is downloaded and played "
+    "on another",
+    "[matches][integration]") {
+    TempDir work;
+    TempDir installation;
+    const auto dir_a = installation.path() / "a";
+    const auto dir_b = installation.path() / "b";
+    // SQLite runs the same code path: the second server opens the first one's file.
+    auto database = gamestore::testing::test_database_for(dir_a);
+    if (database.empty()) {
+        database = "sqlite:" + (dir_a / "gamestore.db").string();
+    }
+    gamestore::testing::use_test_database(dir_b, database);
+
+    ServerFixture a(server_args(), dir_a);
+    TestDeveloper dev(a, "maker");
+    const auto game = dev.publish_fakegame("ok", "Fake Shared", "1.0.0", 2);
+    ServerFixture b(server_args(), dir_b);
+    CHECK((!fs::exists(dir_b / "packages") || fs::is_empty(dir_b / "packages")));
+
+    TestPlayer browser(b, "browser");
+    const auto listed = browser.require("store.list");
+    INFO(listed.dump());
+    CHECK(listed.dump().find("Fake Shared") != std::string::npos);
+    std::string bytes;
+    gamestore::client::CallOptions sink;
+    sink.blob_sink = [&](std::string_view piece) { bytes.append(piece); };
+    const auto download = browser.client().call("store.download", {{"game", game}}, sink);
+    REQUIRE(download.ok);
+    const auto sha = download.data.at("sha256").get<std::string>();
+    CHECK(gamestore::packages::sha256_hex(bytes) == sha);
+    CHECK(gamestore::packages::sha256_file(dir_a / "packages" / (sha + ".zip")) == sha);
+    CHECK(gamestore::packages::sha256_file(dir_b / "packages" / (sha + ".zip")) == sha);
+    CHECK(b.log().find("package cache: fetched") != std::string::npos);
+
+    play_to_end(b, game, {"alice", "bob"}, work.path());
+    CHECK(fs::exists(dir_b / "games" / sha / "manifest.json"));
+    TestPlayer alice(b, "alice");
+    CHECK(alice.call("review.post", {{"game", game}, {"rating", 5}, {"text", "played elsewhere"}})
+              .ok);
+    CHECK(alice.require("store.show", {{"game", game}}).dump().find("played elsewhere") !=
+          std::string::npos);
 }
 
 TEST_CASE("a delayed bind keeps the room STARTING until STARTED; the startup timeout kills a slow one",

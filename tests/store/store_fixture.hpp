@@ -15,6 +15,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -87,7 +88,20 @@ inline bool testing_postgres() {
 }
 
 inline constexpr UnixMs kT0 = 1'700'000'000'000;  // a fixed "now" for deterministic tests
-inline const std::string kSha = std::string(64, 'a');
+// The package every test version publishes: 1234 bytes of 'p' and their SHA-256.
+inline const std::string kPackageBytes = std::string(1234, 'p');
+inline const std::string kSha = "9e1d3529f6e53571ae8f20d5d835548f05b63252e8e1bae35df929675e908605";
+
+// kPackageBytes in a file that lives as long as the test binary.
+inline const std::filesystem::path& package_file() {
+    static TempDir dir;
+    static const std::filesystem::path file = [] {
+        auto path = dir.path() / "package.zip";
+        std::ofstream(path, std::ios::binary) << kPackageBytes;
+        return path;
+    }();
+    return file;
+}
 
 struct StoreFixture {
     TempDir dir;
@@ -164,6 +178,7 @@ struct StoreFixture {
         r.sha256 = kSha;
         r.package_path = "packages/" + kSha + ".zip";
         r.extracted_path = "games/x/" + version;
+        r.package_file = package_file();
         r.manifest_json = R"({"game_name":")" + game + R"(","version":")" + version + R"("})";
         r.hidden = hidden;
         r.now = kT0;

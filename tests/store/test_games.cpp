@@ -1,4 +1,8 @@
+#include <sodium.h>
+
 #include <algorithm>
+#include <array>
+#include <fstream>
 #include <vector>
 
 #include "tests/store/store_fixture.hpp"
@@ -272,4 +276,91 @@ TEST_CASE_METHOD(StoreFixture, "versions are listed by semver precedence", "[sto
     }
     const auto game = must(store->find_game("Order"));
     CHECK(version_texts(must(store->list_versions(game.id, true))) == newest_first);
+}
+
+namespace {
+
+std::string sha256_hex(std::string_view bytes) {
+    std::array<unsigned char, crypto_hash_sha256_BYTES> hash{};
+    crypto_hash_sha256(hash.data(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                       bytes.size());
+    std::string out;
+    for (const unsigned char byte : hash) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += kHex[byte >> 4];
+        out += kHex[byte & 0xf];
+    }
+    return out;
+}
+
+std::string read_back(Store& store, const std::string& sha256, std::int64_t& size) {
+    std::string out;
+    size = must(store.read_package(sha256, [&](std::string_view chunk) { out += chunk; }));
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(StoreFixture, "a publish keeps the package's bytes; any reader gets them back",
+                 "[store][games][packages]") {
+    const auto dev = developer("dev");
+    publish(dev.id, "Wordle", "1.0.0");
+    std::int64_t size = 0;
+    CHECK(read_back(*store, kSha, size) == kPackageBytes);
+    CHECK(size == 1234);
+    CHECK(must(store->packages_without_bytes()).empty());
+    // A second version with the same bytes shares them.
+    publish(dev.id, "Wordle", "1.0.1");
+    CHECK(read_back(*store, kSha, size) == kPackageBytes);
+    must_fail(store->read_package(std::string(64, 'b'), [](std::string_view) {}),
+              StoreError::Code::NotFound);
+}
+
+TEST_CASE_METHOD(StoreFixture, "a package whose bytes do not match publishes nothing",
+                 "[store][games][packages]") {
+    const auto dev = developer("dev");
+    auto wrong_hash = request(dev.id, "Wordle", "1.0.0");
+    wrong_hash.sha256 = std::string(64, 'c');
+    must_fail(store->publish_version(wrong_hash), StoreError::Code::Invalid);
+    auto wrong_size = request(dev.id, "Wordle", "1.0.0");
+    wrong_size.size_bytes = 1000;
+    must_fail(store->publish_version(wrong_size), StoreError::Code::Invalid);
+    auto no_file = request(dev.id, "Wordle", "1.0.0");
+    no_file.package_file.clear();
+    must_fail(store->publish_version(no_file), StoreError::Code::Invalid);
+    must_fail(store->find_game("Wordle"), StoreError::Code::NotFound);
+    must_fail(store->read_package(std::string(64, 'c'), [](std::string_view) {}),
+              StoreError::Code::NotFound);
+}
+
+TEST_CASE_METHOD(StoreFixture, "package bytes span chunks; storing them again changes nothing",
+                 "[store][games][packages]") {
+    // Two and a half chunks of bytes that differ from chunk to chunk.
+    std::string bytes;
+    const auto size = static_cast<std::size_t>(SqlStore::kPackageChunkBytes * 5 / 2);
+    bytes.reserve(size);
+    for (std::size_t i = 0; bytes.size() < size; ++i)
+        bytes += static_cast<char>((i * 7919) >> 3);
+    const auto file = dir.path() / "big.zip";
+    std::ofstream(file, std::ios::binary) << bytes;
+    const auto sha = sha256_hex(bytes);
+    const auto length = static_cast<std::int64_t>(bytes.size());
+
+    must_fail(store->store_package(sha, length - 1, file), StoreError::Code::Invalid);
+    must_fail(store->read_package(sha, [](std::string_view) {}), StoreError::Code::NotFound);
+    must(store->store_package(sha, length, file));
+    must(store->store_package(sha, length, file));
+    std::int64_t read_size = 0;
+    std::size_t chunks = 0;
+    std::string out;
+    read_size = must(store->read_package(sha, [&](std::string_view chunk) {
+        ++chunks;
+        out += chunk;
+    }));
+    CHECK(read_size == length);
+    CHECK(chunks == 3);
+    CHECK(out == bytes);
+    reopen();
+    std::int64_t again = 0;
+    CHECK(read_back(*store, sha, again) == bytes);
 }

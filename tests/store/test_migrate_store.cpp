@@ -42,7 +42,7 @@ TEST_CASE("a populated SQLite store moves to PostgreSQL and works there", "[stor
 
     const auto uri = PgCluster::shared().create_schema();
     const auto copied = must(copy_sqlite_to_postgres(path, uri, ""));
-    REQUIRE(copied.size() == 8);
+    REQUIRE(copied.size() == 10);
     CHECK(copied[0].table == "accounts");
     CHECK(copied[0].rows == 3);
 
@@ -63,6 +63,9 @@ TEST_CASE("a populated SQLite store moves to PostgreSQL and works there", "[stor
     CHECK(must(pg->resume_session(alice_token, kT0 + 30)).account.id == alice.id);
     CHECK(must(pg->play_history(alice.id, 10)).at(0).result == std::optional<std::string>("WIN"));
     CHECK(must(pg->list_open_matches()).size() == 1);
+    std::string bytes;
+    must(pg->read_package(kSha, [&](std::string_view chunk) { bytes += chunk; }));
+    CHECK(bytes == kPackageBytes);
 
     // Migrated players play and review; new rows get ids after the copied ones.
     const auto carol = must(pg->create_account(Role::Player, "carol", "password-carol", kT0));

@@ -25,18 +25,27 @@ void split_host_port(const std::string& text, std::string& host, unsigned short&
 }
 }  // namespace
 
+namespace {
+
+std::mutex databases_mutex;
+std::map<std::filesystem::path, std::string> databases;  // by canonical data dir
+
+}  // namespace
+
 std::string test_database_for(const std::filesystem::path& data_dir) {
+    std::lock_guard lock(databases_mutex);
+    const auto key = std::filesystem::weakly_canonical(data_dir);
+    if (auto it = databases.find(key); it != databases.end())
+        return it->second;
     const char* chosen = std::getenv("GAMESTORE_TEST_STORE");
     if (chosen == nullptr || std::string_view(chosen) != "postgresql")
         return {};
-    static std::mutex mutex;
-    static std::map<std::filesystem::path, std::string> databases;
-    std::lock_guard lock(mutex);
-    const auto key = std::filesystem::weakly_canonical(data_dir);
-    auto it = databases.find(key);
-    if (it == databases.end())
-        it = databases.emplace(key, PgCluster::shared().create_schema()).first;
-    return it->second;
+    return databases.emplace(key, PgCluster::shared().create_schema()).first->second;
+}
+
+void use_test_database(const std::filesystem::path& data_dir, const std::string& database) {
+    std::lock_guard lock(databases_mutex);
+    databases[std::filesystem::weakly_canonical(data_dir)] = database;
 }
 
 ServerFixture::ServerFixture(std::vector<std::string> extra_args, const std::filesystem::path& data_dir)

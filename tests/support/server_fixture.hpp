@@ -23,6 +23,9 @@ struct ServerEndpoints {
 // postgresql, a fresh schema of the binary's private PostgreSQL cluster,
 // the same one every time the same data dir is asked for (restarts).
 std::string test_database_for(const std::filesystem::path& data_dir);
+// From now on a server on `data_dir` uses `database` (servers that share a
+// database but not a data dir).
+void use_test_database(const std::filesystem::path& data_dir, const std::string& database);
 
 class ServerFixture {
 public:
