@@ -246,6 +246,10 @@ public:
     // {seq, rooms:[RoomPublic] by room_id, players:[row] by name}. Changes
     // not pushed yet are not in it; they follow as deltas.
     nlohmann::json lobby_snapshot() const;
+    // Before a snapshot is answered on `session`: the batch still being fanned
+    // out reaches it first, so every delta up to the snapshot's seq precedes
+    // the answer on its stream.
+    void catch_up_lobby(LobbySession& session);
     const LobbyCounters& lobby_counters() const { return lobby_counters_; }
 
     const MatchCounters& counters() const { return counters_; }
@@ -282,6 +286,11 @@ public:
     void mark_player(const std::string& name);
     void schedule_lobby_flush();
     void flush_lobby();
+    // Offers fanout_batch_ to the next slice of connections, then yields to
+    // the I/O loop until the rest; the next batch waits for the last slice.
+    void continue_fanout();
+    // fanout_batch_ to one connection, unless it was offered it already.
+    void offer_lobby_batch(LobbySession& session);
     // The current rows of the players named in `only`, or of everyone.
     std::map<std::string, nlohmann::json> player_rows(const std::set<std::string>* only) const;
 
@@ -332,6 +341,13 @@ public:
     boost::asio::steady_timer watchdog_;
     boost::asio::steady_timer lobby_update_;
     bool lobby_update_pending_ = false;
+    // The batch being fanned out (null when none) and the session ids it has
+    // yet to reach: [fanout_next_, fanout_end_).
+    std::shared_ptr<const std::string> fanout_batch_;
+    std::uint64_t fanout_next_ = 0;
+    std::uint64_t fanout_end_ = 0;
+    bool flush_after_fanout_ = false;
+    boost::asio::steady_timer lobby_fanout_;
     struct MissedResult {
         nlohmann::json ended;
         std::chrono::steady_clock::time_point at;
