@@ -1,8 +1,10 @@
 #include "platform/net/channel.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 
 namespace gamestore::net {
@@ -108,11 +110,50 @@ awaitable<bool> NdjsonChannel::read_raw(std::uint64_t n,
     co_return true;
 }
 
+std::size_t NdjsonChannel::write_now(std::string_view bytes) {
+    if (!queue_.empty() || writing_) {
+        return 0;
+    }
+    for (;;) {
+        const ssize_t n = ::send(socket_.native_handle(), bytes.data(), bytes.size(),
+                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n >= 0) {
+            return static_cast<std::size_t>(n);
+        }
+        if (errno != EINTR) {
+            // Full (EAGAIN) or failed: the writer coroutine writes it, or
+            // meets the same error and closes the channel.
+            return 0;
+        }
+    }
+}
+
 void NdjsonChannel::send(std::string line) {
     if (!open_ || close_when_drained_) {
         return;
     }
-    queue_.push_back(Outbound{std::move(line), std::nullopt, 0, 0});
+    const std::size_t written = write_now(line);
+    if (written == line.size()) {
+        return;
+    }
+    line.erase(0, written);
+    queue_.push_back(Outbound{std::move(line), nullptr, std::nullopt, 0, 0});
+    wake_.cancel_one();
+}
+
+void NdjsonChannel::send_shared(std::shared_ptr<const std::string> lines) {
+    if (!open_ || close_when_drained_) {
+        return;
+    }
+    const std::size_t written = write_now(*lines);
+    if (written == lines->size()) {
+        return;
+    }
+    if (written > 0) {
+        queue_.push_back(Outbound{lines->substr(written), nullptr, std::nullopt, 0, 0});
+    } else {
+        queue_.push_back(Outbound{std::string(), std::move(lines), std::nullopt, 0, 0});
+    }
     wake_.cancel_one();
 }
 
@@ -121,7 +162,7 @@ void NdjsonChannel::send_file(std::string header_line, std::filesystem::path fil
     if (!open_ || close_when_drained_) {
         return;
     }
-    queue_.push_back(Outbound{std::move(header_line), std::move(file), offset, length});
+    queue_.push_back(Outbound{std::move(header_line), nullptr, std::move(file), offset, length});
     wake_.cancel_one();
 }
 
@@ -172,7 +213,8 @@ awaitable<void> NdjsonChannel::run_writer() {
         queue_.pop_front();
         writing_ = true;
         boost::system::error_code ec;
-        co_await asio::async_write(socket_, asio::buffer(item.header),
+        const std::string& bytes = item.shared ? *item.shared : item.header;
+        co_await asio::async_write(socket_, asio::buffer(bytes),
                                    asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             writing_ = false;

@@ -2,7 +2,11 @@
 // An NDJSON channel over one TCP socket, shared by the lobby server, the lobby
 // client and the control-plane endpoints. Reading goes through the pure
 // LineFramer; writing goes through a queue drained by one writer coroutine, so
-// any coroutine on the channel's executor may send without waiting.
+// any coroutine on the channel's executor may send without waiting. A frame
+// sent while nothing is queued is first offered to the socket at once (one
+// non-blocking send); only what the kernel does not take is queued. Pushing
+// one event to thousands of connections then costs one system call each, not
+// a coroutine round trip each.
 //
 // Blob frames (docs/PROTOCOL.md "Blob frames"): a header line announcing "bytes":N is followed
 // by exactly N raw bytes. read_raw() consumes them (framer buffer first, then
@@ -12,6 +16,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +55,9 @@ public:
 
     // Queue a complete line (it must end with '\n').
     void send(std::string line);
+    // The same for bytes shared with other channels (one encoded batch queued
+    // on many connections): queued by reference, never copied.
+    void send_shared(std::shared_ptr<const std::string> lines);
     // Queue a header line followed by `length` bytes of `file` from `offset`.
     void send_file(std::string header_line, std::filesystem::path file, std::uint64_t offset,
                    std::uint64_t length);
@@ -72,12 +80,16 @@ public:
 private:
     struct Outbound {
         std::string header;
+        std::shared_ptr<const std::string> shared;  // written instead of header when set
         std::optional<std::filesystem::path> file;
         std::uint64_t offset = 0;
         std::uint64_t length = 0;
     };
 
     awaitable<bool> write_file_range(const Outbound& item);
+    // With nothing queued or being written, writes what the socket takes of
+    // `bytes` without blocking and returns how many; 0 otherwise.
+    std::size_t write_now(std::string_view bytes);
 
     tcp::socket socket_;
     protocol::LineFramer framer_;

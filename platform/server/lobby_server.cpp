@@ -116,6 +116,22 @@ void LobbyServer::for_each_session(const std::function<void(LobbySession&)>& fn)
     }
 }
 
+std::uint64_t LobbyServer::for_some_sessions(std::uint64_t first, std::uint64_t end,
+                                             std::size_t limit,
+                                             const std::function<void(LobbySession&)>& fn) {
+    auto it = sessions_.lower_bound(first);
+    for (std::size_t visited = 0; it != sessions_.end() && it->first < end; ++it) {
+        if (visited == limit) {
+            return it->first;
+        }
+        if (auto session = it->second.lock()) {
+            fn(*session);
+            ++visited;
+        }
+    }
+    return end;
+}
+
 void LobbyServer::session_signed_in(LobbySession& session) {
     for (const auto& observer : signed_in_observers_) {
         observer(session);

@@ -55,6 +55,14 @@ public:
     const std::optional<std::string>& unavailable_because() const { return out_of_service_; }
 
     void for_each_session(const std::function<void(LobbySession&)>& fn);
+    // Calls fn for at most `limit` live sessions with ids in [first, end), in
+    // id order; returns the id to continue from, or `end` when done. Sessions
+    // get increasing ids, so a walk in slices visits each session that
+    // existed when it began at most once.
+    std::uint64_t for_some_sessions(std::uint64_t first, std::uint64_t end, std::size_t limit,
+                                    const std::function<void(LobbySession&)>& fn);
+    // The id the next session will get: no session that exists has it.
+    std::uint64_t next_session_id() const { return next_session_id_; }
     std::size_t session_count() const { return sessions_.size(); }
     // Connections refused at --max-connections so far.
     std::uint64_t turned_away() const { return turned_away_; }

@@ -309,11 +309,11 @@ void LobbySession::push_event(std::string_view name, const nlohmann::json& data)
     channel_.send(protocol::encode_event(name, data));
 }
 
-bool LobbySession::push_lobby_deltas(const std::string& lines) {
+bool LobbySession::push_lobby_deltas(std::shared_ptr<const std::string> lines) {
     if (channel_.queued() >= kMaxQueuedFramesForDeltas) {
         return false;
     }
-    channel_.send(lines);
+    channel_.send_shared(std::move(lines));
     return true;
 }
 

@@ -54,8 +54,15 @@ public:
     // sequence numbers, asks for a snapshot once it catches up. A reader
     // that stalls therefore costs the server a bounded queue, not one copy
     // of every change.
-    bool push_lobby_deltas(const std::string& lines);
+    // The batch is shared by every recipient, never copied per connection.
+    bool push_lobby_deltas(std::shared_ptr<const std::string> lines);
     static constexpr std::size_t kMaxQueuedFramesForDeltas = 256;
+    // The number of the last lobby delta batch offered to this connection
+    // (queued or dropped): a batch reaches the connections a slice at a
+    // time, and one that asks for a snapshot meanwhile is given the batch
+    // first, so it is offered each batch once and always before the answer.
+    std::uint64_t lobby_batch() const { return lobby_batch_; }
+    void set_lobby_batch(std::uint64_t batch) { lobby_batch_ = batch; }
     // The address this client reached us by: what it should dial for a game
     // server on this machine when no --advertise-host is configured.
     // The room this connection entered (created, joined or acted in); 0
@@ -76,6 +83,7 @@ private:
     std::uint64_t id_;
     std::optional<SignedIn> signed_in_;
     bool wants_lobby_updates_ = true;
+    std::uint64_t lobby_batch_ = 0;
     std::int64_t attached_room_ = 0;
     boost::asio::steady_timer deadline_;
     std::chrono::steady_clock::time_point last_activity_;

@@ -246,6 +246,7 @@ asio::awaitable<void> RoomService::launch(std::int64_t room_id, std::string matc
         spec.players.push_back(player.name);
     }
     record.started_at = store::unix_ms_now();
+    record.node_id = services_.config.node_id;
 
     std::optional<std::string> failure;
     try {
@@ -749,7 +750,7 @@ void RoomService::shutdown(std::function<void()> done) {
 }
 
 void RoomService::reconcile_after_restart() {
-    auto open = services_.store.list_open_matches();
+    auto open = services_.store.list_open_matches(services_.config.node_id);
     if (!open.ok()) {
         spdlog::error("startup: cannot list open matches: {}", open.error().message);
         return;

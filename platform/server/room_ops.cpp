@@ -98,7 +98,8 @@ void register_room_ops(PlatformServices& services, RoomService& rooms) {
         co_return Reply{{{"on", on}}, std::nullopt};
     }, Access::Authenticated, 0});
 
-    lobby.ops().add("lobby.snapshot", OpSpec{[&rooms](RequestContext&) -> asio::awaitable<Reply> {
+    lobby.ops().add("lobby.snapshot", OpSpec{[&rooms](RequestContext& ctx) -> asio::awaitable<Reply> {
+        rooms.catch_up_lobby(ctx.session);
         co_return Reply{rooms.lobby_snapshot(), std::nullopt};
     }, Access::Authenticated, 0});
 

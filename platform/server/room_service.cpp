@@ -91,7 +91,8 @@ RoomService::RoomService(PlatformServices& services, MatchHost& host, RoomTuning
       host_(host),
       tuning_(tuning),
       watchdog_(services.lobby.io()),
-      lobby_update_(services.lobby.io()) {}
+      lobby_update_(services.lobby.io()),
+      lobby_fanout_(services.lobby.io()) {}
 
 Room& RoomService::require_room(std::int64_t room_id) {
     const auto it = rooms_.find(room_id);
@@ -406,8 +407,14 @@ void RoomService::schedule_lobby_flush() {
 }
 
 void RoomService::flush_lobby() {
+    if (fanout_batch_) {
+        // The last batch has not reached every connection yet; this one
+        // follows it once it has, so each connection gets them in order.
+        flush_after_fanout_ = true;
+        return;
+    }
     // Every delta of the batch is encoded once; the batch is one string that
-    // each watching connection queues as it is.
+    // each watching connection queues by reference.
     std::string lines;
     const auto emit = [&](std::string_view event, json data) {
         data["seq"] = ++lobby_counters_.seq;
@@ -491,17 +498,56 @@ void RoomService::flush_lobby() {
         return;
     }
     ++lobby_counters_.flushes;
-    services_.lobby.for_each_session([&](LobbySession& session) {
-        const auto& who = session.signed_in();
-        if (!who || who->role != AccountRole::Player || !session.wants_lobby_updates()) {
-            return;
-        }
-        if (session.push_lobby_deltas(lines)) {
-            lobby_counters_.pushed_bytes += lines.size();
-        } else {
-            ++lobby_counters_.dropped_batches;
-        }
-    });
+    fanout_batch_ = std::make_shared<const std::string>(std::move(lines));
+    fanout_next_ = 0;
+    fanout_end_ = services_.lobby.next_session_id();
+    continue_fanout();
+}
+
+void RoomService::continue_fanout() {
+    // A slice of the connections at a time: with 10,000 watchers one batch is
+    // 10,000 sends, and between slices the thread answers the requests that
+    // arrived meanwhile instead of making them wait for the whole fan-out.
+    constexpr std::size_t kSlice = 512;
+    fanout_next_ = services_.lobby.for_some_sessions(
+        fanout_next_, fanout_end_, kSlice,
+        [this](LobbySession& session) { offer_lobby_batch(session); });
+    if (fanout_next_ != fanout_end_) {
+        lobby_fanout_.expires_after(std::chrono::steady_clock::duration::zero());
+        lobby_fanout_.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) {
+                continue_fanout();
+            }
+        });
+        return;
+    }
+    fanout_batch_.reset();
+    if (flush_after_fanout_) {
+        flush_after_fanout_ = false;
+        flush_lobby();
+    }
+}
+
+void RoomService::offer_lobby_batch(LobbySession& session) {
+    if (session.lobby_batch() == lobby_counters_.flushes) {
+        return;
+    }
+    session.set_lobby_batch(lobby_counters_.flushes);
+    const auto& who = session.signed_in();
+    if (!who || who->role != AccountRole::Player || !session.wants_lobby_updates()) {
+        return;
+    }
+    if (session.push_lobby_deltas(fanout_batch_)) {
+        lobby_counters_.pushed_bytes += fanout_batch_->size();
+    } else {
+        ++lobby_counters_.dropped_batches;
+    }
+}
+
+void RoomService::catch_up_lobby(LobbySession& session) {
+    if (fanout_batch_ && session.id() < fanout_end_) {
+        offer_lobby_batch(session);
+    }
 }
 
 void RoomService::remove_member(Room& room, store::AccountId account, const std::string& why) {

@@ -192,6 +192,9 @@ CREATE TABLE cluster_lobby (
     PRIMARY KEY (node_id, item)
 );
 CREATE INDEX cluster_lobby_by_seq ON cluster_lobby(node_id, seq);
+-- The node a match runs on (NULL on a single server): a restarted node
+-- reconciles only its own.
+ALTER TABLE matches ADD COLUMN node_id TEXT;
 )sql";
 
 constexpr std::array<const char*, 4> kMigrations = {kV1, kV2, kV3, kV4};

@@ -151,10 +151,12 @@ CREATE TABLE package_chunks (
 ) STRICT;
 )sql";
 
-// Version 4: PostgreSQL's cluster tables (pg_schema.cpp); a SQLite store
-// is never shared by nodes, so it only keeps the numbers in step.
+// Version 4: the node a match runs on (NULL on a single server), so a
+// restarted cluster node reconciles only its own matches. The cluster's
+// tables are PostgreSQL's alone (pg_schema.cpp): a SQLite store is never
+// shared by nodes.
 constexpr const char* kV4 = R"sql(
--- no change
+ALTER TABLE matches ADD COLUMN node_id TEXT;
 )sql";
 
 constexpr std::array<const char*, 4> kMigrations = {kV1, kV2, kV3, kV4};

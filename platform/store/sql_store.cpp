@@ -285,8 +285,9 @@ FROM matches m
 )sql";
 
 const std::string kMatchById = std::string(kMatchSelect) + "WHERE m.match_id = ?1";
-const std::string kOpenMatches =
-    std::string(kMatchSelect) + "WHERE m.status = 'OPEN' ORDER BY m.started_at, m.id";
+const std::string kOpenMatches = std::string(kMatchSelect) +
+                                 "WHERE m.status = 'OPEN' AND COALESCE(m.node_id, '') = "
+                                 "COALESCE(?1, '') ORDER BY m.started_at, m.id";
 
 // Reads the match row at `s` and its players (a second query on `db`).
 Match read_match(Connection& db, const Statement& s) {
@@ -1290,13 +1291,14 @@ Result<Match> SqlStore::create_match(const NewMatch& match) {
             }
         }
         db.prepare(
-              "INSERT INTO matches (match_id, room_id, game_id, version_id, started_at) "
-              "VALUES (?1, ?2, ?3, ?4, ?5)")
+              "INSERT INTO matches (match_id, room_id, game_id, version_id, started_at, node_id) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, ''))")
             .bind(1, match.match_id)
             .bind(2, match.room_id)
             .bind(3, match.game_id)
             .bind(4, match.version_id)
             .bind(5, match.started_at)
+            .bind(6, match.node_id)
             .run();
         const std::int64_t row_id = db.last_insert_rowid();
         for (std::size_t seat = 0; seat < match.players.size(); ++seat) {
@@ -1452,11 +1454,12 @@ Result<Match> SqlStore::get_match(std::string_view match_id) {
     });
 }
 
-Result<std::vector<Match>> SqlStore::list_open_matches() {
+Result<std::vector<Match>> SqlStore::list_open_matches(std::string_view node_id) {
     return impl_->read("listing open matches", [&](Connection& db) -> Result<std::vector<Match>> {
         Transaction tx(db, Transaction::Kind::Read);
         std::vector<Match> open;
         auto s = db.prepare(kOpenMatches);
+        s.bind(1, node_id);
         while (s.step())
             open.push_back(read_match(db, s));
         tx.commit();

@@ -99,7 +99,7 @@ class SqlStore : public Store {
     Result<void> record_match_in_game(std::string_view match_id, UnixMs at) override;
     Result<Match> finish_match(std::string_view match_id, const MatchFinish& finish) override;
     Result<Match> get_match(std::string_view match_id) override;
-    Result<std::vector<Match>> list_open_matches() override;
+    Result<std::vector<Match>> list_open_matches(std::string_view node_id = {}) override;
     Result<void> record_play(AccountId player, GameId game, VersionId version,
                              UnixMs played_at) override;
     Result<bool> has_played(AccountId player, GameId game) override;

@@ -110,9 +110,10 @@ class Store {
     // ABORTED while STARTING) writes none: its players never played.
     virtual Result<Match> finish_match(std::string_view match_id, const MatchFinish& finish) = 0;
     virtual Result<Match> get_match(std::string_view match_id) = 0;
-    // Matches still open, oldest first: after a crash these are to be killed
-    // and finished as Aborted.
-    virtual Result<std::vector<Match>> list_open_matches() = 0;
+    // Matches still open that run on `node_id` (empty: a single server's,
+    // recorded without a node), oldest first: after a crash these are to be
+    // killed and finished as Aborted.
+    virtual Result<std::vector<Match>> list_open_matches(std::string_view node_id = {}) = 0;
     // A play-history row without a match (seeding, tests, imports).
     virtual Result<void> record_play(AccountId player, GameId game, VersionId version,
                                      UnixMs played_at) = 0;

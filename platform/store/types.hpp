@@ -179,6 +179,7 @@ struct NewMatch {
     VersionId version_id = 0;
     std::vector<AccountId> players;  // player accounts, in seat order
     UnixMs started_at = 0;
+    std::string node_id;  // the cluster node it runs on; empty on a single server
 };
 
 struct MatchPlayer {

@@ -214,13 +214,12 @@ TEST_CASE(
                            10s));
 }
 
-TEST_CASE("a second process with a node id that a live node keeps is refused",
-          "[cluster][integration]") {
-    REQUIRE(PgCluster::available());
-    const auto database = PgCluster::shared().create_database();
-    ServerFixture a(node_args(database, "a"));
+namespace {
 
-    TempDir dir("gamestore-node-dup");
+// Starts gamestore-server with `args` and expects it to refuse to start:
+// a non-zero exit within the deadline, and `sentence` in its log.
+void expect_refused_start(const std::vector<std::string>& args, const std::string& sentence) {
+    TempDir dir("gamestore-node-refused");
     SpawnOptions options;
     options.argv = {gamestore::testing::binary("gamestore-server").string(),
                     "--listen",
@@ -231,43 +230,58 @@ TEST_CASE("a second process with a node id that a live node keeps is refused",
                     "127.0.0.1:0",
                     "--data-dir",
                     (dir.path() / "var").string()};
-    for (const auto& arg : node_args(database, "a")) {
-        options.argv.push_back(arg);
-    }
-    options.stdout_file = dir.path() / "server.log";
-    options.stderr_file = dir.path() / "server.log";
-    ChildProcess duplicate(options);
-    const auto code = duplicate.wait_exit_code(30s);
-    REQUIRE(code);
-    CHECK(*code != 0);
-    CHECK(gamestore::testing::read_file(dir.path() / "server.log")
-              .find("is kept alive by another process") != std::string::npos);
-
-    // The node that holds the id is unaffected.
-    TestPlayer still(a, "grace");
-    CHECK(still.call("auth.whoami").ok);
-}
-
-TEST_CASE("--node-id needs a PostgreSQL database", "[cluster][integration]") {
-    TempDir dir("gamestore-node-sqlite");
-    SpawnOptions options;
-    options.argv = {gamestore::testing::binary("gamestore-server").string(),
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--report-listen",
-                    "127.0.0.1:0",
-                    "--http-listen",
-                    "127.0.0.1:0",
-                    "--data-dir",
-                    (dir.path() / "var").string(),
-                    "--node-id",
-                    "a"};
+    options.argv.insert(options.argv.end(), args.begin(), args.end());
     options.stdout_file = dir.path() / "server.log";
     options.stderr_file = dir.path() / "server.log";
     ChildProcess server(options);
     const auto code = server.wait_exit_code(30s);
     REQUIRE(code);
     CHECK(*code != 0);
-    CHECK(gamestore::testing::read_file(dir.path() / "server.log")
-              .find("--node-id needs a PostgreSQL") != std::string::npos);
+    CHECK(gamestore::testing::read_file(dir.path() / "server.log").find(sentence) !=
+          std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("a second process with a node id that a live node keeps is refused",
+          "[cluster][integration]") {
+    REQUIRE(PgCluster::available());
+    const auto database = PgCluster::shared().create_database();
+    ServerFixture a(node_args(database, "a"));
+    expect_refused_start(node_args(database, "a"), "is kept alive by another process");
+    // The node that holds the id is unaffected.
+    TestPlayer still(a, "grace");
+    CHECK(still.call("auth.whoami").ok);
+}
+
+TEST_CASE("--node-id needs a PostgreSQL database", "[cluster][integration]") {
+    expect_refused_start({"--node-id", "a"}, "--node-id needs a PostgreSQL");
+}
+
+TEST_CASE("a restarted node reconciles only its own matches", "[cluster][integration]") {
+    REQUIRE(PgCluster::available());
+    const auto database = PgCluster::shared().create_database();
+    TempDir a_dir("gamestore-node-a");
+    auto a = std::make_unique<ServerFixture>(node_args(database, "a"), a_dir.path() / "var");
+    auto b_args = node_args(database, "b");
+    b_args.insert(b_args.end(), {"--startup-timeout", "120"});
+    ServerFixture b(b_args);
+
+    // A match that stays STARTING on b (its game server never reports).
+    TestDeveloper dev(*a, "maker");
+    const auto game = dev.publish_fakegame("never-started", "Slow Start");
+    TestPlayer host(b, "host");
+    const auto room_id =
+        host.require("room.create", {{"game", game}}).at("room").at("room_id").get<std::int64_t>();
+    host.require("room.ready", {{"ready", true}});
+    const auto match_id = host.require("room.start").at("room").at("match_id").get<std::string>();
+
+    // a crashes and restarts: it closes the matches it left open, not b's.
+    a->kill_hard();
+    a.reset();
+    ServerFixture a_again(node_args(database, "a"), a_dir.path() / "var");
+    CHECK(a_again.log().find(match_id) == std::string::npos);
+    const auto room = host.require("room.get", {{"room_id", room_id}});
+    CHECK(room.at("room").at("state") == "STARTING");
+    CHECK(room.at("room").at("match_id") == match_id);
 }

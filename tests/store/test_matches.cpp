@@ -17,7 +17,8 @@ struct MatchFixture : StoreFixture {
     PublishResult published = publish(dev.id, "Cards", "1.0.0");
 
     NewMatch new_match(const std::string& id, std::vector<AccountId> players) const {
-        return NewMatch{id, 1, published.game.id, published.version.id, std::move(players), kT0};
+        return NewMatch{id,  1, published.game.id, published.version.id, std::move(players),
+                        kT0, {}};
     }
 };
 

@@ -28,14 +28,14 @@ TEST_CASE("a populated SQLite store moves to PostgreSQL and works there", "[stor
         dice = must(sqlite->publish_version(StoreFixture::request(dev.id, "Dice", "0.1.0")));
         alice_token = must(sqlite->create_session(alice.id, kT0)).token;
         must(sqlite->create_match(
-            NewMatch{"m-1", 1, first.game.id, first.version.id, {alice.id, bob.id}, kT0}));
+            NewMatch{"m-1", 1, first.game.id, first.version.id, {alice.id, bob.id}, kT0, {}}));
         must(sqlite->finish_match(
             "m-1",
             MatchFinish{MatchStatus::End,
                         R"([{"player":"alice","outcome":"WIN"},{"player":"bob","outcome":"LOSE"}])",
                         kT0 + 10, "", kT0 + 1}));
         must(sqlite->create_match(
-            NewMatch{"m-open", 2, first.game.id, first.version.id, {bob.id}, kT0}));
+            NewMatch{"m-open", 2, first.game.id, first.version.id, {bob.id}, kT0, {}}));
         must(sqlite->upsert_review(alice.id, first.game.id, 4, "good", kT0 + 20));
         listed_before = must(sqlite->list_games());
     }
@@ -71,7 +71,7 @@ TEST_CASE("a populated SQLite store moves to PostgreSQL and works there", "[stor
     const auto carol = must(pg->create_account(Role::Player, "carol", "password-carol", kT0));
     CHECK(carol.id > bob.id);
     must(pg->create_match(
-        NewMatch{"m-2", 3, first.game.id, first.version.id, {bob.id, carol.id}, kT0}));
+        NewMatch{"m-2", 3, first.game.id, first.version.id, {bob.id, carol.id}, kT0, {}}));
     must(pg->finish_match("m-2", MatchFinish{MatchStatus::End, "", kT0 + 40, "", kT0 + 35}));
     must(pg->upsert_review(bob.id, first.game.id, 2, "meh", kT0 + 50));
     must(pg->upsert_review(alice.id, first.game.id, 5, "better", kT0 + 60));

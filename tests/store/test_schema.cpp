@@ -47,7 +47,7 @@ TEST_CASE_METHOD(StoreFixture, "everything survives closing and reopening the da
     must(store->record_play(alice.id, published.game.id, published.version.id, kT0));
     must(store->upsert_review(alice.id, published.game.id, 5, "kept", kT0));
     must(store->create_match(
-        NewMatch{"open-match", 3, published.game.id, published.version.id, {alice.id}, kT0}));
+        NewMatch{"open-match", 3, published.game.id, published.version.id, {alice.id}, kT0, {}}));
 
     reopen();
     CHECK(must(store->schema_version()) == (testing_postgres()
