@@ -6,7 +6,7 @@
 namespace gamestore::protocol {
 
 namespace {
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 12> kNames{{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 13> kNames{{
     {ErrorCode::BadRequest, "BAD_REQUEST"},
     {ErrorCode::UnknownOp, "UNKNOWN_OP"},
     {ErrorCode::Unauthenticated, "UNAUTHENTICATED"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 12> kNames{{
     {ErrorCode::Timeout, "TIMEOUT"},
     {ErrorCode::Unavailable, "UNAVAILABLE"},
     {ErrorCode::Internal, "INTERNAL"},
+    {ErrorCode::Moved, "MOVED"},
 }};
 }  // namespace
 

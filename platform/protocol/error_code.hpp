@@ -41,6 +41,9 @@ enum class ErrorCode {
     // A bug or unexpected failure on the server; the message says what failed
     // and the server log has the details.
     Internal,
+    // A cluster node was asked about a room that lives on another node;
+    // "details" {node_id, address, room_id} say where to ask instead.
+    Moved,
 };
 
 // The wire name, e.g. "NOT_FOUND".

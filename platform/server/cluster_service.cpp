@@ -55,6 +55,14 @@ const std::string& ClusterService::node_id() const {
 }
 
 void ClusterService::join() {
+    rooms_.set_node_addresses([this](const std::string& node_id) -> std::optional<std::string> {
+        for (const auto& node : nodes_) {
+            if (node.node_id == node_id && node.alive) {
+                return node.lobby_address;
+            }
+        }
+        return std::nullopt;
+    });
     link_->join();
     rooms_.share_lobby([link = link_.get()](std::vector<LobbyItem> changes) {
         link->publish_lobby(std::move(changes));

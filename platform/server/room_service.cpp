@@ -97,6 +97,16 @@ RoomService::RoomService(PlatformServices& services, MatchHost& host, RoomTuning
 Room& RoomService::require_room(std::int64_t room_id) {
     const auto it = rooms_.find(room_id);
     if (it == rooms_.end()) {
+        // A room of the shared lobby that lives on another node: its
+        // operations are that node's (docs/SCALING.md, "Redirects").
+        if (const auto node = room_node(room_id); node && node_address_) {
+            if (const auto address = node_address_(*node)) {
+                throw LobbyError(ErrorCode::Moved,
+                                 "room " + std::to_string(room_id) + " is on node " + *node + " (" +
+                                     *address + "); connect there",
+                                 {{"node_id", *node}, {"address", *address}, {"room_id", room_id}});
+            }
+        }
         throw LobbyError(ErrorCode::NotFound, "there is no room " + std::to_string(room_id));
     }
     return it->second;

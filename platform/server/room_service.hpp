@@ -204,6 +204,10 @@ class RoomService {
                             const std::vector<LobbyItem>& items);
     // The node a room of the shared lobby lives on, when it is not this one.
     std::optional<std::string> room_node(std::int64_t room_id) const;
+    // The lobby address of a live node, for MOVED answers (ClusterService).
+    void set_node_addresses(std::function<std::optional<std::string>(const std::string&)> lookup) {
+        node_address_ = std::move(lookup);
+    }
     // Ends every live match as ABORTED with `reason` (a cluster node that
     // lost the cluster); rooms stay.
     void abort_all(const std::string& reason);
@@ -352,6 +356,7 @@ class RoomService {
         std::map<std::string, nlohmann::json> players;
     };
     std::map<std::string, RemotePart> remote_lobby_;  // by node id
+    std::function<std::optional<std::string>(const std::string&)> node_address_;
     std::function<void(std::vector<LobbyItem>)> share_lobby_;
     std::map<std::string, nlohmann::json> shared_rows_;  // what the other nodes were last given
     std::size_t cleanups_in_flight_ = 0;

@@ -169,6 +169,14 @@ TEST_CASE(
     CHECK(watcher_a.lobby().players() == watcher_b.lobby().players());
     const auto b0_room = *rooms_of_b.begin();
     CHECK(watcher_a.lobby().rooms().at(b0_room).at("members").at(0).at("name") == "host-b0");
+    // A room of b asked for on a: MOVED, with where to go instead.
+    const auto moved = watcher_a.call("room.join", {{"room_id", b0_room}});
+    REQUIRE_FALSE(moved.ok);
+    CHECK(moved.error_code == "MOVED");
+    CHECK(moved.details.at("node_id") == "b");
+    CHECK(moved.details.at("address") == b->lobby_address());
+    CHECK(moved.details.at("room_id") == b0_room);
+    CHECK(moved.message.find("is on node b") != std::string::npos);
     // A change on b reaches a's watchers as a delta.
     hosts[1]->require("room.ready", {{"ready", true}});
     REQUIRE(watcher_a.wait_lobby(
