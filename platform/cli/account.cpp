@@ -6,6 +6,7 @@
 #include "platform/cli/console.hpp"
 #include "platform/cli/fs_util.hpp"
 #include "platform/cli/text_table.hpp"
+#include "platform/net/channel.hpp"
 
 namespace gamestore::cli {
 
@@ -170,12 +171,49 @@ SignedInClient::~SignedInClient() = default;
 
 protocol::Response SignedInClient::call_raw(const std::string& op, const json& args,
                                             client::CallOptions call_options) {
-    return client_->call(op, args, std::move(call_options));
+    auto response = client_->call(op, args, call_options);
+    for (int hop = 0; hop < protocol::kMaxRedirects; ++hop) {
+        std::string malformed;
+        const auto redirect = protocol::redirect_of(response, &malformed);
+        if (!redirect) {
+            if (!malformed.empty()) {
+                throw CliFailure(kExitRefused, as_sentence(malformed));
+            }
+            return response;
+        }
+        follow(*redirect);
+        response = client_->call(op, args, call_options);
+    }
+    return response;
+}
+
+void SignedInClient::follow(const protocol::Redirect& redirect) {
+    const std::string where = "node " + redirect.node_id + " (" + redirect.address + ")";
+    std::string error;
+    const auto endpoint = net::parse_host_port(redirect.address, &error);
+    if (!endpoint) {
+        throw CliFailure(kExitRefused, "The server sent us to " + where +
+                                           ", an address we cannot use: " + as_sentence(error));
+    }
+    try {
+        client_->connect(endpoint->host, endpoint->port);
+    } catch (const std::exception& e) {
+        throw CliFailure(kExitUnreachable,
+                         "The server sent us to " + where +
+                             ", which cannot be reached: " + as_sentence(e.what()));
+    }
+    const auto saved = load_session(identity_);
+    if (!saved) {
+        throw CliFailure(kExitRefused, "The server sent us to " + where +
+                                           ", but there is no saved session to resume there.");
+    }
+    require_ok(client_->call("auth.resume", {{"token", saved->token}}),
+               "Resuming the session on " + where);
 }
 
 json SignedInClient::call(const std::string& op, const json& args, const std::string& what,
                           client::CallOptions call_options) {
-    return require_ok(client_->call(op, args, std::move(call_options)), what);
+    return require_ok(call_raw(op, args, std::move(call_options)), what);
 }
 
 void register_account(const CommonOptions& options, const Identity& identity, Console& console) {

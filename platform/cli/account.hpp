@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "platform/cli/cli_common.hpp"
+#include "platform/protocol/redirect.hpp"
 
 namespace gamestore::cli {
 
@@ -69,17 +70,21 @@ public:
     // True when this run typed/used a password (no saved session worked).
     bool logged_in_with_password() const { return used_password_; }
 
-    // call + require_ok.
+    // Both follow a cluster node's MOVED answer (at most twice): connect to
+    // the node named, resume the session there and repeat the request; the
+    // connection is then that node's. call = call_raw + require_ok.
     nlohmann::json call(const std::string& op, const nlohmann::json& args, const std::string& what,
                         client::CallOptions call_options = {});
     protocol::Response call_raw(const std::string& op, const nlohmann::json& args,
                                 client::CallOptions call_options = {});
 
 private:
-    std::unique_ptr<client::SyncLobbyClient> client_;
-    Identity identity_;
-    nlohmann::json account_;
-    bool used_password_ = false;
+  void follow(const protocol::Redirect& redirect);
+
+  std::unique_ptr<client::SyncLobbyClient> client_;
+  Identity identity_;
+  nlohmann::json account_;
+  bool used_password_ = false;
 };
 
 // Makes `console` show this session's events while it waits for input:

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <future>
+#include <utility>
 
 namespace gamestore::client {
 
@@ -27,13 +28,24 @@ SyncLobbyClient::~SyncLobbyClient() {
 void SyncLobbyClient::connect(const std::string& host, std::uint16_t port,
                               std::chrono::milliseconds timeout) {
     auto future = asio::co_spawn(io_, LobbyClient::connect(host, port, timeout), asio::use_future);
-    client_ = future.get();
-    // Handlers are installed on the client's own thread, before any event can arrive.
+    auto fresh = future.get();
+    std::uint64_t generation = 0;
+    {
+        std::lock_guard lock(mutex_);
+        generation = ++generation_;
+        closed_ = false;
+    }
+    // Handlers are installed on the client's own thread, before any event can
+    // arrive. The connection this one replaces may still report its close:
+    // only the current generation's close counts.
     std::promise<void> installed;
-    asio::post(io_, [this, &installed] {
-        client_->set_event_handler([this](const protocol::Event& event) { push_event(event); });
-        client_->set_close_handler([this] {
+    asio::post(io_, [this, &installed, fresh, generation] {
+        fresh->set_event_handler([this](const protocol::Event& event) { push_event(event); });
+        fresh->set_close_handler([this, generation] {
             std::lock_guard lock(mutex_);
+            if (generation != generation_) {
+                return;
+            }
             closed_ = true;
             cv_.notify_all();
             const std::uint64_t one = 1;
@@ -42,6 +54,9 @@ void SyncLobbyClient::connect(const std::string& host, std::uint16_t port,
         installed.set_value();
     });
     installed.get_future().get();
+    if (auto previous = std::exchange(client_, std::move(fresh))) {
+        asio::post(io_, [previous] { previous->close(); });
+    }
 }
 
 protocol::Response SyncLobbyClient::call(const std::string& op, nlohmann::json args, CallOptions options) {

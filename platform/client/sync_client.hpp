@@ -24,6 +24,9 @@ public:
     SyncLobbyClient& operator=(const SyncLobbyClient&) = delete;
 
     // Throws std::runtime_error with a sentence when the server is unreachable.
+    // On a connected client it replaces the connection (a cluster redirect):
+    // the new one is open before the old one closes, queued events stay, and
+    // the old connection's close is not reported.
     void connect(const std::string& host, std::uint16_t port,
                  std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
     protocol::Response call(const std::string& op, nlohmann::json args = nlohmann::json::object(),
@@ -49,6 +52,7 @@ private:
     std::condition_variable cv_;
     std::deque<protocol::Event> events_;
     bool closed_ = false;
+    std::uint64_t generation_ = 0;  // of the current connection, under mutex_
     int event_fd_ = -1;
 };
 

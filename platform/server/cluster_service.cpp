@@ -30,8 +30,9 @@ std::vector<std::int64_t> ids_in(const json& message, const char* key) {
 
 }  // namespace
 
-ClusterService::ClusterService(LobbyServer& lobby, RoomService& rooms, ClusterLinkOptions options)
-    : lobby_(lobby), rooms_(rooms), load_timer_(lobby.io()) {
+ClusterService::ClusterService(LobbyServer& lobby, RoomService& rooms, ClusterLinkOptions options,
+                               bool pin_rooms_locally)
+    : lobby_(lobby), rooms_(rooms), load_timer_(lobby.io()), pin_rooms_locally_(pin_rooms_locally) {
     ClusterLink::Events events;
     events.nodes = [this](std::vector<ClusterNode> nodes) { nodes_ = std::move(nodes); };
     events.message = [this](json message) { on_message(message); };
@@ -76,12 +77,50 @@ void ClusterService::leave() {
     link_->stop();
 }
 
-void ClusterService::report_load() {
+int ClusterService::running_here() const {
     const auto states = rooms_.rooms_by_state();
-    const auto running = states[static_cast<std::size_t>(RoomState::Starting)] +
-                         states[static_cast<std::size_t>(RoomState::InGame)] +
-                         states[static_cast<std::size_t>(RoomState::Ending)];
-    link_->set_load(static_cast<int>(running), static_cast<int>(rooms_.room_count()));
+    return static_cast<int>(states[static_cast<std::size_t>(RoomState::Starting)] +
+                            states[static_cast<std::size_t>(RoomState::InGame)] +
+                            states[static_cast<std::size_t>(RoomState::Ending)]);
+}
+
+std::optional<protocol::Redirect> ClusterService::place_room() {
+    if (pin_rooms_locally_ || fenced_) {
+        return std::nullopt;
+    }
+    // Renewals report each node's load every second: a burst of new rooms
+    // within that second would all go to the same node without counting
+    // the ones already sent.
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(
+        placed_, [&](const auto& placed) { return now - placed.second > std::chrono::seconds(3); });
+    const auto load_of = [&](const ClusterNode& node) {
+        const auto sent = std::count_if(placed_.begin(), placed_.end(), [&](const auto& placed) {
+            return placed.first == node.node_id;
+        });
+        return node.running_matches + node.rooms + static_cast<int>(sent);
+    };
+    const int here = running_here() + static_cast<int>(rooms_.room_count());
+    const ClusterNode* best = nullptr;
+    for (const auto& node : nodes_) {
+        if (!node.alive || node.node_id == link_->node_id() || node.lobby_address.empty()) {
+            continue;
+        }
+        if (!best || load_of(node) < load_of(*best)) {
+            best = &node;
+        }
+    }
+    // A margin of two keeps equal nodes from sending rooms back and forth
+    // on load figures up to a second old.
+    if (!best || load_of(*best) + 2 > here) {
+        return std::nullopt;
+    }
+    placed_.emplace_back(best->node_id, now);
+    return protocol::Redirect{best->node_id, best->lobby_address, std::nullopt};
+}
+
+void ClusterService::report_load() {
+    link_->set_load(running_here(), static_cast<int>(rooms_.room_count()));
     load_timer_.expires_after(std::chrono::milliseconds(500));
     load_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec) {

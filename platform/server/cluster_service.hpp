@@ -5,15 +5,18 @@
 // ended, reports its load, keeps the list of nodes for the admin, and stops
 // serving while it has lost the cluster (docs/SCALING.md).
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "platform/asio/asio.hpp"
+#include "platform/protocol/redirect.hpp"
 #include "platform/server/cluster_link.hpp"
 
 namespace gamestore::server {
@@ -23,7 +26,9 @@ class RoomService;
 
 class ClusterService {
   public:
-    ClusterService(LobbyServer& lobby, RoomService& rooms, ClusterLinkOptions options);
+    // `pin_rooms_locally`: new rooms stay on this node (--room-placement local).
+    ClusterService(LobbyServer& lobby, RoomService& rooms, ClusterLinkOptions options,
+                   bool pin_rooms_locally);
     ~ClusterService();
 
     // Blocking, before serving (ClusterLink::join), then the link's thread
@@ -42,6 +47,11 @@ class ClusterService {
 
     // A room id unique across the cluster; nullopt when none is at hand.
     std::optional<std::int64_t> next_room_id();
+    // Where a new room should go when it should not go here: the live node
+    // with the least load (running matches + rooms), when that is at least
+    // two less than this node's. nullopt: here (also when rooms are pinned
+    // with `local`). docs/SCALING.md, "Placing new rooms".
+    std::optional<protocol::Redirect> place_room();
 
     const std::string& node_id() const;
     const std::vector<ClusterNode>& nodes() const { return nodes_; }
@@ -54,6 +64,8 @@ class ClusterService {
     void on_fenced(const std::string& why);
     void on_rejoined(std::int64_t generation);
     void report_load();
+    // Running matches (STARTING, IN_GAME, ENDING rooms) on this node now.
+    int running_here() const;
     // Closes this node's connections of `revoked` sessions, and of
     // `account_id`'s sessions other than `keep` (0: none kept).
     void end_sessions(const std::vector<std::int64_t>& revoked, std::int64_t account_id,
@@ -65,6 +77,10 @@ class ClusterService {
     boost::asio::steady_timer load_timer_;
     std::vector<ClusterNode> nodes_;
     bool fenced_ = false;
+    bool pin_rooms_locally_;
+    // Rooms sent elsewhere lately, counted into the target's load until its
+    // own renewals report them.
+    std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> placed_;
 };
 
 }  // namespace gamestore::server

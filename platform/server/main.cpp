@@ -182,6 +182,14 @@ int main(int argc, char** argv) {
                    "HOST:PORT other nodes send clients to (default: the advertised host, or "
                    "127.0.0.1, and the lobby's port)")
         ->envname("GAMESTORE_ADVERTISE_LOBBY");
+    std::string room_placement = "least-loaded";
+    app.add_option("--room-placement", room_placement,
+                   "where a cluster node creates new rooms: least-loaded (the node running the "
+                   "fewest matches and rooms; the player is redirected there) or local (the "
+                   "node the player reached)")
+        ->check(CLI::IsMember({"least-loaded", "local"}))
+        ->envname("GAMESTORE_ROOM_PLACEMENT")
+        ->capture_default_str();
     app.add_option("--game-ports", game_ports, "port range A-B for game servers")
         ->envname("GAMESTORE_GAME_PORTS")
         ->capture_default_str();
@@ -363,6 +371,7 @@ int main(int argc, char** argv) {
         config.data_dir = data_dir;
         config.ready_file = ready_file;
         config.seed_games_dir = seed_games;
+        config.pin_rooms_locally = room_placement == "local";
         config.auth_deadline =
             std::chrono::milliseconds(static_cast<long>(auth_deadline_sec * 1000));
         config.idle_timeout = std::chrono::milliseconds(static_cast<long>(idle_timeout_sec * 1000));

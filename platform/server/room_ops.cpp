@@ -2,6 +2,7 @@
 // RoomService (room_service.hpp) holds the rooms and does what the ops ask.
 
 #include "platform/server/blocking.hpp"
+#include "platform/server/cluster_service.hpp"
 #include "platform/server/lobby_error.hpp"
 #include "platform/server/lobby_session.hpp"
 #include "platform/server/platform_services.hpp"
@@ -121,6 +122,17 @@ void register_room_ops(PlatformServices& services, RoomService& rooms) {
         const auto game_name = require_string(ctx.request.args, "game", 256);
         const auto wanted = optional_string(ctx.request.args, "version", 256);
         const auto me = *ctx.session.signed_in();
+        // A cluster node sends new rooms to the least loaded node; a player
+        // who still has a room here is answered here (CONFLICT, or the stale
+        // room released).
+        if (services.cluster && !rooms.has_room(me.account_id)) {
+            if (const auto target = services.cluster->place_room()) {
+                throw LobbyError(ErrorCode::Moved,
+                                 "new rooms go to node " + target->node_id + " (" + target->address +
+                                     "), which is the least loaded; connect there",
+                                 {{"node_id", target->node_id}, {"address", target->address}});
+            }
+        }
         // Looked up before a stale room is released: a typo in the game's
         // name must not cost the player their room.
         // The room's matches launch from this server's extracted copy, fetched

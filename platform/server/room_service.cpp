@@ -701,18 +701,36 @@ void RoomService::client_state(const SignedIn& sender, const std::string& match_
     }
 }
 
-void RoomService::require_no_room(store::AccountId account) {
-    if (Room* current = room_of(account)) {
+void RoomService::require_no_room(const SignedIn& who) {
+    if (Room* current = room_of(who.account_id)) {
         throw LobbyError(ErrorCode::Conflict, "you are already in room " +
                                                   std::to_string(current->id) + "; leave it first");
     }
+    for (const auto& [node, part] : remote_lobby_) {
+        const auto row = part.players.find(who.name);
+        if (row == part.players.end()) {
+            continue;
+        }
+        const auto room_id = row->second.find("room_id");
+        if (room_id != row->second.end() && room_id->is_number_integer()) {
+            throw LobbyError(ErrorCode::Conflict, "you are already in room " +
+                                                      std::to_string(room_id->get<std::int64_t>()) +
+                                                      " on node " + node +
+                                                      "; leave it there first");
+        }
+    }
+}
+
+bool RoomService::has_room(store::AccountId account) const {
+    return std::any_of(rooms_.begin(), rooms_.end(),
+                       [&](const auto& entry) { return has_member(entry.second, account); });
 }
 
 Room& RoomService::create_room(const SignedIn& creator, const store::Game& game,
                                const store::Version& version) {
     // The version was looked up on the pool: another request of this account
     // may have put it in a room meanwhile.
-    require_no_room(creator.account_id);
+    require_no_room(creator);
     auto manifest = packages::parse_manifest(version.manifest_json);
     if (!manifest.ok()) {
         throw LobbyError(ErrorCode::Internal, "the stored manifest of '" + game.name + "' " +
@@ -752,7 +770,7 @@ Room& RoomService::join_room(std::int64_t room_id, const SignedIn& joiner) {
     if (has_member(room, joiner.account_id)) {
         return room;
     }
-    require_no_room(joiner.account_id);
+    require_no_room(joiner);
     if (room.state != RoomState::Waiting) {
         throw LobbyError(ErrorCode::Conflict,
                          "room " + std::to_string(room.id) +

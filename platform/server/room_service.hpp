@@ -272,6 +272,8 @@ class RoomService {
 
     const MatchCounters& counters() const { return counters_; }
     std::size_t room_count() const { return rooms_.size(); }
+    // Whether `account` is a member of a room on this node.
+    bool has_room(store::AccountId account) const;
     // Rooms per state, indexed by RoomState.
     std::array<std::size_t, 4> rooms_by_state() const;
     // Every room with its members and, when one runs, its match (pid,
@@ -288,8 +290,9 @@ class RoomService {
     Room* room_of(store::AccountId account);
     // The room `account` is in; NOT_FOUND when none.
     Room& room_of_member(store::AccountId account);
-    // CONFLICT when `account` is already in a room.
-    void require_no_room(store::AccountId account);
+    // CONFLICT when `who` is already in a room, here or (as the shared lobby
+    // lists it) on another node.
+    void require_no_room(const SignedIn& who);
     void remove_member(Room& room, store::AccountId account, const std::string& why);
     void publish_room(const Room& room);
     // Calls fn for every signed-in player connection of a member of `room`.

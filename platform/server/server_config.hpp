@@ -36,6 +36,10 @@ struct ServerConfig {
     // host:port other nodes send clients to; empty: the advertised host (or
     // 127.0.0.1) and the lobby's port.
     std::string advertise_lobby;
+    // Where a cluster node puts new rooms: false sends them to the node with
+    // the least load (--room-placement least-loaded), true keeps them on the
+    // node the player reached (--room-placement local).
+    bool pin_rooms_locally = false;
     std::uint16_t game_port_first = 17000;
     std::uint16_t game_port_last = 17999;
     std::filesystem::path seed_games_dir;

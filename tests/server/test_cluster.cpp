@@ -170,13 +170,20 @@ TEST_CASE(
     const auto b0_room = *rooms_of_b.begin();
     CHECK(watcher_a.lobby().rooms().at(b0_room).at("members").at(0).at("name") == "host-b0");
     // A room of b asked for on a: MOVED, with where to go instead.
-    const auto moved = watcher_a.call("room.join", {{"room_id", b0_room}});
+    TestPlayer traveller(a, "traveller");
+    const auto moved = traveller.call_here("room.join", {{"room_id", b0_room}});
     REQUIRE_FALSE(moved.ok);
     CHECK(moved.error_code == "MOVED");
     CHECK(moved.details.at("node_id") == "b");
     CHECK(moved.details.at("address") == b->lobby_address());
     CHECK(moved.details.at("room_id") == b0_room);
     CHECK(moved.message.find("is on node b") != std::string::npos);
+    // A client following it resumes its session on b and joins there.
+    const auto joined = traveller.require("room.join", {{"room_id", b0_room}});
+    CHECK(joined.at("room").at("room_id") == b0_room);
+    CHECK(traveller.address() == b->lobby_address());
+    CHECK(traveller.redirects_followed() == 1);
+    CHECK(traveller.require("auth.whoami").at("account").at("name") == "traveller");
     // A change on b reaches a's watchers as a delta.
     hosts[1]->require("room.ready", {{"ready", true}});
     REQUIRE(watcher_a.wait_lobby(
@@ -292,4 +299,78 @@ TEST_CASE("a restarted node reconciles only its own matches", "[cluster][integra
     const auto room = host.require("room.get", {{"room_id", room_id}});
     CHECK(room.at("room").at("state") == "STARTING");
     CHECK(room.at("room").at("match_id") == match_id);
+}
+
+TEST_CASE("new rooms go to the least loaded node unless rooms are pinned to the node reached",
+          "[cluster][integration]") {
+    REQUIRE(PgCluster::available());
+    const auto database = PgCluster::shared().create_database();
+    ServerFixture a(node_args(database, "a"));
+    TempDir b_dir("gamestore-node-b");
+    ServerFixture b(node_args(database, "b"), b_dir.path() / "var");
+    auto pinned_args = node_args(database, "c");
+    pinned_args.insert(pinned_args.end(), {"--room-placement", "local"});
+    TempDir c_dir("gamestore-node-c");
+    ServerFixture c(pinned_args, c_dir.path() / "var");
+    AdminStream seen_by_a(a);
+    AdminStream seen_by_c(c);
+    const auto all_alive = [](const json& s) {
+        return node_alive(s, "a") && node_alive(s, "b") && node_alive(s, "c");
+    };
+    REQUIRE(seen_by_a.wait(all_alive, 15s));
+    REQUIRE(seen_by_c.wait(all_alive, 15s));
+
+    TestDeveloper dev(a, "maker");
+    const auto game = dev.publish_fakegame("never-started", "Placed Rooms");
+    std::vector<std::unique_ptr<TestPlayer>> players;
+    const auto create_on = [&](const ServerFixture& node, const std::string& name) -> TestPlayer& {
+        players.push_back(std::make_unique<TestPlayer>(node, name));
+        auto& player = *players.back();
+        player.require("room.create", {{"game", game}});
+        return player;
+    };
+    // Two rooms on a: a is not ahead of the others by two yet.
+    CHECK(create_on(a, "pat1").address() == a.lobby_address());
+    CHECK(create_on(a, "pat2").address() == a.lobby_address());
+    // The third: a runs two rooms to everyone else's none, so it goes
+    // elsewhere; the answer says where, the client follows.
+    players.push_back(std::make_unique<TestPlayer>(a, "pat3"));
+    auto& p3 = *players.back();
+    const auto moved = p3.call_here("room.create", {{"game", game}});
+    REQUIRE_FALSE(moved.ok);
+    CHECK(moved.error_code == "MOVED");
+    CHECK_FALSE(moved.details.contains("room_id"));
+    const auto sent_to = moved.details.at("node_id").get<std::string>();
+    CHECK((sent_to == "b" || sent_to == "c"));
+    // Asked again, a counts the room it just sent away: the other node is
+    // now the least loaded.
+    const auto room = p3.require("room.create", {{"game", game}}).at("room");
+    CHECK(p3.redirects_followed() == 1);
+    const std::string target = sent_to == "b" ? "c" : "b";
+    CHECK(p3.address() == (target == "b" ? b.lobby_address() : c.lobby_address()));
+    // Every node lists it as the target's room.
+    TestPlayer watcher(a, "watcher");
+    const auto room_id = room.at("room_id").get<std::int64_t>();
+    CHECK(watcher.wait_lobby(
+        [&](const LobbyMirror& m) {
+            return m.rooms().count(room_id) > 0 && m.players().count("pat3") &&
+                   m.players().at("pat3").value("room_id", json()) == room_id;
+        },
+        10s));
+    // A player in a room on one node cannot make another room elsewhere: a
+    // second connection of p3's session, on a, is refused.
+    gamestore::client::SyncLobbyClient second;
+    second.connect(a.endpoints().lobby_host, a.endpoints().lobby_port);
+    REQUIRE(second.call("auth.resume", {{"token", p3.token()}}).ok);
+    const auto twice = second.call("room.create", {{"game", game}});
+    CHECK(twice.error_code == "CONFLICT");
+    CHECK(twice.message.find("on node " + target) != std::string::npos);
+
+    // c keeps every room made there (--room-placement local), however far
+    // ahead it gets.
+    for (int i = 0; i < 5; ++i) {
+        auto& player = create_on(c, "pinned" + std::to_string(i));
+        CHECK(player.address() == c.lobby_address());
+        CHECK(player.redirects_followed() == 0);
+    }
 }

@@ -10,6 +10,7 @@
 #include "platform/packages/manifest.hpp"
 #include "platform/packages/sha256.hpp"
 #include "platform/packages/zip.hpp"
+#include "platform/protocol/redirect.hpp"
 
 namespace gamestore::testing {
 
@@ -41,6 +42,26 @@ TestPlayer::TestPlayer(const ServerFixture& server, const std::string& name) : n
     auto login = client_.call("auth.login", {{"role", "player"}, {"name", name}, {"password", "password123"}});
     if (!login.ok) {
         FAIL("login " << name << ": " << login.message);
+    }
+    token_ = login.data.at("token").get<std::string>();
+    address_ = server.lobby_address();
+    resync_lobby();
+}
+
+void TestPlayer::follow(const std::string& address) {
+    // What the old node pushed is kept (and applied) before its connection goes.
+    while (auto event = client_.next_event(std::chrono::milliseconds(0))) {
+        observe(*event);
+    }
+    const auto endpoint = net::parse_host_port(address);
+    REQUIRE(endpoint);
+    client_.connect(endpoint->host, endpoint->port);
+    address_ = address;
+    ++redirects_;
+    const auto resumed = client_.call("auth.resume", {{"token", token_}});
+    if (!resumed.ok) {
+        FAIL(name_ << ": auth.resume on " << address << " failed: " << resumed.error_code << ": "
+                   << resumed.message);
     }
     resync_lobby();
 }
@@ -79,12 +100,28 @@ bool TestPlayer::wait_lobby(const std::function<bool(const protocol::LobbyMirror
     return true;
 }
 
-protocol::Response TestPlayer::call(const std::string& op, json args) {
+protocol::Response TestPlayer::call_here(const std::string& op, json args) {
     return client_.call(op, std::move(args));
 }
 
+protocol::Response TestPlayer::call(const std::string& op, json args) {
+    auto response = client_.call(op, args);
+    for (int hop = 0; hop < protocol::kMaxRedirects; ++hop) {
+        std::string malformed;
+        const auto redirect = protocol::redirect_of(response, &malformed);
+        INFO(malformed);
+        CHECK(malformed.empty());
+        if (!redirect) {
+            break;
+        }
+        follow(redirect->address);
+        response = client_.call(op, args);
+    }
+    return response;
+}
+
 json TestPlayer::require(const std::string& op, json args) {
-    auto response = client_.call(op, std::move(args));
+    auto response = call(op, std::move(args));
     if (!response.ok) {
         FAIL(name_ << ": " << op << " failed: " << response.error_code << ": " << response.message);
     }

@@ -28,8 +28,18 @@ class TestPlayer {
 public:
     TestPlayer(const ServerFixture& server, const std::string& name);
 
+    // Both follow a cluster node's MOVED answer as a client should: connect
+    // to the node named, resume the session there (auth.resume), take a
+    // fresh lobby snapshot and repeat the request; at most twice.
     protocol::Response call(const std::string& op, nlohmann::json args = nlohmann::json::object());
     nlohmann::json require(const std::string& op, nlohmann::json args = nlohmann::json::object());
+    // One request on the current connection, a MOVED answer returned as is.
+    protocol::Response call_here(const std::string& op,
+                                 nlohmann::json args = nlohmann::json::object());
+    // host:port of the node this player is connected to now.
+    const std::string& address() const { return address_; }
+    std::size_t redirects_followed() const { return redirects_; }
+    const std::string& token() const { return token_; }
 
     // Consumes events until a room.updated snapshot satisfies `accept`;
     // returns it, or nullopt at the deadline. Every event is kept in events().
@@ -63,12 +73,17 @@ public:
     client::SyncLobbyClient& client() { return client_; }
 
 private:
-    std::string name_;
-    client::SyncLobbyClient client_;
-    std::vector<protocol::Event> events_;
-    protocol::LobbyMirror lobby_;
-    std::size_t deltas_seen_ = 0;
-    std::size_t gaps_seen_ = 0;
+  void follow(const std::string& address);
+
+  std::string name_;
+  std::string token_;
+  std::string address_;
+  std::size_t redirects_ = 0;
+  client::SyncLobbyClient client_;
+  std::vector<protocol::Event> events_;
+  protocol::LobbyMirror lobby_;
+  std::size_t deltas_seen_ = 0;
+  std::size_t gaps_seen_ = 0;
 };
 
 class TestDeveloper {
