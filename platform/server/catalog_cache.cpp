@@ -178,7 +178,34 @@ asio::awaitable<std::string> CatalogCache::show(const std::string& name,
     co_return developer&&* developer == entry.owner ? entry.owner_show : entry.public_show;
 }
 
-asio::awaitable<void> CatalogCache::refresh(store::GameId game) {
+asio::awaitable<void> CatalogCache::reload() {
+    if (!enabled_) {
+        co_return;
+    }
+    std::vector<store::GameId> ids;
+    for (const auto& [id, entry] : games_) {
+        ids.push_back(id);
+    }
+    auto listed = co_await run_blocking(pool_, [&] { return store_.list_games(); });
+    if (listed) {
+        for (const auto& summary : *listed) {
+            if (!games_.count(summary.game.id)) {
+                ids.push_back(summary.game.id);
+            }
+        }
+    } else {
+        spdlog::error("catalogue: listing the games to reload failed: {}", listed.error().message);
+    }
+    for (const auto id : ids) {
+        co_await refresh(id, false);
+    }
+    spdlog::info("catalogue: reloaded {} games", ids.size());
+}
+
+asio::awaitable<void> CatalogCache::refresh(store::GameId game, bool announce) {
+    if (announce && on_change_) {
+        on_change_(game);
+    }
     if (!enabled_) {
         co_return;
     }

@@ -15,6 +15,7 @@
 // against.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -58,7 +59,15 @@ class CatalogCache {
     boost::asio::awaitable<std::string> show(const std::string& name,
                                              std::optional<store::AccountId> developer);
     // After a change to `game` committed: reread it (no-op with the cache off).
-    boost::asio::awaitable<void> refresh(store::GameId game);
+    // `announce`: a change made here, told to the change listener (a cluster
+    // node tells the others, which reread it with announce false).
+    boost::asio::awaitable<void> refresh(store::GameId game, bool announce = true);
+    // Rereads every listed game and every game held (a cluster node that may
+    // have missed the others' changes while it was cut off).
+    boost::asio::awaitable<void> reload();
+    void set_change_listener(std::function<void(store::GameId)> listener) {
+        on_change_ = std::move(listener);
+    }
 
     std::size_t size() const { return games_.size(); }
 
@@ -84,6 +93,7 @@ class CatalogCache {
     std::map<store::GameId, std::uint64_t> refreshes_;  // the latest reread started per game
     std::vector<const std::string*> listed_;
     bool listed_stale_ = true;
+    std::function<void(store::GameId)> on_change_;
 };
 
 }  // namespace gamestore::server

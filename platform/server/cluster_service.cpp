@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "platform/server/catalog_cache.hpp"
 #include "platform/server/lobby_server.hpp"
 #include "platform/server/lobby_session.hpp"
 #include "platform/server/room_service.hpp"
@@ -30,9 +31,13 @@ std::vector<std::int64_t> ids_in(const json& message, const char* key) {
 
 }  // namespace
 
-ClusterService::ClusterService(LobbyServer& lobby, RoomService& rooms, ClusterLinkOptions options,
-                               bool pin_rooms_locally)
-    : lobby_(lobby), rooms_(rooms), load_timer_(lobby.io()), pin_rooms_locally_(pin_rooms_locally) {
+ClusterService::ClusterService(LobbyServer& lobby, RoomService& rooms, CatalogCache& catalog,
+                               ClusterLinkOptions options, bool pin_rooms_locally)
+    : lobby_(lobby),
+      rooms_(rooms),
+      catalog_(catalog),
+      load_timer_(lobby.io()),
+      pin_rooms_locally_(pin_rooms_locally) {
     ClusterLink::Events events;
     events.nodes = [this](std::vector<ClusterNode> nodes) { nodes_ = std::move(nodes); };
     events.message = [this](json message) { on_message(message); };
@@ -65,6 +70,11 @@ void ClusterService::join() {
         return std::nullopt;
     });
     link_->join();
+    // A game changed here (published, set live, delisted, reviewed) is
+    // reread by every other node's catalogue.
+    catalog_.set_change_listener([link = link_.get()](store::GameId game) {
+        link->send({{"kind", "catalog.changed"}, {"game_id", game}});
+    });
     rooms_.share_lobby([link = link_.get()](std::vector<LobbyItem> changes) {
         link->publish_lobby(std::move(changes));
     });
@@ -176,6 +186,12 @@ void ClusterService::on_message(const json& message) {
                      message.value("session_id", std::int64_t{0}));
     } else if (kind == "session.ended") {
         end_sessions(ids_in(message, "sessions"), 0, 0);
+    } else if (kind == "catalog.changed") {
+        const auto game = message.find("game_id");
+        if (game != message.end() && game->is_number_integer()) {
+            asio::co_spawn(lobby_.io(), catalog_.refresh(game->get<store::GameId>(), false),
+                           asio::detached);
+        }
     } else {
         // A newer node's message: nothing this version must do with it.
         spdlog::debug("cluster: ignored a '{}' message from node '{}'", kind,
@@ -197,6 +213,8 @@ void ClusterService::on_rejoined(std::int64_t generation) {
     rooms_.share_lobby([link = link_.get()](std::vector<LobbyItem> changes) {
         link->publish_lobby(std::move(changes));
     });
+    // Changes announced while this node was cut off never reached it.
+    asio::co_spawn(lobby_.io(), catalog_.reload(), asio::detached);
     lobby_.back_in_service();
     spdlog::info("cluster: serving again as generation {}", generation);
 }

@@ -2,8 +2,9 @@
 // What a cluster node does with its link to the others (cluster_link.hpp),
 // on the lobby thread: tells them about sign-ins and sign-outs so sessions
 // end cluster-wide, closes its own connections of sessions another node
-// ended, reports its load, keeps the list of nodes for the admin, and stops
-// serving while it has lost the cluster (docs/SCALING.md).
+// ended, rereads the games another node changed, reports its load, places
+// new rooms, keeps the list of nodes for the admin, and stops serving while
+// it has lost the cluster (docs/SCALING.md).
 
 #include <chrono>
 #include <cstdint>
@@ -21,14 +22,15 @@
 
 namespace gamestore::server {
 
+class CatalogCache;
 class LobbyServer;
 class RoomService;
 
 class ClusterService {
   public:
     // `pin_rooms_locally`: new rooms stay on this node (--room-placement local).
-    ClusterService(LobbyServer& lobby, RoomService& rooms, ClusterLinkOptions options,
-                   bool pin_rooms_locally);
+    ClusterService(LobbyServer& lobby, RoomService& rooms, CatalogCache& catalog,
+                   ClusterLinkOptions options, bool pin_rooms_locally);
     ~ClusterService();
 
     // Blocking, before serving (ClusterLink::join), then the link's thread
@@ -73,6 +75,7 @@ class ClusterService {
 
     LobbyServer& lobby_;
     RoomService& rooms_;
+    CatalogCache& catalog_;
     std::unique_ptr<ClusterLink> link_;
     boost::asio::steady_timer load_timer_;
     std::vector<ClusterNode> nodes_;

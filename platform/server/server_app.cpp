@@ -321,7 +321,7 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
                 : settings.advertise_lobby;
         link.conninfo = postgres->uri;
         link.password = database_password(settings);
-        p.cluster = std::make_unique<ClusterService>(p.lobby, *p.rooms, std::move(link),
+        p.cluster = std::make_unique<ClusterService>(p.lobby, *p.rooms, p.catalog, std::move(link),
                                                      settings.pin_rooms_locally);
         p.services.cluster = p.cluster.get();
         p.cluster->join();

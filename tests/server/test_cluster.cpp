@@ -166,6 +166,23 @@ TEST_CASE(
     REQUIRE(watcher_a.wait_lobby(everything, 15s));
     REQUIRE(watcher_b.wait_lobby(everything, 15s));
     CHECK(watcher_a.lobby().rooms() == watcher_b.lobby().rooms());
+    // The game published through a is in b's catalogue too (b rereads it
+    // when a announces the change; the lobby changes above came after it).
+    const auto listed_on_b = [&] {
+        const auto page = watcher_b.require("store.list");
+        for (const auto& listed : page.at("games")) {
+            if (listed.at("name") == game) {
+                return true;
+            }
+        }
+        return false;
+    };
+    bool listed = listed_on_b();
+    for (int attempt = 0; !listed && attempt < 200; ++attempt) {
+        listed = listed_on_b();  // each round trip is the wait; bounded
+    }
+    CHECK(listed);
+    CHECK(watcher_b.require("store.show", {{"game", game}}).at("game").at("name") == game);
     CHECK(watcher_a.lobby().players() == watcher_b.lobby().players());
     const auto b0_room = *rooms_of_b.begin();
     CHECK(watcher_a.lobby().rooms().at(b0_room).at("members").at(0).at("name") == "host-b0");
