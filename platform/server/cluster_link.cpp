@@ -386,6 +386,42 @@ void ClusterLink::wake() {
     }
 }
 
+void ClusterLink::set_served_sessions(std::vector<std::int64_t> sessions) {
+    std::lock_guard lock(outgoing_mutex_);
+    served_sessions_ = std::move(sessions);
+}
+
+void ClusterLink::check_served_sessions() {
+    // Every fifth renewal: a lost notification costs seconds, not a session.
+    if (++session_checks_ % 5 != 0) {
+        return;
+    }
+    std::string ids;
+    {
+        std::lock_guard lock(outgoing_mutex_);
+        for (const auto id : served_sessions_) {
+            ids += (ids.empty() ? "{" : ",") + std::to_string(id);
+        }
+    }
+    if (ids.empty()) {
+        return;
+    }
+    ids += "}";
+    auto rows = db_->run(
+        "SELECT id FROM sessions WHERE id = ANY($1::bigint[]) AND revoked_at IS NOT NULL", {ids});
+    if (rows->count() == 0) {
+        return;
+    }
+    nlohmann::json ended = nlohmann::json::array();
+    for (int i = 0; i < rows->count(); ++i) {
+        ended.push_back(rows->integer(i, 0));
+    }
+    // As if the node that revoked them had said so: its notification was lost.
+    asio::post(lobby_, [this, ended = std::move(ended)]() mutable {
+        events_.message({{"kind", "session.ended"}, {"sessions", std::move(ended)}});
+    });
+}
+
 bool ClusterLink::renew() {
     auto renewed = db_->run(
         "UPDATE cluster_nodes SET renewed_at = now(), running_matches = $3, rooms = $4 "
@@ -531,6 +567,7 @@ void ClusterLink::run() {
                 }
                 auto nodes = read_nodes();
                 follow_lobby(nodes);
+                check_served_sessions();
                 asio::post(lobby_, [this, nodes = std::move(nodes)]() mutable {
                     events_.nodes(std::move(nodes));
                 });

@@ -95,6 +95,10 @@ class ClusterLink {
     bool send(nlohmann::json message);
     // Reported with the next renewals.
     void set_load(int running_matches, int rooms);
+    // The sessions this node's connections are signed in with: after each
+    // renewal, those revoked in the database are reported as a
+    // "session.ended" message, in case the notification was lost.
+    void set_served_sessions(std::vector<std::int64_t> sessions);
     // This node's lobby rows that changed, for the other nodes: written in
     // one transaction and announced. In order; thread-safe.
     void publish_lobby(std::vector<LobbyItem> changes);
@@ -116,6 +120,7 @@ class ClusterLink {
     bool renew();
     std::vector<ClusterNode> read_nodes();
     void flush_outgoing();
+    void check_served_sessions();
     void refill_room_ids();
     void write_lobby();
     // Reads what changed of other nodes' lobby rows since this link last
@@ -138,8 +143,10 @@ class ClusterLink {
     std::atomic<int> rooms_{0};
     std::mutex outgoing_mutex_;
     std::vector<std::string> outgoing_;
-    std::vector<LobbyItem> lobby_outgoing_;  // under outgoing_mutex_
-    std::int64_t lobby_seq_ = 0;             // link thread only
+    std::vector<std::int64_t> served_sessions_;  // under outgoing_mutex_
+    std::uint64_t session_checks_ = 0;           // the link's thread only
+    std::vector<LobbyItem> lobby_outgoing_;      // under outgoing_mutex_
+    std::int64_t lobby_seq_ = 0;                 // link thread only
     struct Seen {
         std::int64_t generation = 0;
         std::int64_t seq = 0;

@@ -126,6 +126,14 @@ TEST_CASE(
     CHECK(revoked->at("reason").get<std::string>().find("signed in from another connection") !=
           std::string::npos);
     CHECK(on_b.call("auth.whoami").ok);
+    // A revocation whose notification never came (written straight into the
+    // database here) still closes the connection: each node rechecks the
+    // sessions it serves every few seconds.
+    PgCluster::shared().admin(
+        "UPDATE sessions SET revoked_at = 1, revoked_reason = 'logout' WHERE account_id = "
+        "(SELECT id FROM accounts WHERE role = 'player' AND name = 'ada') AND revoked_at IS NULL",
+        database);
+    CHECK(on_b.wait_event("session.revoked", 20s));
 
     // Room ids come from one sequence: rooms made on both nodes at once
     // never share an id.

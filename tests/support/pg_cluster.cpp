@@ -146,9 +146,10 @@ std::string PgCluster::uri(const std::string& database) const {
     return "postgresql:///" + database + "?host=" + dir_.path().string() + "&user=" + kSuperuser;
 }
 
-void PgCluster::admin(const std::string& sql) {
-    std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(uri("postgres").c_str()),
-                                                      &PQfinish);
+void PgCluster::admin(const std::string& sql, const std::string& database_uri) {
+    std::unique_ptr<PGconn, decltype(&PQfinish)> conn(
+        PQconnectdb(database_uri.empty() ? uri("postgres").c_str() : database_uri.c_str()),
+        &PQfinish);
     if (PQstatus(conn.get()) != CONNECTION_OK)
         throw std::runtime_error(std::string("cannot connect to the test cluster: ") +
                                  PQerrorMessage(conn.get()));

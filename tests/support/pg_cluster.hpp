@@ -44,8 +44,9 @@ class PgCluster {
     // returns a URI whose connections use it (search_path): to the store it
     // is an empty database of its own.
     std::string create_schema();
-    // Runs SQL on the `postgres` maintenance database; throws on error.
-    void admin(const std::string& sql);
+    // Runs SQL on the `postgres` maintenance database, or on the database
+    // of `database_uri` (one create_database returned); throws on error.
+    void admin(const std::string& sql, const std::string& database_uri = {});
     // Stops the server with SIGKILL-free fast shutdown and starts it again on
     // the same data directory (for tests of a restarted database).
     void restart();
