@@ -15,6 +15,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "platform/asio/asio.hpp"
 #include "platform/client/lobby_client.hpp"
@@ -25,6 +26,7 @@
 #include "platform/packages/sha256.hpp"
 #include "platform/packages/zip.hpp"
 #include "platform/protocol/lobby_mirror.hpp"
+#include "platform/protocol/redirect.hpp"
 #include "platform/store/open_store.hpp"
 #include "sim/checkers.hpp"
 #include "sim/server_process.hpp"
@@ -62,7 +64,8 @@ struct SimPlayer {
     std::string password;
     std::string role = "player";
     std::shared_ptr<client::LobbyClient> client;
-    int generation = 0;  // server generation the client is connected to
+    int node = 0;        // the cluster node it talks to (0 on a single server)
+    int generation = 0;  // that node's server generation the client is connected to
     bool registered = false;
     bool closed = true;
     std::deque<TimedEvent> events;
@@ -74,6 +77,7 @@ struct SimPlayer {
     protocol::LobbyMirror lobby;
     std::optional<std::uint64_t> lobby_seq;
     std::string token;  // the session to resume on the next connection
+    int redirects = 0;  // MOVED answers followed for the request in progress
 };
 
 // What the players saw of the lobby deltas (reported as lobby_deltas).
@@ -188,7 +192,7 @@ public:
 private:
     // --- plan -------------------------------------------------------------
     void make_plan();
-    std::vector<std::string> server_args() const;
+    std::vector<std::string> server_args(int node) const;
 
     // --- bookkeeping --------------------------------------------------------
     double now_ms() const { return std::chrono::duration<double, std::milli>(Clock::now() - t0_).count(); }
@@ -208,7 +212,8 @@ private:
     asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
         co_await sleep_until(Clock::now() + duration);
     }
-    asio::awaitable<bool> wait_server_up(Clock::time_point deadline);
+    asio::awaitable<bool> wait_server_up(int node, Clock::time_point deadline);
+    std::string node_ports(int node) const;
 
     // --- players ------------------------------------------------------------
     asio::awaitable<void> ensure_session(SimPlayer& player);
@@ -238,6 +243,11 @@ private:
     asio::awaitable<void> abuse(std::string kind, bool report_port, double offset_sec);
     asio::awaitable<void> audit_report_counters(const std::string& when);
     asio::awaitable<void> final_lobby_checks();
+    // Cluster checks: a killed node's rooms leave the other nodes' lobby
+    // within the liveness timeout; every node shows the same lobby.
+    asio::awaitable<void> dead_rooms_check(std::set<std::int64_t> orphaned,
+                                           Clock::time_point killed_at);
+    asio::awaitable<void> same_lobby_everywhere();
 
     // --- processes ----------------------------------------------------------
     std::optional<ClientRun> launch_client(const std::string& profile, int think_ms, const std::string& player,
@@ -255,7 +265,20 @@ private:
     Clock::time_point deadline_;
     Clock::time_point abuse_start_{}, abuse_end_{};
     asio::io_context io_;
-    std::unique_ptr<ServerProcess> server_;
+    // One per cluster node; a single server is node 0. Each restart of a
+    // node starts a new generation of it.
+    struct Node {
+        std::unique_ptr<ServerProcess> server;
+        int generation = 1;
+        bool down = false;
+    };
+    std::vector<Node> nodes_;
+    ServerProcess& server(int node = 0) { return *nodes_[static_cast<std::size_t>(node)].server; }
+    // The node whose lobby listens at host:port now; -1 when none does.
+    int node_at(const std::string& address) const;
+    // Rooms by the node they were made on, and the rooms of each node's
+    // killed generation still to leave every lobby (cluster checks).
+    std::map<std::int64_t, int> room_nodes_;
     Checkers checks_;
     ScenarioResult result_;
     Ledger ledger_;
@@ -269,9 +292,7 @@ private:
     std::map<std::size_t, std::vector<std::string>> games_of_developer_;
     std::uint16_t port_first_ = 0, port_last_ = 0;
 
-    int generation_ = 1;
-    bool server_down_ = false;
-    asio::steady_timer server_up_;
+    asio::steady_timer server_up_;  // woken when a node comes back
     int drivers_running_ = 0;
     asio::steady_timer drivers_done_;
     bool stopping_ = false;
@@ -316,6 +337,7 @@ void Run::make_plan() {
         auto player = std::make_unique<SimPlayer>();
         player->name = "sim-p" + std::to_string(i);
         player->password = "sim-password-" + std::to_string(i);
+        player->node = i % sc_.server.nodes;  // spread over the cluster's nodes
         player->wake = std::make_unique<asio::steady_timer>(io_);
         players_.push_back(std::move(player));
     }
@@ -324,6 +346,7 @@ void Run::make_plan() {
         dev->name = "sim-dev" + std::to_string(i);
         dev->password = "sim-dev-password-" + std::to_string(i);
         dev->role = "developer";
+        dev->node = i % sc_.server.nodes;
         dev->wake = std::make_unique<asio::steady_timer>(io_);
         developers_.push_back(std::move(dev));
     }
@@ -380,7 +403,9 @@ void Run::make_plan() {
 
     json kills = json::array();
     for (const auto& kill : sc_.kills) {
-        kills.push_back(kill.at_sec ? json{{"at_sec", *kill.at_sec}} : json{{"after_matches", *kill.after_matches}});
+        kills.push_back(kill.at_sec
+                            ? json{{"at_sec", *kill.at_sec}, {"node", kill.node}}
+                            : json{{"after_matches", *kill.after_matches}, {"node", kill.node}});
     }
     result_.schedule = {{"seed", seed_},
                         {"drivers", schedule_drivers},
@@ -390,7 +415,7 @@ void Run::make_plan() {
                         {"kills", kills}};
 }
 
-std::vector<std::string> Run::server_args() const {
+std::vector<std::string> Run::server_args(int node) const {
     const auto& s = sc_.server;
     auto num = [](double value) {
         std::ostringstream out;
@@ -398,21 +423,53 @@ std::vector<std::string> Run::server_args() const {
         return out.str();
     };
     std::vector<std::string> args = {"--fast-password-hash",
-                                     "--log-level", "info",
-                                     "--game-ports", std::to_string(port_first_) + "-" + std::to_string(port_last_),
-                                     "--advertise-host", "127.0.0.1",
-                                     "--bind-host", "127.0.0.1",
-                                     "--startup-timeout", num(s.startup_timeout_sec),
-                                     "--stop-grace", num(s.stop_grace_sec),
-                                     "--end-grace", num(s.end_grace_sec),
-                                     "--heartbeat-warn-factor", num(s.heartbeat_warn_factor),
-                                     "--heartbeat-kill-factor", num(s.heartbeat_kill_factor),
-                                     "--report-rate", num(s.report_rate),
-                                     "--auth-deadline", num(s.auth_deadline_sec),
-                                     "--match-log-cap", std::to_string(s.match_log_cap)};
+                                     "--log-level",
+                                     "info",
+                                     "--game-ports",
+                                     node_ports(node),
+                                     "--advertise-host",
+                                     "127.0.0.1",
+                                     "--bind-host",
+                                     "127.0.0.1",
+                                     "--startup-timeout",
+                                     num(s.startup_timeout_sec),
+                                     "--stop-grace",
+                                     num(s.stop_grace_sec),
+                                     "--end-grace",
+                                     num(s.end_grace_sec),
+                                     "--heartbeat-warn-factor",
+                                     num(s.heartbeat_warn_factor),
+                                     "--heartbeat-kill-factor",
+                                     num(s.heartbeat_kill_factor),
+                                     "--report-rate",
+                                     num(s.report_rate),
+                                     "--auth-deadline",
+                                     num(s.auth_deadline_sec),
+                                     "--match-log-cap",
+                                     std::to_string(s.match_log_cap)};
     args.insert(args.end(), s.extra_args.begin(), s.extra_args.end());
     args.insert(args.end(), opt_.extra_server_args.begin(), opt_.extra_server_args.end());
+    if (s.nodes > 1) {
+        args.insert(args.end(), {"--node-id", "sim-node-" + std::to_string(node)});
+    }
     return args;
+}
+
+std::string Run::node_ports(int node) const {
+    // The sim's range split evenly between the nodes: each runs its own games.
+    const int span = (port_last_ - port_first_ + 1) / sc_.server.nodes;
+    const int first = port_first_ + node * span;
+    return std::to_string(first) + "-" + std::to_string(first + span - 1);
+}
+
+int Run::node_at(const std::string& address) const {
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        const auto& e = nodes_[i].server->endpoints();
+        if (!nodes_[i].down && e.lobby_host + ":" + std::to_string(e.lobby_port) == address) {
+            return static_cast<int>(i);
+        }
+    }
+    return -1;
 }
 
 // --------------------------------------------------------------------------
@@ -447,8 +504,8 @@ asio::awaitable<void> Run::sleep_until(Clock::time_point when) {
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
-asio::awaitable<bool> Run::wait_server_up(Clock::time_point deadline) {
-    while (server_down_) {
+asio::awaitable<bool> Run::wait_server_up(int node, Clock::time_point deadline) {
+    while (nodes_[static_cast<std::size_t>(node)].down) {
         if (Clock::now() >= deadline) co_return false;
         server_up_.expires_at(deadline);
         boost::system::error_code ec;
@@ -461,15 +518,25 @@ asio::awaitable<bool> Run::wait_server_up(Clock::time_point deadline) {
 // players
 
 asio::awaitable<void> Run::ensure_session(SimPlayer& p) {
-    if (p.client && !p.closed && p.generation == generation_) co_return;
+    if (p.client && !p.closed &&
+        p.generation == nodes_[static_cast<std::size_t>(p.node)].generation)
+        co_return;
     if (p.client) {
-        p.client->close();
-        p.client.reset();
+        auto old = std::move(p.client);
+        old->close();
     }
     for (int attempt = 0;; ++attempt) {
-        if (!co_await wait_server_up(deadline_)) throw ConnectionLost("the server did not come back");
-        const int generation = generation_;
-        const auto endpoints = server_->endpoints();
+        // A player whose node is down goes to another one, as a player's
+        // launcher would; a single server is waited for.
+        for (std::size_t i = 0; i < nodes_.size() && nodes_[static_cast<std::size_t>(p.node)].down;
+             ++i) {
+            if (!nodes_[i].down)
+                p.node = static_cast<int>(i);
+        }
+        if (!co_await wait_server_up(p.node, deadline_))
+            throw ConnectionLost("the server did not come back");
+        const int generation = nodes_[static_cast<std::size_t>(p.node)].generation;
+        const auto endpoints = server(p.node).endpoints();
         const double start = now_ms();
         std::shared_ptr<client::LobbyClient> connection;
         std::string problem;
@@ -485,7 +552,8 @@ asio::awaitable<void> Run::ensure_session(SimPlayer& p) {
             continue;
         }
         record(start, p.name, "connect", OpOutcome::Ok);
-        if (generation != generation_) {  // restarted meanwhile
+        if (generation !=
+            nodes_[static_cast<std::size_t>(p.node)].generation) {  // restarted meanwhile
             connection->close();
             continue;
         }
@@ -615,12 +683,38 @@ asio::awaitable<protocol::Response> Run::call(SimPlayer& p, std::string op, json
     if (!p.client || p.closed) throw ConnectionLost(p.name + " has no lobby connection");
     const double start = now_ms();
     auto client = p.client;  // keeps it alive across the await
-    auto response = co_await client->call(op, std::move(args), std::move(options));
+    auto response = co_await client->call(op, args, options);
     const bool lost = !response.ok && (response.error_code == "UNAVAILABLE" || response.error_code == "TIMEOUT") &&
                       (!client->is_open() || p.closed);
     record(start, p.name, op, response.ok ? OpOutcome::Ok : (lost ? OpOutcome::Unknown : OpOutcome::Fail),
            response.ok ? std::string() : response.error_code + ": " + response.message);
     if (lost) throw ConnectionLost(p.name + ": " + op + " got no answer (" + response.message + ")");
+    std::string malformed;
+    if (const auto redirect = protocol::redirect_of(response, &malformed)) {
+        // A cluster node sent us elsewhere: go there, resume, ask again.
+        const int target = node_at(redirect->address);
+        if (target < 0 || p.redirects >= protocol::kMaxRedirects) {
+            expectation_failed(
+                p.name + ": " + op + " was redirected to " + redirect->address +
+                (target < 0 ? ", which is no node's lobby" : " after two redirects already"));
+            co_return response;
+        }
+        ++p.redirects;
+        ++result_.faults["redirect_followed"];
+        p.node = target;
+        p.generation = 0;  // forces a new connection in ensure_session
+        try {
+            co_await ensure_session(p);
+            auto again = co_await call(p, std::move(op), std::move(args), std::move(options));
+            p.redirects = 0;
+            co_return again;
+        } catch (...) {
+            p.redirects = 0;
+            throw;
+        }
+    }
+    if (!malformed.empty())
+        expectation_failed(p.name + ": " + op + ": " + malformed);
     if (response.ok && response.data.is_object()) {
         if (response.data.contains("room")) {
             checks_.on_room_view(p.name, response.data.at("room"));
@@ -748,12 +842,15 @@ void Run::check_match_cleaned(const std::string& match_id) {
         checks_.violate(Inv::I5, "processes of " + match_id + " are still running after the room returned to "
                                  "WAITING:" + pids);
     }
-    const auto dir = server_->data_dir() / "matches" / match_id;
-    std::error_code ec;
-    if (fs::exists(dir, ec)) {
-        checks_.violate(Inv::I5, "the match directory " + dir.string() + " still exists after its match");
-    } else {
-        checks_.check(Inv::I5);
+    for (const auto& node : nodes_) {
+        const auto dir = node.server->data_dir() / "matches" / match_id;
+        std::error_code ec;
+        if (fs::exists(dir, ec)) {
+            checks_.violate(
+                Inv::I5, "the match directory " + dir.string() + " still exists after its match");
+        } else {
+            checks_.check(Inv::I5);
+        }
     }
 }
 
@@ -884,6 +981,8 @@ asio::awaitable<void> Run::main_flow() {
     for (int i = 0; i < 500 && background_running_ > 0; ++i) co_await sleep_for(20ms);
     try {
         co_await final_lobby_checks();
+        if (nodes_.size() > 1)
+            co_await same_lobby_everywhere();
     } catch (const std::exception& e) {
         expectation_failed(std::string("the final lobby checks could not run: ") + e.what());
     }
@@ -934,6 +1033,7 @@ asio::awaitable<void> Run::play_round(std::vector<SimPlayer*> members, const Rou
     auto created = co_await call(host, "room.create", create_args);
     if (!created.ok) co_return;
     const auto room_id = created.data.at("room").at("room_id").get<std::int64_t>();
+    room_nodes_[room_id] = host.node;
     std::vector<SimPlayer*> seated = {&host};
     for (std::size_t i = 1; i < members.size(); ++i) {
         json join_args = {{"room_id", room_id}};
@@ -981,7 +1081,8 @@ asio::awaitable<void> Run::play_round(std::vector<SimPlayer*> members, const Rou
                 live.room_id = room_id;
                 live.match_id = match_id;
                 live.players = names;
-                live.report_token = read_text(server_->data_dir() / "matches" / match_id / "report_token");
+                live.report_token =
+                    read_text(server(host.node).data_dir() / "matches" / match_id / "report_token");
                 // The token-in-argv game puts its own report token in a
                 // child's argv on purpose (the validator fails it for that);
                 // I9 watches what the platform does with tokens, so that one
@@ -1158,12 +1259,13 @@ asio::awaitable<void> Run::pinger() {
     while (!stopping_ && Clock::now() < deadline_ + 30s) {
         try {
             co_await ensure_session(p);
-            const int generation = generation_;
+            const auto& node = nodes_[static_cast<std::size_t>(p.node)];
+            const int generation = node.generation;
             const auto sent = Clock::now();
             json none = json::object();
             auto pong = co_await call(p, "ping", none);
             const auto received = Clock::now();
-            if (pong.ok && generation == generation_ && !server_down_) {
+            if (pong.ok && generation == node.generation && !node.down) {
                 const double rtt = std::chrono::duration<double, std::milli>(received - sent).count();
                 rtt_.push_back(rtt);
                 if (sent >= abuse_start_ && received <= abuse_end_) rtt_abuse_.push_back(rtt);
@@ -1216,14 +1318,24 @@ asio::awaitable<void> Run::killer() {
         } catch (const ConnectionLost&) {
         }
         const double start = now_ms();
-        server_down_ = true;
-        server_->kill9();
+        auto& node = nodes_[static_cast<std::size_t>(kill.node)];
+        // What the others must drop: the rooms the killed node holds now.
+        std::set<std::int64_t> orphaned;
+        for (const auto& [room, owner] : room_nodes_) {
+            if (owner == kill.node)
+                orphaned.insert(room);
+        }
+        const auto killed_at = Clock::now();
+        node.down = true;
+        node.server->kill9();
         ++result_.faults["server_kill9"];
-        record(start, "sim", "server.kill9", OpOutcome::Ok, "generation " + std::to_string(generation_));
+        record(
+            start, "sim", "server.kill9", OpOutcome::Ok,
+            "node " + std::to_string(kill.node) + " generation " + std::to_string(node.generation));
         progress("kill -9 #" + std::to_string(k + 1) + " of the server at " + std::to_string(now_ms() / 1000) + " s");
         const double restart = now_ms();
         try {
-            server_->start();
+            node.server->start();
         } catch (const std::exception& e) {
             record(restart, "sim", "server.restart", OpOutcome::Fail, e.what());
             checks_.violate(Inv::I7, std::string("the server did not restart after kill -9: ") + e.what());
@@ -1233,10 +1345,13 @@ asio::awaitable<void> Run::killer() {
             co_return;
         }
         record(restart, "sim", "server.restart", OpOutcome::Ok);
-        ++generation_;
+        ++node.generation;
         ++result_.server_restarts;
-        forged_this_generation_ = 0;
-        server_down_ = false;
+        if (kill.node == 0)
+            forged_this_generation_ = 0;
+        node.down = false;
+        if (nodes_.size() > 1)
+            spawn(dead_rooms_check(std::move(orphaned), killed_at), "dead rooms check");
         server_up_.cancel();
 
         // I7 right away: the developers' versions are all still listed.
@@ -1279,7 +1394,8 @@ asio::awaitable<void> Run::forger() {
     co_await sleep_until(abuse_start_);
     for (int i = 0; i < a.forged_reports && !stopping_; ++i) {
         co_await sleep_until(abuse_start_ + std::chrono::milliseconds(static_cast<std::int64_t>(i * step * 1000)));
-        if (server_down_) continue;
+        if (nodes_[0].down)
+            continue;
         json report;
         std::string kind;
         const int choice = static_cast<int>(rng_() % 3);
@@ -1314,7 +1430,7 @@ asio::awaitable<void> Run::forger() {
             continue;
         }
         const double start = now_ms();
-        const auto endpoints = server_->endpoints();
+        const auto endpoints = server().endpoints();
         asio::ip::tcp::socket socket(io_);
         boost::system::error_code ec;
         asio::ip::tcp::endpoint target(asio::ip::make_address(endpoints.report_host, ec), endpoints.report_port);
@@ -1356,12 +1472,12 @@ asio::awaitable<void> Run::abuse(std::string kind, bool report_port, double offs
                                     ? R"({"type":"GAME.REPORT","room_id":999999,"report_token":"not-a-token","match_id":"m-none","status":"HEARTBEAT"})"
                                     : R"({"id":1,"op":"ping"})";
     while (!stopping_ && Clock::now() < abuse_end_) {
-        if (server_down_) {
+        if (nodes_[0].down) {
             co_await sleep_for(50ms);
             continue;
         }
         const double start = now_ms();
-        const auto endpoints = server_->endpoints();
+        const auto endpoints = server().endpoints();
         auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
         boost::system::error_code ec;
         asio::ip::tcp::endpoint target(
@@ -1392,7 +1508,7 @@ asio::awaitable<void> Run::abuse(std::string kind, bool report_port, double offs
         if (kind == "flood") {
             std::string batch;
             for (int i = 0; i < 100; ++i) batch += line_ok + "\n";
-            while (!ec && !stopping_ && Clock::now() < abuse_end_ && !server_down_) {
+            while (!ec && !stopping_ && Clock::now() < abuse_end_ && !nodes_[0].down) {
                 co_await asio::async_write(*socket, asio::buffer(batch), asio::redirect_error(asio::use_awaitable, ec));
                 if (!ec) sent += 100;
                 co_await sleep_for(5ms);
@@ -1404,7 +1520,8 @@ asio::awaitable<void> Run::abuse(std::string kind, bool report_port, double offs
             co_await sleep_for(500ms);
         } else if (kind == "slowloris") {
             const std::string partial = report_port ? R"({"type":"GAME.REPORT","room_id":1)" : R"({"id":1,"op":"pi)";
-            for (std::size_t i = 0; !ec && !stopping_ && Clock::now() < abuse_end_ && !server_down_; ++i) {
+            for (std::size_t i = 0;
+                 !ec && !stopping_ && Clock::now() < abuse_end_ && !nodes_[0].down; ++i) {
                 const char byte = partial[i % partial.size()];
                 co_await asio::async_write(*socket, asio::buffer(&byte, 1), asio::redirect_error(asio::use_awaitable, ec));
                 if (!ec) ++sent;
@@ -1423,6 +1540,92 @@ asio::awaitable<void> Run::abuse(std::string kind, bool report_port, double offs
         record(start, actor, kind, OpOutcome::Ok, std::to_string(sent) + " units sent");
         if (kind == "oversized" || kind == "malformed") break;  // once per connection is the fault
     }
+}
+
+asio::awaitable<void> Run::dead_rooms_check(std::set<std::int64_t> orphaned,
+                                            Clock::time_point killed_at) {
+    // The others drop a dead node's rows once it has not renewed for 5 s,
+    // at their next renewal (1 s): 7 s leaves a second of slack.
+    co_await sleep_until(killed_at + 7s);
+    if (stopping_ || orphaned.empty())
+        co_return;
+    SimPlayer& p = *observer_;
+    try {
+        co_await ensure_session(p);
+        json none = json::object();
+        auto snapshot = co_await call(p, "lobby.snapshot", none);
+        if (!snapshot.ok)
+            co_return;
+        std::vector<std::int64_t> listed;
+        for (const auto& room : list(snapshot.data, "rooms")) {
+            if (orphaned.count(num(room, "room_id")))
+                listed.push_back(num(room, "room_id"));
+        }
+        auto& cluster = result_.schedule["cluster"];
+        if (!cluster.is_object())
+            cluster = json::object();
+        cluster["dead_node_rooms_checked"] =
+            cluster.value("dead_node_rooms_checked", 0) + orphaned.size();
+        if (!listed.empty()) {
+            expectation_failed(std::to_string(listed.size()) + " rooms of the killed node (first " +
+                               std::to_string(listed.front()) +
+                               ") were still listed 7 s after the kill");
+        }
+    } catch (const ConnectionLost&) {
+    }
+}
+
+asio::awaitable<void> Run::same_lobby_everywhere() {
+    // Every node's snapshot (rooms and players; each node numbers its own
+    // deltas) must be the same once the changes have settled: compared
+    // until they agree, for at most 5 s.
+    auto& cluster = result_.schedule["cluster"];
+    std::string difference = "no node answered";
+    for (int attempt = 0; attempt < 25; ++attempt) {
+        std::vector<json> lobbies;
+        for (std::size_t i = 0; i < nodes_.size(); ++i) {
+            if (nodes_[i].down)
+                continue;
+            const auto endpoints = nodes_[i].server->endpoints();
+            try {
+                auto client = co_await client::LobbyClient::connect(endpoints.lobby_host,
+                                                                    endpoints.lobby_port, 5s);
+                json resume = {{"token", observer_->token}};
+                // (No co_await inside ?: here: g++ 12 mishandles its temporaries.)
+                auto snapshot = co_await client->call("auth.resume", resume);
+                if (snapshot.ok) {
+                    json none = json::object();
+                    snapshot = co_await client->call("lobby.snapshot", none);
+                }
+                client->close();
+                if (!snapshot.ok) {
+                    difference = "node " + std::to_string(i) + " answered " + snapshot.error_code;
+                    break;
+                }
+                lobbies.push_back({{"rooms", list(snapshot.data, "rooms")},
+                                   {"players", list(snapshot.data, "players")}});
+            } catch (const std::exception& e) {
+                difference = "node " + std::to_string(i) + ": " + e.what();
+                break;
+            }
+        }
+        if (lobbies.size() == nodes_.size()) {
+            difference.clear();
+            for (std::size_t i = 1; i < lobbies.size() && difference.empty(); ++i) {
+                if (lobbies[i] != lobbies[0])
+                    difference = "node " + std::to_string(i) + " differs from node 0";
+            }
+            if (difference.empty()) {
+                cluster["same_lobby_on_every_node"] = true;
+                cluster["lobby_rooms"] = lobbies[0]["rooms"].size();
+                cluster["lobby_players"] = lobbies[0]["players"].size();
+                co_return;
+            }
+        }
+        co_await sleep_for(200ms);
+    }
+    cluster["same_lobby_on_every_node"] = false;
+    expectation_failed("the nodes do not show the same lobby after the run: " + difference);
 }
 
 asio::awaitable<void> Run::final_lobby_checks() {
@@ -1501,9 +1704,11 @@ void Run::after_run_checks() {
             for (auto pid : strays) ::kill(pid, SIGKILL);
         }
     }
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(server_->data_dir() / "matches", ec)) {
-        checks_.violate(Inv::I5, "match directory left behind: " + entry.path().string());
+    for (const auto& node : nodes_) {
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(node.server->data_dir() / "matches", ec)) {
+            checks_.violate(Inv::I5, "match directory left behind: " + entry.path().string());
+        }
     }
     for (auto port : ports_used_) {
         if (port == 0) continue;
@@ -1537,12 +1742,15 @@ void Run::after_run_checks() {
         if (opt_.extra_server_args[i] == "--database")
             database = opt_.extra_server_args[i + 1];
     }
-    const auto location = store::parse_database(database, server_->data_dir() / "gamestore.db");
+    const auto location = store::parse_database(database, server().data_dir() / "gamestore.db");
     auto opened = std::holds_alternative<store::DatabaseLocation>(location)
                       ? store::open_store(std::get<store::DatabaseLocation>(location),
                                           store::SqlStore::Options{})
                       : store::Result<std::unique_ptr<store::SqlStore>>(store::StoreError{
                             store::StoreError::Code::Invalid, std::get<std::string>(location)});
+    // Each room's matches, to check that none ran twice (two at once).
+    std::map<std::int64_t, std::vector<std::tuple<store::UnixMs, store::UnixMs, std::string>>>
+        spans;
     if (!opened.ok()) {
         checks_.violate(Inv::I7, "the database cannot be opened after the run: " + opened.error().message);
     } else {
@@ -1590,6 +1798,8 @@ void Run::after_run_checks() {
                 continue;
             }
             checks_.check(Inv::I8);
+            if (match->ended_at)
+                spans[match->room_id].emplace_back(match->started_at, *match->ended_at, match_id);
             if (auto acked = ledger_.match_results.find(match_id); acked != ledger_.match_results.end()) {
                 if (acked->second == status) {
                     checks_.check(Inv::I7);
@@ -1601,17 +1811,52 @@ void Run::after_run_checks() {
         }
     }
 
+    // No match runs twice: the matches of one room (room ids are unique
+    // across a cluster) follow each other; a room played on two nodes, or
+    // a restarted node relaunching one, would overlap.
+    std::size_t overlaps = 0;
+    for (auto& [room, list] : spans) {
+        std::sort(list.begin(), list.end());
+        for (std::size_t i = 1; i < list.size(); ++i) {
+            if (std::get<0>(list[i]) < std::get<1>(list[i - 1])) {
+                ++overlaps;
+                checks_.violate(Inv::I8, "matches " + std::get<2>(list[i - 1]) + " and " +
+                                             std::get<2>(list[i]) + " of room " +
+                                             std::to_string(room) + " ran at the same time");
+            }
+        }
+    }
+    result_.schedule["matches_run_twice"] = overlaps;
+
     // I9: no token in full in any log.
-    checks_.scan_files(server_->log_files());
+    for (const auto& node : nodes_)
+        checks_.scan_files(node.server->log_files());
 }
 
 ScenarioResult Run::execute() {
     fs::create_directories(opt_.work_dir);
     make_plan();
     progress("scenario " + sc_.name + " (seed " + std::to_string(seed_) + ")");
-    server_ = std::make_unique<ServerProcess>(opt_.server_binary, opt_.work_dir, server_args());
+    if (sc_.server.nodes > 1 &&
+        std::find(opt_.extra_server_args.begin(), opt_.extra_server_args.end(), "--database") ==
+            opt_.extra_server_args.end()) {
+        result_.setup_failed = true;
+        result_.setup_error =
+            "a scenario of " + std::to_string(sc_.server.nodes) +
+            " cluster nodes needs a PostgreSQL database they share (gamestore-sim --postgres URI)";
+        return result_;
+    }
+    for (int i = 0; i < sc_.server.nodes; ++i) {
+        // Node 0 works in the scenario's directory (as a single server does),
+        // the others beside it.
+        const auto dir = i == 0 ? opt_.work_dir : opt_.work_dir / ("node-" + std::to_string(i));
+        fs::create_directories(dir);
+        nodes_.push_back(
+            Node{std::make_unique<ServerProcess>(opt_.server_binary, dir, server_args(i))});
+    }
     try {
-        server_->start();
+        for (auto& node : nodes_)
+            node.server->start();
     } catch (const std::exception& e) {
         result_.setup_failed = true;
         result_.setup_error = e.what();
@@ -1635,9 +1880,13 @@ ScenarioResult Run::execute() {
         expectation_failed("the simulation did not wind down (a sim bug); its state is abandoned");
         io_.stop();
     }
-    const bool clean_stop = server_->stop();
-    if (!clean_stop) {
-        expectation_failed("gamestore-server did not stop within 15 s of SIGTERM");
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        if (!nodes_[i].server->stop()) {
+            expectation_failed(
+                "gamestore-server" +
+                (nodes_.size() > 1 ? " (node " + std::to_string(i) + ")" : std::string()) +
+                " did not stop within 15 s of SIGTERM");
+        }
     }
     if (!result_.setup_failed) after_run_checks();
     result_.invariants = checks_.results(sc_.expect.invariants, sc_.expect.broken);

@@ -263,18 +263,20 @@ private:
 };
 
 void read_server(Reader& r, const toml::table& t, const std::string& p, ServerSettings& s) {
-    r.read_table(t, p, {
-        {"startup_timeout_sec", r.number(s.startup_timeout_sec, kNonNegative)},
-        {"stop_grace_sec", r.number(s.stop_grace_sec, kNonNegative)},
-        {"end_grace_sec", r.number(s.end_grace_sec, kNonNegative)},
-        {"heartbeat_warn_factor", r.number(s.heartbeat_warn_factor, kPositive)},
-        {"heartbeat_kill_factor", r.number(s.heartbeat_kill_factor, kPositive)},
-        {"report_rate", r.number(s.report_rate, kPositive)},
-        {"auth_deadline_sec", r.number(s.auth_deadline_sec, kPositive)},
-        {"match_log_cap", r.integer(s.match_log_cap, 0)},
-        {"game_port_count", r.integer(s.game_port_count, 1, 20000)},
-        {"extra_args", r.strings(s.extra_args)},
-    });
+    r.read_table(t, p,
+                 {
+                     {"startup_timeout_sec", r.number(s.startup_timeout_sec, kNonNegative)},
+                     {"stop_grace_sec", r.number(s.stop_grace_sec, kNonNegative)},
+                     {"end_grace_sec", r.number(s.end_grace_sec, kNonNegative)},
+                     {"heartbeat_warn_factor", r.number(s.heartbeat_warn_factor, kPositive)},
+                     {"heartbeat_kill_factor", r.number(s.heartbeat_kill_factor, kPositive)},
+                     {"report_rate", r.number(s.report_rate, kPositive)},
+                     {"auth_deadline_sec", r.number(s.auth_deadline_sec, kPositive)},
+                     {"match_log_cap", r.integer(s.match_log_cap, 0)},
+                     {"game_port_count", r.integer(s.game_port_count, 1, 20000)},
+                     {"nodes", r.integer(s.nodes, 1, 8)},
+                     {"extra_args", r.strings(s.extra_args)},
+                 });
 }
 
 void read_workload(Reader& r, const toml::table& t, const std::string& p, Workload& w) {
@@ -344,10 +346,12 @@ void read_abuse(Reader& r, const toml::table& t, const std::string& p, Abuse& a)
 void read_kill(Reader& r, const toml::table& t, const std::string& p, KillPoint& k) {
     double at_sec = 0;
     int after_matches = 0;
-    r.read_table(t, p, {
-        {"at_sec", r.number(at_sec, kNonNegative)},
-        {"after_matches", r.integer(after_matches, 1)},
-    });
+    r.read_table(t, p,
+                 {
+                     {"at_sec", r.number(at_sec, kNonNegative)},
+                     {"after_matches", r.integer(after_matches, 1)},
+                     {"node", r.integer(k.node, 0, 7)},
+                 });
     const bool has_at = t.contains("at_sec"), has_after = t.contains("after_matches");
     if (has_at == has_after) {
         r.error(p, has_at ? "give at_sec or after_matches, not both" : "needs at_sec or after_matches");
@@ -451,6 +455,19 @@ Scenario parse_scenario(const std::string& toml_text, const std::filesystem::pat
     if (r.ok("workload.players") && r.ok("workload.rooms") && s.workload.players < s.workload.rooms) {
         r.error("workload.players", "must be >= workload.rooms (" + std::to_string(s.workload.rooms) +
                                         ", one host per room), got " + std::to_string(s.workload.players));
+    }
+    for (std::size_t i = 0; i < s.kills.size(); ++i) {
+        const auto path = "kills[" + std::to_string(i) + "].node";
+        if (r.ok(path) && r.ok("server.nodes") && s.kills[i].node >= s.server.nodes) {
+            r.error(path, "names node " + std::to_string(s.kills[i].node) +
+                              " but server.nodes is " + std::to_string(s.server.nodes) +
+                              " (nodes count from 0)");
+        }
+    }
+    if (r.ok("server.nodes") && r.ok("server.game_port_count") &&
+        s.server.game_port_count < s.server.nodes) {
+        r.error("server.game_port_count", "must give every node at least one port (" +
+                                              std::to_string(s.server.nodes) + " nodes)");
     }
     if (!r.errors().empty()) {
         throw ScenarioError(join(r.errors(), "\n"));

@@ -24,7 +24,11 @@ struct ServerSettings {
     double report_rate = 50;               // --report-rate (messages/s per connection)
     double auth_deadline_sec = 10;         // --auth-deadline
     std::uint64_t match_log_cap = 1 << 20; // --match-log-cap (bytes)
-    int game_port_count = 200;             // size of the --game-ports range the sim picks
+    int game_port_count =
+        200;  // size of the --game-ports range the sim picks (split between nodes)
+    // Cluster nodes (docs/SCALING.md) on one PostgreSQL database (needs
+    // gamestore-sim --postgres); 1: a single server.
+    int nodes = 1;
     std::vector<std::string> extra_args;   // appended verbatim (e.g. a debug fault flag)
 };
 
@@ -78,6 +82,7 @@ struct Abuse {
 struct KillPoint {
     std::optional<double> at_sec;            // this long after the run started ...
     std::optional<int> after_matches;        // ... or once this many matches have ended
+    int node = 0;                            // which cluster node (0-based)
 };
 
 // [expect]

@@ -94,14 +94,19 @@ int ClusterService::running_here() const {
                             states[static_cast<std::size_t>(RoomState::Ending)]);
 }
 
-std::optional<protocol::Redirect> ClusterService::place_room() {
+std::optional<protocol::Redirect> ClusterService::place_room(std::int64_t account_id) {
     if (pin_rooms_locally_ || fenced_) {
+        return std::nullopt;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(expected_,
+                  [&](const auto& entry) { return now - entry.second > std::chrono::seconds(10); });
+    if (expected_.erase(account_id) > 0) {
         return std::nullopt;
     }
     // Renewals report each node's load every second: a burst of new rooms
     // within that second would all go to the same node without counting
     // the ones already sent.
-    const auto now = std::chrono::steady_clock::now();
     std::erase_if(
         placed_, [&](const auto& placed) { return now - placed.second > std::chrono::seconds(3); });
     const auto load_of = [&](const ClusterNode& node) {
@@ -126,6 +131,7 @@ std::optional<protocol::Redirect> ClusterService::place_room() {
         return std::nullopt;
     }
     placed_.emplace_back(best->node_id, now);
+    link_->send({{"kind", "room.placed"}, {"to", best->node_id}, {"account_id", account_id}});
     return protocol::Redirect{best->node_id, best->lobby_address, std::nullopt};
 }
 
@@ -193,6 +199,11 @@ void ClusterService::on_message(const json& message) {
                      message.value("session_id", std::int64_t{0}));
     } else if (kind == "session.ended") {
         end_sessions(ids_in(message, "sessions"), 0, 0);
+    } else if (kind == "room.placed") {
+        if (message.value("to", std::string()) == link_->node_id()) {
+            expected_[message.value("account_id", std::int64_t{0})] =
+                std::chrono::steady_clock::now();
+        }
     } else if (kind == "catalog.changed") {
         const auto game = message.find("game_id");
         if (game != message.end() && game->is_number_integer()) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,7 +54,10 @@ class ClusterService {
     // with the least load (running matches + rooms), when that is at least
     // two less than this node's. nullopt: here (also when rooms are pinned
     // with `local`). docs/SCALING.md, "Placing new rooms".
-    std::optional<protocol::Redirect> place_room();
+    // A player this node sent elsewhere is expected there: the target keeps
+    // the room it is then asked for (no second placement on load figures a
+    // second old, which could send the player on again).
+    std::optional<protocol::Redirect> place_room(std::int64_t account_id);
 
     const std::string& node_id() const;
     const std::vector<ClusterNode>& nodes() const { return nodes_; }
@@ -84,6 +88,8 @@ class ClusterService {
     // Rooms sent elsewhere lately, counted into the target's load until its
     // own renewals report them.
     std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> placed_;
+    // Players another node sent here for a new room, by account.
+    std::map<std::int64_t, std::chrono::steady_clock::time_point> expected_;
 };
 
 }  // namespace gamestore::server

@@ -126,7 +126,7 @@ void register_room_ops(PlatformServices& services, RoomService& rooms) {
         // who still has a room here is answered here (CONFLICT, or the stale
         // room released).
         if (services.cluster && !rooms.has_room(me.account_id)) {
-            if (const auto target = services.cluster->place_room()) {
+            if (const auto target = services.cluster->place_room(me.account_id)) {
                 throw LobbyError(ErrorCode::Moved,
                                  "new rooms go to node " + target->node_id + " (" + target->address +
                                      "), which is the least loaded; connect there",

@@ -37,9 +37,16 @@ namespace {
 
 const std::string kAdminToken(40, 'c');
 
-std::vector<std::string> node_args(const std::string& database, const std::string& node_id) {
-    return {"--database",    database,    "--node-id",           node_id,
-            "--admin-token", kAdminToken, "--fast-password-hash"};
+// `pinned`: rooms stay on the node they are made on (--room-placement
+// local), for tests that need to know where each room lives.
+std::vector<std::string> node_args(const std::string& database, const std::string& node_id,
+                                   bool pinned = false) {
+    std::vector<std::string> args = {"--database",    database,    "--node-id",           node_id,
+                                     "--admin-token", kAdminToken, "--fast-password-hash"};
+    if (pinned) {
+        args.insert(args.end(), {"--room-placement", "local"});
+    }
+    return args;
 }
 
 // The admin dashboard's live stream of a node (one state a second), read
@@ -105,9 +112,9 @@ TEST_CASE(
     "[cluster][integration]") {
     REQUIRE(PgCluster::available());
     const auto database = PgCluster::shared().create_database();
-    ServerFixture a(node_args(database, "a"));
+    ServerFixture a(node_args(database, "a", true));
     TempDir b_dir("gamestore-node-b");
-    auto b = std::make_unique<ServerFixture>(node_args(database, "b"), b_dir.path() / "var");
+    auto b = std::make_unique<ServerFixture>(node_args(database, "b", true), b_dir.path() / "var");
 
     AdminStream seen_by_a(a);
     const auto both =
@@ -243,7 +250,7 @@ TEST_CASE(
 
     // The restart takes its id back as a new generation.
     b.reset();
-    ServerFixture b_again(node_args(database, "b"), b_dir.path() / "var");
+    ServerFixture b_again(node_args(database, "b", true), b_dir.path() / "var");
     const auto back = seen_by_a.wait([](const json& s) { return node_alive(s, "b"); }, 15s);
     REQUIRE(back);
     CHECK(node_in(*back, "b")->at("generation").get<std::int64_t>() > b_generation);
