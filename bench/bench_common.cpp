@@ -121,6 +121,15 @@ std::uint64_t rss_kib(pid_t pid) {
     return 0;
 }
 
+std::vector<int> int_list(const std::string& text) {
+    std::vector<int> values;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ','))
+        values.push_back(std::stoi(item));
+    return values;
+}
+
 double percentile(std::vector<double>& samples, double p) {
     if (samples.empty()) {
         return 0;

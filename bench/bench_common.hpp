@@ -37,6 +37,9 @@ double own_cpu_seconds();
 // The 1-minute load average of the machine, for the record beside a number.
 double load_average();
 
+// "1,16,64" as {1, 16, 64}: the list arguments of the benchmarks.
+std::vector<int> int_list(const std::string& text);
+
 // p in [0,100] of the samples (sorted in place).
 double percentile(std::vector<double>& samples, double p);
 
