@@ -164,11 +164,12 @@ void store_list(const Nodes& nodes, const Options& options) {
         load.run("store.list", options.connections, std::chrono::seconds(options.seconds));
     const double nodes_cpu = (nodes_cpu_seconds(nodes.servers()) - cpu_before) / result.seconds;
     load.close();
-    std::printf("%-8zu %12d %10llu %12.0f %9.3f %9.3f %10.0f%% %10.0f%% %6llu %6.2f\n",
+    const auto ms = gamestore::bench::spread(std::move(result.latencies_ms));
+    const double per_second = result.requests / result.seconds;
+    std::printf("%-8zu %12d %10llu %12.0f %9.3f %9.3f %10.0f%% %12.1f %10.0f%% %6llu %6.2f\n",
                 nodes.servers().size(), options.connections,
-                static_cast<unsigned long long>(result.requests), result.requests / result.seconds,
-                gamestore::bench::percentile(result.latencies_ms, 50),
-                gamestore::bench::percentile(result.latencies_ms, 99), nodes_cpu * 100,
+                static_cast<unsigned long long>(result.requests), per_second, ms.p50, ms.p99,
+                nodes_cpu * 100, per_second > 0 ? nodes_cpu / per_second * 1e6 : 0.0,
                 result.generator_cpu * 100, static_cast<unsigned long long>(result.errors),
                 load_average);
     std::fflush(stdout);
@@ -228,12 +229,9 @@ void launches(const Nodes& nodes, const Options& options) {
         }
     });
     const double nodes_cpu = (nodes_cpu_seconds(servers) - cpu_before) / elapsed;
-    auto& ms = samples.ms;
-    if (ms.empty())
-        ms.push_back(0);
+    const auto ms = gamestore::bench::spread(samples.ms);
     std::printf("%-8zu %8d %8d %9.3f %9.3f %9.3f %8d %10.0f%% %6.2f\n", servers.size(),
-                options.rooms, per_room * options.rooms, gamestore::bench::percentile(ms, 50),
-                gamestore::bench::percentile(ms, 99), gamestore::bench::percentile(ms, 100),
+                options.rooms, per_room * options.rooms, ms.p50, ms.p99, ms.max,
                 samples.failed + warm_up.failed, nodes_cpu * 100, load_average);
     std::fflush(stdout);
 }
@@ -325,13 +323,10 @@ void propagation(const Nodes& nodes, const Options& options) {
         for (auto& client : watchers)
             client->close();
     });
-    const auto row = [&](const char* what, std::vector<double>& ms) {
-        const auto samples = ms.size();
-        if (ms.empty())
-            ms.push_back(0);
-        std::printf("%-8zu %-34s %9.3f %9.3f %9.3f %8zu %6.2f\n", count, what,
-                    gamestore::bench::percentile(ms, 50), gamestore::bench::percentile(ms, 99),
-                    gamestore::bench::percentile(ms, 100), samples, load_average);
+    const auto row = [&](const char* what, const std::vector<double>& samples) {
+        const auto ms = gamestore::bench::spread(samples);
+        std::printf("%-8zu %-34s %9.3f %9.3f %9.3f %8zu %6.2f\n", count, what, ms.p50, ms.p99,
+                    ms.max, ms.count, load_average);
     };
     row("same node (watcher on the owner)", same_node);
     row("other node (watcher elsewhere)", other_node);
@@ -380,16 +375,17 @@ int main(int argc, char** argv) {
             gamestore::bench::one_player_copy(packages / "ok", work, kLaunchGame, "launch-pkg");
         std::printf(
             "nodes on one private PostgreSQL, all on this machine (%ld cores online)\n"
-            "cpu: %% of one core over the measurement (all nodes together; the generator); load: "
-            "1-min load average at the start\n\n",
+            "cpu: %% of one core over the measurement (all nodes together; the generator); node "
+            "us/req: the nodes' CPU per answered request; load: 1-min load average at the "
+            "start\n\n",
             ::sysconf(_SC_NPROCESSORS_ONLN));
         std::printf(
             "store.list (3-game catalogue), closed loop, %d s, load generator: %d threads, "
             "connections round-robin over the nodes\n",
             options.seconds, options.threads);
-        std::printf("%-8s %12s %10s %12s %9s %9s %11s %11s %6s %6s\n", "nodes", "connections",
-                    "requests", "requests/s", "p50 ms", "p99 ms", "nodes cpu", "gen cpu", "errors",
-                    "load");
+        std::printf("%-8s %12s %10s %12s %9s %9s %11s %12s %11s %6s %6s\n", "nodes", "connections",
+                    "requests", "requests/s", "p50 ms", "p99 ms", "nodes cpu", "node us/req",
+                    "gen cpu", "errors", "load");
         std::fflush(stdout);
         for (const int size : options.sizes) {
             const auto dir = work / ("cluster" + std::to_string(size));

@@ -277,24 +277,17 @@ int main(int argc, char** argv) {
                         registered);
         }
         std::printf("\n%-34s %10s %10s %10s %8s\n", "", "p50 ms", "p99 ms", "max ms", "failed");
-        auto copy_latencies = launches.ms;
-        if (copy_latencies.empty()) copy_latencies.push_back(0);
+        const auto launch = gamestore::bench::spread(launches.ms);
         const std::string launch_row = "gamestore launch (fakegame ok, " + sandbox_mode + ")";
-        std::printf("%-34s %10.3f %10.3f %10.3f %8d\n", launch_row.c_str(),
-                    gamestore::bench::percentile(copy_latencies, 50),
-                    gamestore::bench::percentile(copy_latencies, 99),
-                    gamestore::bench::percentile(copy_latencies, 100), launches.failed);
-        std::printf("%-34s %10.3f %10.3f %10.3f\n", "floor: posix_spawn+waitpid true",
-                    gamestore::bench::percentile(floor, 50), gamestore::bench::percentile(floor, 99),
-                    gamestore::bench::percentile(floor, 100));
-        std::printf("%-34s %10.3f %10.3f %10.3f\n", "floor: sandbox (bwrap) true",
-                    gamestore::bench::percentile(bwrap_floor, 50),
-                    gamestore::bench::percentile(bwrap_floor, 99),
-                    gamestore::bench::percentile(bwrap_floor, 100));
-        std::printf("%-34s %10.3f %10.3f %10.3f\n", "spawn_process(true) call alone",
-                    gamestore::bench::percentile(launcher, 50),
-                    gamestore::bench::percentile(launcher, 99),
-                    gamestore::bench::percentile(launcher, 100));
+        std::printf("%-34s %10.3f %10.3f %10.3f %8d\n", launch_row.c_str(), launch.p50, launch.p99,
+                    launch.max, launches.failed);
+        for (const auto& [label, samples] :
+             {std::pair{"floor: posix_spawn+waitpid true", &floor},
+              std::pair{"floor: sandbox (bwrap) true", &bwrap_floor},
+              std::pair{"spawn_process(true) call alone", &launcher}}) {
+            const auto ms = gamestore::bench::spread(*samples);
+            std::printf("%-34s %10.3f %10.3f %10.3f\n", label, ms.p50, ms.p99, ms.max);
+        }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_launch_latency: %s\n", e.what());
         status = 1;
