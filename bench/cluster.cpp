@@ -1,19 +1,20 @@
 // A cluster of gamestore-server nodes on one PostgreSQL (docs/SCALING.md),
 // one node against three in the same run, all on this machine. It starts
 // its own private PostgreSQL (the tests' PgCluster: initdb and postgres as an
-// unprivileged user, a Unix socket only) and, for each cluster size, a fresh
-// database and the nodes (--node-id), then prints:
+// unprivileged user, a Unix socket only) and, for each cluster size of
+// --nodes in turn (a size given twice is measured twice), a fresh database
+// and the nodes (--node-id), then prints:
 //
 // 1. store.list closed-loop throughput: --connections signed-in players
 //    (spread round-robin over the nodes) each asking store.list back to back
-//    for --seconds: requests/s, p50/p99, the nodes' CPU and the load
-//    generator's own.
+//    for --seconds: requests/s, p50/p99, the nodes' CPU (and what they spent
+//    idle for 3 s before), their CPU per request and the load generator's own.
 // 2. Launch latency as bench_launch_latency measures it (room.start -> every
 //    member holds IN_GAME with launch info, fakegame "ok"): --rooms rooms of
 //    two players in flight at once, room k on node k % N with both members
 //    connected there, --matches launches in all (one more per room first,
 //    untimed: a node's first launch of a package fetches it from the database).
-// 3. (three nodes) Lobby propagation: a player of node k creates a room and
+// 3. (the largest size) Lobby propagation: a player of node k creates a room and
 //    then leaves it (2 changes), k taking turns; a watcher on every node times
 //    the room's lobby.room_added / lobby.room_removed delta from just before
 //    the request. The watcher on node k gives the same-node time, the others
