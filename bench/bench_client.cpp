@@ -1,6 +1,7 @@
 #include "bench/bench_client.hpp"
 
 #include "platform/packages/sha256.hpp"
+#include "platform/packages/zip.hpp"
 
 namespace gamestore::bench {
 
@@ -29,6 +30,29 @@ asio::awaitable<void> publish_zip(client::LobbyClient& developer, const std::fil
     if (!published.ok) {
         throw std::runtime_error("publish of " + zip.filename().string() + " failed: " + published.message);
     }
+}
+
+void publish_catalogue(const BenchServer& server, const std::filesystem::path& work, int games) {
+    asio::io_context io(1);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            auto dev = co_await signed_in(server, "developer", "benchdev");
+            for (int i = 0; i < games; ++i) {
+                const std::string name = "Bench Game " + std::to_string(i);
+                const auto dir = work / "packages" / name;
+                write_tiny_package(dir, name, "1.0.0");
+                const auto zip = work / "packages" / (name + ".zip");
+                packages::create_zip(dir, zip);
+                co_await publish_zip(*dev, zip);
+            }
+            dev->close();
+        },
+        [](std::exception_ptr e) {
+            if (e)
+                std::rethrow_exception(e);
+        });
+    io.run();
 }
 
 }  // namespace gamestore::bench

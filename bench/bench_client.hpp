@@ -1,6 +1,7 @@
 #pragma once
-// Lobby steps every benchmark needs: a signed-in connection and a publish.
-// Both throw std::runtime_error with the server's sentence on failure.
+// Lobby steps every benchmark needs: a signed-in connection, a publish and a
+// small catalogue. They throw std::runtime_error with the server's sentence
+// on failure.
 
 #include <filesystem>
 #include <memory>
@@ -18,5 +19,10 @@ boost::asio::awaitable<std::shared_ptr<client::LobbyClient>> signed_in(const Ben
 
 // Uploads a package zip as the signed-in developer.
 boost::asio::awaitable<void> publish_zip(client::LobbyClient& developer, const std::filesystem::path& zip);
+
+// Publishes `games` tiny games ("Bench Game 0", ...; write_tiny_package) as
+// the developer `benchdev`, building their zips under `work`/packages. Runs
+// an io_context of its own until done.
+void publish_catalogue(const BenchServer& server, const std::filesystem::path& work, int games);
 
 }  // namespace gamestore::bench

@@ -23,8 +23,8 @@ namespace gamestore::bench {
 
 namespace fs = std::filesystem;
 
-BenchServer start_server(const fs::path& exe_dir, const fs::path& work_dir, const std::vector<std::string>& extra,
-                         bool real_password_hash) {
+BenchServer start_server(const fs::path& exe_dir, const fs::path& work_dir,
+                         const std::vector<std::string>& extra, bool real_password_hash) {
     BenchServer server;
     server.data_dir = work_dir / "var";
     const auto ready = work_dir / "ready.json";
@@ -34,15 +34,18 @@ BenchServer start_server(const fs::path& exe_dir, const fs::path& work_dir, cons
         binary.string(), "--listen",    "127.0.0.1:0", "--report-listen",        "127.0.0.1:0",
         "--http-listen", "127.0.0.1:0", "--data-dir",  server.data_dir.string(), "--ready-file",
         ready.string(),  "--log-level", "warn"};
-    if (!real_password_hash) args.push_back("--fast-password-hash");
+    if (!real_password_hash)
+        args.push_back("--fast-password-hash");
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
+    for (auto& a : args)
+        argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     const auto log = (work_dir / "server.log").string();
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
     const int rc = ::posix_spawn(&server.pid, argv[0], &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
@@ -121,27 +124,55 @@ std::uint64_t rss_kib(pid_t pid) {
     return 0;
 }
 
+std::vector<int> int_list(const std::string& text) {
+    std::vector<int> values;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ','))
+        values.push_back(std::stoi(item));
+    return values;
+}
+
 double percentile(std::vector<double>& samples, double p) {
     if (samples.empty()) {
         return 0;
     }
     std::sort(samples.begin(), samples.end());
-    const auto index = static_cast<std::size_t>(p / 100.0 * static_cast<double>(samples.size() - 1) + 0.5);
+    const auto index =
+        static_cast<std::size_t>(p / 100.0 * static_cast<double>(samples.size() - 1) + 0.5);
     return samples[std::min(index, samples.size() - 1)];
 }
 
-void write_tiny_package(const fs::path& dir, const std::string& game_name, const std::string& version) {
+Spread spread(std::vector<double> samples) {
+    Spread result;
+    result.count = samples.size();
+    result.p50 = percentile(samples, 50);
+    result.p99 = percentile(samples, 99);
+    result.max = percentile(samples, 100);
+    return result;
+}
+
+std::uint64_t raise_open_files_limit() {
+    rlimit files{};
+    ::getrlimit(RLIMIT_NOFILE, &files);
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+    ::getrlimit(RLIMIT_NOFILE, &files);
+    return files.rlim_cur;
+}
+
+void write_tiny_package(const fs::path& dir, const std::string& game_name,
+                        const std::string& version) {
     fs::create_directories(dir);
-    const nlohmann::json manifest = {
-        {"game_name", game_name},
-        {"version", version},
-        {"type", "CLI"},
-        {"min_players", 2},
-        {"max_players", 4},
-        {"description", "A benchmark catalogue entry."},
-        {"server", {{"command", "python3 server.py"}}},
-        {"client", {{"command", "python3 client.py"}}},
-        {"healthcheck", {{"tcp_port", "{port}"}, {"timeout_sec", 5}}}};
+    const nlohmann::json manifest = {{"game_name", game_name},
+                                     {"version", version},
+                                     {"type", "CLI"},
+                                     {"min_players", 2},
+                                     {"max_players", 4},
+                                     {"description", "A benchmark catalogue entry."},
+                                     {"server", {{"command", "python3 server.py"}}},
+                                     {"client", {{"command", "python3 client.py"}}},
+                                     {"healthcheck", {{"tcp_port", "{port}"}, {"timeout_sec", 5}}}};
     std::ofstream(dir / "manifest.json") << manifest.dump(2);
     std::ofstream(dir / "server.py") << "print('bench server')\n";
     std::ofstream(dir / "client.py") << "print('bench client')\n";

@@ -23,8 +23,10 @@ struct BenchServer {
 // Starts gamestore-server (found beside the benchmark in build/bin/) and
 // waits for its ready file. Throws with a sentence on failure. Passwords are
 // hashed cheaply (--fast-password-hash) unless `real_password_hash`.
-BenchServer start_server(const std::filesystem::path& exe_dir, const std::filesystem::path& work_dir,
-                         const std::vector<std::string>& extra_args, bool real_password_hash = false);
+BenchServer start_server(const std::filesystem::path& exe_dir,
+                         const std::filesystem::path& work_dir,
+                         const std::vector<std::string>& extra_args,
+                         bool real_password_hash = false);
 void stop_server(BenchServer& server);
 
 // VmRSS of a process in KiB, 0 if unknown.
@@ -37,10 +39,28 @@ double own_cpu_seconds();
 // The 1-minute load average of the machine, for the record beside a number.
 double load_average();
 
+// "1,16,64" as {1, 16, 64}: the list arguments of the benchmarks.
+std::vector<int> int_list(const std::string& text);
+
 // p in [0,100] of the samples (sorted in place).
 double percentile(std::vector<double>& samples, double p);
 
+// What every latency line of the benchmarks prints: the median, the 99th
+// percentile and the largest of the samples (all 0 without samples).
+struct Spread {
+    double p50 = 0;
+    double p99 = 0;
+    double max = 0;
+    std::size_t count = 0;
+};
+Spread spread(std::vector<double> samples);
+
+// Raises this process's open files limit to the hard limit (a server it
+// starts inherits it) and returns the limit now in force.
+std::uint64_t raise_open_files_limit();
+
 // A tiny valid package directory (Python stdlib game) for catalogue setup.
-void write_tiny_package(const std::filesystem::path& dir, const std::string& game_name, const std::string& version);
+void write_tiny_package(const std::filesystem::path& dir, const std::string& game_name,
+                        const std::string& version);
 
 }  // namespace gamestore::bench

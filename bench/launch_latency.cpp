@@ -28,17 +28,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <variant>
 
 #include "bench/bench_client.hpp"
 #include "bench/bench_common.hpp"
+#include "bench/launch_steps.hpp"
 #include "platform/client/lobby_client.hpp"
 #include "platform/launch/process_launcher.hpp"
 #include "platform/launch/sandbox.hpp"
-#include "platform/packages/sha256.hpp"
-#include "platform/packages/zip.hpp"
 
 extern char** environ;
 
@@ -118,48 +116,14 @@ std::vector<double> sandbox_floor(int n, const fs::path& work) {
     return samples;
 }
 
-// Follows one player's room: the next room.updated in `wanted` state, or the
-// match ending before it got there.
-struct RoomWatcher {
-    std::string wanted;
-    std::unique_ptr<asio::steady_timer> signal;
-    json last = json::object();
-    std::string ended_match;  // match_id of the last match.ended seen
-
-    void attach(LobbyClient& client) {
-        client.set_event_handler([this](const gamestore::protocol::Event& event) {
-            if (event.name == "room.updated" && event.data.value("state", "") == wanted) {
-                last = event.data;
-                signal->cancel();
-            } else if (event.name == "match.ended") {
-                ended_match = event.data.value("match_id", "");
-                signal->cancel();
-            }
-        });
-    }
-};
-
-// Publishes a one-player copy of a fakegame profile's package as `title`.
-fs::path one_player_copy(const fs::path& package_dir, const fs::path& work, const std::string& title,
-                         const std::string& slug) {
-    const auto copy = work / slug;
-    fs::copy(package_dir, copy, fs::copy_options::recursive);
-    auto manifest = json::parse(std::ifstream(copy / "manifest.json"));
-    manifest["game_name"] = title;
-    manifest["min_players"] = 1;
-    std::ofstream(copy / "manifest.json") << manifest.dump(2);
-    const auto zip = work / (slug + ".zip");
-    gamestore::packages::create_zip(copy, zip);
-    return zip;
-}
-
 struct StartOutcome {
     bool in_game = false;
     double ms = 0;
 };
 
 // ready -> start -> IN_GAME (or the match ending first, or 30 s).
-asio::awaitable<StartOutcome> start_and_wait(LobbyClient& player, RoomWatcher& watcher) {
+asio::awaitable<StartOutcome> start_and_wait(LobbyClient& player,
+                                             gamestore::bench::RoomWatcher& watcher) {
     json ready = {{"ready", true}};
     co_await player.call("room.ready", std::move(ready));
     const auto start = Clock::now();
@@ -183,19 +147,6 @@ asio::awaitable<StartOutcome> start_and_wait(LobbyClient& player, RoomWatcher& w
     outcome.ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     watcher.wanted.clear();
     co_return outcome;
-}
-
-// Waits until `watcher` holds IN_GAME for `match_id` (true), or the match
-// ended first or `deadline` passed (false).
-asio::awaitable<bool> wait_in_game(RoomWatcher& watcher, const std::string& match_id, Clock::time_point deadline) {
-    for (int i = 0; i < 100; ++i) {  // every wake-up is an event; bounded anyway
-        if (watcher.last.value("match_id", "") == match_id) co_return true;
-        if (watcher.ended_match == match_id || Clock::now() >= deadline) co_return false;
-        watcher.signal->expires_at(deadline);
-        boost::system::error_code ec;
-        co_await watcher.signal->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    co_return false;
 }
 
 // Leaves the room (the last member leaving aborts its match) and opens a new one.
@@ -237,19 +188,20 @@ int main(int argc, char** argv) {
     }
     auto server = gamestore::bench::start_server(exe_dir, work, server_args, register_flood > 0);
     int status = 0;
-    std::vector<double> latencies;
-    int failed = 0;
+    gamestore::bench::LaunchSamples launches;
     int stubborn_aborted = 0;
     int registered = 0;
     try {
-        const auto zip = one_player_copy(packages / "ok", work, "Launch Bench", "pkg");
-        const auto stubborn_zip = one_player_copy(packages / "ignore-sigterm", work, "Launch Bench Stubborn", "stubborn");
+        const auto zip =
+            gamestore::bench::one_player_copy(packages / "ok", work, "Launch Bench", "pkg");
+        const auto stubborn_zip = gamestore::bench::one_player_copy(
+            packages / "ignore-sigterm", work, "Launch Bench Stubborn", "stubborn");
 
         asio::io_context io(1);
         bool measuring_done = false;
         auto stubborn_player = [&](int index) -> asio::awaitable<void> {
             auto player = co_await gamestore::bench::signed_in(server, "player", "benchstubborn" + std::to_string(index));
-            RoomWatcher watcher;
+            gamestore::bench::RoomWatcher watcher;
             watcher.signal = std::make_unique<asio::steady_timer>(io);
             watcher.attach(*player);
             json args = {{"game", "Launch Bench Stubborn"}};
@@ -294,57 +246,15 @@ int main(int argc, char** argv) {
             }
             // The measured room: a host and members - 1 guests, each
             // following its own room.updated pushes.
-            std::vector<std::shared_ptr<LobbyClient>> seats;
-            std::vector<std::unique_ptr<RoomWatcher>> watchers;
+            std::vector<std::unique_ptr<gamestore::bench::LaunchSeat>> seats;
             for (int m = 0; m < members; ++m) {
-                seats.push_back(co_await gamestore::bench::signed_in(server, "player", "benchplayer" + std::to_string(m)));
-                watchers.push_back(std::make_unique<RoomWatcher>());
-                watchers.back()->signal = std::make_unique<asio::steady_timer>(io);
-                watchers.back()->attach(*seats.back());
+                seats.push_back(co_await gamestore::bench::launch_seat(
+                    io, server, "benchplayer" + std::to_string(m)));
             }
-            auto open_room = [&]() -> asio::awaitable<void> {
-                json create = {{"game", "Launch Bench"}};
-                auto created = co_await seats[0]->call("room.create", std::move(create));
-                if (!created.ok) throw std::runtime_error("room.create: " + created.message);
-                const auto room_id = created.data["room"].value("room_id", 0);
-                for (int m = 1; m < members; ++m) {
-                    json join = {{"room_id", room_id}};
-                    auto joined = co_await seats[m]->call("room.join", std::move(join));
-                    if (!joined.ok) throw std::runtime_error("room.join: " + joined.message);
-                }
-            };
-            co_await open_room();
-            for (int i = 0; i < matches; ++i) {
-                for (int m = 0; m < members; ++m) {
-                    json ready = {{"ready", true}};
-                    co_await seats[m]->call("room.ready", std::move(ready));
-                    watchers[m]->wanted = "IN_GAME";
-                    watchers[m]->last = json::object();
-                }
-                const auto start = Clock::now();
-                auto started = co_await seats[0]->call("room.start");
-                if (!started.ok) throw std::runtime_error("room.start: " + started.message);
-                const std::string match_id = started.data["room"].value("match_id", "");
-                bool everyone = true;
-                for (auto& watcher : watchers) {
-                    everyone = co_await wait_in_game(*watcher, match_id, start + std::chrono::seconds(30)) && everyone;
-                    watcher->wanted.clear();
-                }
-                if (everyone) {
-                    latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-                } else {
-                    ++failed;
-                }
-                // No client ever connects: end the match by everyone leaving
-                // (ABORTED), then gather again in a fresh room.
-                for (auto& seat : seats) {
-                    co_await seat->call("room.leave");
-                }
-                co_await open_room();
-            }
+            co_await gamestore::bench::launch_rounds(seats, "Launch Bench", matches, launches);
             measuring_done = true;
             for (auto& seat : seats) {
-                seat->close();
+                seat->client->close();
             }
             dev->close();
             if (stubborn == 0 && register_flood == 0) io.stop();
@@ -367,24 +277,17 @@ int main(int argc, char** argv) {
                         registered);
         }
         std::printf("\n%-34s %10s %10s %10s %8s\n", "", "p50 ms", "p99 ms", "max ms", "failed");
-        auto copy_latencies = latencies;
-        if (copy_latencies.empty()) copy_latencies.push_back(0);
+        const auto launch = gamestore::bench::spread(launches.ms);
         const std::string launch_row = "gamestore launch (fakegame ok, " + sandbox_mode + ")";
-        std::printf("%-34s %10.3f %10.3f %10.3f %8d\n", launch_row.c_str(),
-                    gamestore::bench::percentile(copy_latencies, 50),
-                    gamestore::bench::percentile(copy_latencies, 99),
-                    gamestore::bench::percentile(copy_latencies, 100), failed);
-        std::printf("%-34s %10.3f %10.3f %10.3f\n", "floor: posix_spawn+waitpid true",
-                    gamestore::bench::percentile(floor, 50), gamestore::bench::percentile(floor, 99),
-                    gamestore::bench::percentile(floor, 100));
-        std::printf("%-34s %10.3f %10.3f %10.3f\n", "floor: sandbox (bwrap) true",
-                    gamestore::bench::percentile(bwrap_floor, 50),
-                    gamestore::bench::percentile(bwrap_floor, 99),
-                    gamestore::bench::percentile(bwrap_floor, 100));
-        std::printf("%-34s %10.3f %10.3f %10.3f\n", "spawn_process(true) call alone",
-                    gamestore::bench::percentile(launcher, 50),
-                    gamestore::bench::percentile(launcher, 99),
-                    gamestore::bench::percentile(launcher, 100));
+        std::printf("%-34s %10.3f %10.3f %10.3f %8d\n", launch_row.c_str(), launch.p50, launch.p99,
+                    launch.max, launches.failed);
+        for (const auto& [label, samples] :
+             {std::pair{"floor: posix_spawn+waitpid true", &floor},
+              std::pair{"floor: sandbox (bwrap) true", &bwrap_floor},
+              std::pair{"spawn_process(true) call alone", &launcher}}) {
+            const auto ms = gamestore::bench::spread(*samples);
+            std::printf("%-34s %10.3f %10.3f %10.3f\n", label, ms.p50, ms.p99, ms.max);
+        }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_launch_latency: %s\n", e.what());
         status = 1;

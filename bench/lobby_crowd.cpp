@@ -92,10 +92,7 @@ int main(int argc, char** argv) {
         if (flag == "--changes-per-sec")
             rate = std::stod(argv[i + 1]);
     }
-    rlimit files{};
-    ::getrlimit(RLIMIT_NOFILE, &files);
-    files.rlim_cur = files.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &files);
+    const auto open_files = gamestore::bench::raise_open_files_limit();
 
     const fs::path exe_dir = fs::canonical("/proc/self/exe").parent_path();
     const fs::path work =
@@ -255,13 +252,13 @@ int main(int argc, char** argv) {
             "lobby with %zu players watching the deltas (+%d churners, 1 pinger; %s connections "
             "allowed by the "
             "open files limit), signed in in %.1f s\n",
-            connected, churners, std::to_string(files.rlim_cur / 2).c_str(), signing);
+            connected, churners, std::to_string(open_files / 2).c_str(), signing);
         std::printf("churn: %llu room.create/room.leave in %.1f s (%.1f/s), %.0f deltas\n",
                     static_cast<unsigned long long>(changes), elapsed, changes / elapsed, seq);
+        const auto ping = gamestore::bench::spread(rtt);
         std::printf(
             "lobby ping during the churn: p50 %.3f ms, p99 %.3f ms, max %.3f ms (%zu pings)\n",
-            gamestore::bench::percentile(rtt, 50), gamestore::bench::percentile(rtt, 99),
-            gamestore::bench::percentile(rtt, 100), rtt.size());
+            ping.p50, ping.p99, ping.max, ping.count);
         std::printf(
             "server cpu %.0f%% of one core, RSS %.1f MiB (load average %.2f at the start)\n",
             cpu * 100, gamestore::bench::rss_kib(server.pid) / 1024.0, load);

@@ -9,106 +9,18 @@
 //                         [--levels 1,16,64,256] [--database SPEC]
 // (--database goes to the server: postgresql://... measures PostgreSQL).
 
-#include <sys/resource.h>
-
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <iostream>
-#include <mutex>
-#include <sstream>
 #include <string>
-#include <thread>
 
 #include "bench/bench_client.hpp"
 #include "bench/bench_common.hpp"
-#include "platform/client/lobby_client.hpp"
-#include "platform/packages/sha256.hpp"
-#include "platform/packages/zip.hpp"
+#include "bench/closed_loop.hpp"
 
-namespace asio = boost::asio;
 namespace fs = std::filesystem;
-using gamestore::client::LobbyClient;
-using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::vector<int> int_list(const std::string& text) {
-    std::vector<int> values;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        values.push_back(std::stoi(item));
-    return values;
-}
-
-// One generator thread: its own io_context and its share of the connections.
-struct Worker {
-    asio::io_context io{1};
-    std::vector<std::shared_ptr<LobbyClient>> clients;
-    std::vector<double> latencies_ms;
-    std::uint64_t requests = 0;
-    std::uint64_t errors = 0;
-    int running = 0;
-};
-
-// Runs `work` on every worker's thread until each has called done().
-template <class Start>
-void run_workers(std::vector<std::unique_ptr<Worker>>& workers, Start start) {
-    std::vector<std::thread> threads;
-    for (std::size_t t = 0; t < workers.size(); ++t) {
-        threads.emplace_back([&, t] {
-            auto& w = *workers[t];
-            w.io.restart();
-            if (start(w, t))
-                w.io.run();
-        });
-    }
-    for (auto& thread : threads)
-        thread.join();
-}
-
-asio::awaitable<void> closed_loop(Worker& w, std::shared_ptr<LobbyClient> client,
-                                  Clock::time_point end) {
-    while (Clock::now() < end) {
-        const auto start = Clock::now();
-        auto response = co_await client->call("store.list");
-        const auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-        if (response.ok) {
-            ++w.requests;
-            w.latencies_ms.push_back(elapsed);
-        } else {
-            ++w.errors;
-        }
-    }
-    if (--w.running == 0)
-        w.io.stop();
-}
-
-void publish_catalogue(const gamestore::bench::BenchServer& server, const fs::path& work,
-                       int games) {
-    asio::io_context io(1);
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-            auto dev = co_await gamestore::bench::signed_in(server, "developer", "benchdev");
-            for (int i = 0; i < games; ++i) {
-                const std::string name = "Bench Game " + std::to_string(i);
-                const auto dir = work / "packages" / name;
-                gamestore::bench::write_tiny_package(dir, name, "1.0.0");
-                const auto zip = work / "packages" / (name + ".zip");
-                gamestore::packages::create_zip(dir, zip);
-                co_await gamestore::bench::publish_zip(*dev, zip);
-            }
-            dev->close();
-        },
-        [](std::exception_ptr e) {
-            if (e)
-                std::rethrow_exception(e);
-        });
-    io.run();
-}
 
 void measure(const fs::path& exe_dir, const fs::path& work, int games, const char* cache,
              int threads, const std::vector<int>& levels, int seconds,
@@ -116,79 +28,27 @@ void measure(const fs::path& exe_dir, const fs::path& work, int games, const cha
     std::vector<std::string> args = {"--catalog-cache", cache, "--max-connections", "4096"};
     args.insert(args.end(), database_args.begin(), database_args.end());
     auto server = gamestore::bench::start_server(exe_dir, work, args);
-    std::vector<std::unique_ptr<Worker>> workers;
-    for (int t = 0; t < threads; ++t)
-        workers.push_back(std::make_unique<Worker>());
+    gamestore::bench::ClosedLoop load(threads);
     const int most = *std::max_element(levels.begin(), levels.end());
-    // Connection i belongs to worker i % threads.
-    run_workers(workers, [&](Worker& w, std::size_t t) {
-        int mine = 0;
-        for (int i = static_cast<int>(t); i < most; i += threads)
-            ++mine;
-        if (mine == 0)
-            return false;
-        w.running = 1;
-        asio::co_spawn(
-            w.io,
-            [&w, &server, t, threads, most]() -> asio::awaitable<void> {
-                for (int i = static_cast<int>(t); i < most; i += threads) {
-                    w.clients.push_back(co_await gamestore::bench::signed_in(
-                        server, "player", "bench" + std::to_string(i)));
-                }
-                w.io.stop();
-            },
-            [](std::exception_ptr e) {
-                if (e)
-                    std::rethrow_exception(e);
-            });
-        return true;
-    });
+    load.connect({server}, most, "bench");
     for (const int level : levels) {
-        for (auto& w : workers) {
-            w->latencies_ms.clear();
-            w->requests = 0;
-            w->errors = 0;
-        }
-        const double load = gamestore::bench::load_average();
+        const double load_average = gamestore::bench::load_average();
         const double server_cpu_before = gamestore::bench::cpu_seconds(server.pid);
-        const double own_cpu_before = gamestore::bench::own_cpu_seconds();
-        const auto start = Clock::now();
-        const auto end = start + std::chrono::seconds(seconds);
-        run_workers(workers, [&](Worker& w, std::size_t t) {
-            w.running = 0;
-            for (int i = static_cast<int>(t); i < level; i += threads) {
-                ++w.running;
-                asio::co_spawn(
-                    w.io, closed_loop(w, w.clients[static_cast<std::size_t>(i) / threads], end),
-                    asio::detached);
-            }
-            return w.running > 0;
-        });
-        const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        auto result = load.run("store.list", level, std::chrono::seconds(seconds));
         const double server_cpu =
-            (gamestore::bench::cpu_seconds(server.pid) - server_cpu_before) / elapsed;
-        const double own_cpu = (gamestore::bench::own_cpu_seconds() - own_cpu_before) / elapsed;
-        std::vector<double> latencies;
-        std::uint64_t requests = 0;
-        std::uint64_t errors = 0;
-        for (auto& w : workers) {
-            latencies.insert(latencies.end(), w->latencies_ms.begin(), w->latencies_ms.end());
-            requests += w->requests;
-            errors += w->errors;
-        }
+            (gamestore::bench::cpu_seconds(server.pid) - server_cpu_before) / result.seconds;
         std::printf("%6d %6s %12d %10llu %12.0f %9.3f %9.3f %10.0f%% %10.0f%% %6llu %6.2f\n", games,
-                    cache, level, static_cast<unsigned long long>(requests), requests / elapsed,
-                    gamestore::bench::percentile(latencies, 50),
-                    gamestore::bench::percentile(latencies, 99), server_cpu * 100, own_cpu * 100,
-                    static_cast<unsigned long long>(errors), load);
+                    cache, level, static_cast<unsigned long long>(result.requests),
+                    result.requests / result.seconds,
+                    gamestore::bench::percentile(result.latencies_ms, 50),
+                    gamestore::bench::percentile(result.latencies_ms, 99), server_cpu * 100,
+                    result.generator_cpu * 100, static_cast<unsigned long long>(result.errors),
+                    load_average);
         std::fflush(stdout);
     }
     std::printf("%6d %6s server RSS after the run: %.1f MiB\n", games, cache,
                 gamestore::bench::rss_kib(server.pid) / 1024.0);
-    for (auto& w : workers) {
-        for (auto& client : w->clients)
-            client->close();
-    }
+    load.close();
     gamestore::bench::stop_server(server);
 }
 
@@ -207,9 +67,9 @@ int main(int argc, char** argv) {
         if (flag == "--threads")
             threads = std::max(1, std::stoi(argv[i + 1]));
         if (flag == "--games")
-            catalogues = int_list(argv[i + 1]);
+            catalogues = gamestore::bench::int_list(argv[i + 1]);
         if (flag == "--levels")
-            levels = int_list(argv[i + 1]);
+            levels = gamestore::bench::int_list(argv[i + 1]);
         if (flag == "--database")
             database_args = {"--database", argv[i + 1]};
     }
@@ -232,7 +92,7 @@ int main(int argc, char** argv) {
         try {
             {
                 auto server = gamestore::bench::start_server(exe_dir, work, database_args);
-                publish_catalogue(server, work, games);
+                gamestore::bench::publish_catalogue(server, work, games);
                 gamestore::bench::stop_server(server);
             }
             for (const char* cache : {"on", "off"}) {
