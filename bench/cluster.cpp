@@ -125,14 +125,24 @@ class Nodes {
                int count, const std::string& sandbox, const fs::path& launch_zip) {
         for (int k = 0; k < count; ++k) {
             // A game-port range each: the nodes share the machine's ports.
+            // Rooms stay on the node the benchmark makes them on (room k on
+            // node k mod N), so each node's launches are what is measured.
             const int first_port = 17000 + 300 * k;
             const std::vector<std::string> args = {
-                "--database",   database,
-                "--node-id",    "node" + std::to_string(k),
-                "--game-ports", std::to_string(first_port) + "-" + std::to_string(first_port + 299),
-                "--sandbox",    sandbox,
-                "--end-grace",  "0.2",
-                "--stop-grace", "2"};
+                "--database",
+                database,
+                "--node-id",
+                "node" + std::to_string(k),
+                "--room-placement",
+                "local",
+                "--game-ports",
+                std::to_string(first_port) + "-" + std::to_string(first_port + 299),
+                "--sandbox",
+                sandbox,
+                "--end-grace",
+                "0.2",
+                "--stop-grace",
+                "2"};
             const auto dir = work / ("node" + std::to_string(k));
             fs::create_directories(dir);
             nodes_.push_back(gamestore::bench::start_server(exe_dir, dir, args));

@@ -55,7 +55,7 @@ const char* const kAdminPage = R"HTML(<!doctype html>
 </div>
 <main id="dashboard" hidden>
   <section id="cluster" hidden><h2>Cluster nodes</h2><table><thead><tr><th>node</th><th>lobby address</th><th>state</th><th>rooms</th><th>running matches</th><th>generation</th></tr></thead><tbody id="nodes"></tbody></table></section>
-  <section><h2>Rooms</h2><table><thead><tr><th>room</th><th>game</th><th>state</th><th>members</th><th>match</th><th></th></tr></thead><tbody id="rooms"></tbody></table></section>
+  <section><h2>Rooms</h2><table><thead><tr><th>room</th><th class="node-column" hidden>node</th><th>game</th><th>state</th><th>members</th><th>match</th><th></th></tr></thead><tbody id="rooms"></tbody></table></section>
   <section><h2>Players online</h2><table><thead><tr><th>player</th><th>where</th><th></th></tr></thead><tbody id="players"></tbody></table></section>
   <section><h2>Last ended matches</h2><table><thead><tr><th>match</th><th>game</th><th>status</th><th>reason and log</th></tr></thead><tbody id="ended"></tbody></table></section>
   <section><h2>Launch latency (room.start to IN_GAME)</h2><svg id="latency-chart" width="100%" height="160" viewBox="0 0 540 160"></svg></section>
@@ -105,7 +105,7 @@ function render(state) {
   const players = state.players;
   document.getElementById("players-online").textContent = players.length;
   document.getElementById("room-count").textContent = state.rooms.length;
-  document.getElementById("running-count").textContent = state.rooms.filter(r => r.match).length;
+  document.getElementById("running-count").textContent = state.rooms.filter(r => r.match || (r.remote && r.match_id && r.state !== "WAITING")).length;
   const cluster = state.cluster;
   document.getElementById("cluster").hidden = !cluster;
   if (cluster) {
@@ -120,18 +120,24 @@ function render(state) {
     button.onclick = () => act("/admin/revoke", { player: p.name }, "Sign " + p.name + " out of every session?");
     return el("tr", { "data-player": p.name }, el("td", {}, p.name), el("td", {}, p.room_id ? p.state + " (room " + p.room_id + ")" : p.state), el("td", {}, button));
   }));
+  for (const th of document.querySelectorAll(".node-column")) th.hidden = !cluster;
   document.getElementById("rooms").replaceChildren(...state.rooms.map(r => {
     const m = r.match;
-    const cells = [el("td", {}, r.room_id), el("td", {}, r.game + " " + r.version), el("td", {}, el("span", { class: "state " + r.state }, r.state)),
-      el("td", {}, r.members.map(x => x.name + (x.ready ? " (ready)" : "")).join(", "))];
-    if (m) {
+    const cells = [el("td", {}, r.room_id)];
+    if (cluster) cells.push(el("td", { class: "node" }, r.node || ""));
+    cells.push(el("td", {}, r.game + " " + r.version), el("td", {}, el("span", { class: "state " + r.state }, r.state)),
+      el("td", {}, r.members.map(x => x.name + (x.ready ? " (ready)" : "")).join(", ")));
+    if (r.remote) {
+      cells.push(el("td", { class: "match muted" }, r.match_id && r.state !== "WAITING" ? r.match_id : "none"),
+        el("td", { class: "muted" }, "on node " + r.node + ": stop it from that node's dashboard"));
+    } else if (m) {
       const hb = m.last_heartbeat_seconds !== undefined ? ", heartbeat " + seconds(m.last_heartbeat_seconds) + " ago" : "";
       cells.push(el("td", { class: "match", "data-match-id": m.match_id }, m.match_id + " pid " + m.pid + ", age " + seconds(m.age_seconds) + hb));
       const stop = el("button", {}, "stop match");
       stop.onclick = () => act("/admin/stop-match", { room_id: r.room_id }, "Stop match " + m.match_id + " in room " + r.room_id + "? Its players are told.");
       cells.push(el("td", {}, stop));
     } else { cells.push(el("td", { class: "muted" }, "none"), el("td", {})); }
-    return el("tr", { "data-room-id": r.room_id, "data-state": r.state }, ...cells);
+    return el("tr", { "data-room-id": r.room_id, "data-state": r.state, "data-node": r.node || "" }, ...cells);
   }));
   document.getElementById("ended").replaceChildren(...state.ended.map(e => el("tr", { "data-match-id": e.match_id, "data-status": e.status },
     el("td", {}, e.match_id, el("br"), el("span", { class: "muted" }, when(e.ended_at_ms))), el("td", {}, e.game + " " + e.version),

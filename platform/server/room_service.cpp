@@ -60,7 +60,20 @@ json RoomService::admin_view() const {
                 view["match"]["last_heartbeat_seconds"] = seconds_since(match.last_heartbeat);
             }
         }
+        if (!services_.config.node_id.empty()) {
+            view["node"] = services_.config.node_id;
+        }
         rooms.push_back(std::move(view));
+    }
+    // A cluster node also lists the other nodes' rooms, as the shared lobby
+    // has them (their processes are those nodes' to show and stop).
+    for (const auto& [node, part] : remote_lobby_) {
+        for (const auto& [id, row] : part.rooms) {
+            json view = row;
+            view["node"] = node;
+            view["remote"] = true;
+            rooms.push_back(std::move(view));
+        }
     }
     return rooms;
 }
@@ -380,7 +393,9 @@ void RoomService::apply_remote_lobby(const std::string& node_id, bool reset,
     if (part.rooms.empty() && part.players.empty()) {
         remote_lobby_.erase(node_id);
     }
-    schedule_lobby_flush();
+    // Already batched by their node: pushed at once rather than after a
+    // window of this node's own (5 ms still gathers several nodes' changes).
+    schedule_lobby_flush(std::chrono::milliseconds(5));
 }
 
 void RoomService::share_lobby(std::function<void(std::vector<LobbyItem>)> share) {
@@ -401,16 +416,18 @@ void RoomService::mark_player(const std::string& name) {
     schedule_lobby_flush();
 }
 
-void RoomService::schedule_lobby_flush() {
-    // Coalesce bursts (a match ending touches several rows) into one batch.
-    if (lobby_update_pending_) {
+void RoomService::schedule_lobby_flush(std::chrono::milliseconds within) {
+    // Coalesce bursts (a match ending touches several rows) into one batch;
+    // a batch already due sooner takes these changes too.
+    const auto due = std::chrono::steady_clock::now() + within;
+    if (lobby_update_pending_ && lobby_update_.expiry() <= due) {
         return;
     }
     lobby_update_pending_ = true;
-    lobby_update_.expires_after(std::chrono::milliseconds(50));
+    lobby_update_.expires_at(due);  // a later wait still pending ends as aborted
     lobby_update_.async_wait([this](const boost::system::error_code& ec) {
-        lobby_update_pending_ = false;
         if (!ec) {
+            lobby_update_pending_ = false;
             flush_lobby();
         }
     });

@@ -305,7 +305,7 @@ class RoomService {
     // The room's row and its members' rows (also those who just left it).
     void mark_room(std::int64_t room_id);
     void mark_player(const std::string& name);
-    void schedule_lobby_flush();
+    void schedule_lobby_flush(std::chrono::milliseconds within = std::chrono::milliseconds(50));
     void flush_lobby();
     // Offers fanout_batch_ to the next slice of connections, then yields to
     // the I/O loop until the rest; the next batch waits for the last slice.

@@ -200,6 +200,18 @@ TEST_CASE(
     CHECK(watcher_b.require("store.show", {{"game", game}}).at("game").at("name") == game);
     CHECK(watcher_a.lobby().players() == watcher_b.lobby().players());
     const auto b0_room = *rooms_of_b.begin();
+    // a's admin dashboard lists b's rooms too, with their node.
+    const auto dashboard = seen_by_a.wait(
+        [&](const json& s) {
+            for (const auto& room : s.at("rooms")) {
+                if (room.at("room_id") == b0_room) {
+                    return room.value("node", "") == "b" && room.value("remote", false);
+                }
+            }
+            return false;
+        },
+        10s);
+    CHECK(dashboard);
     CHECK(watcher_a.lobby().rooms().at(b0_room).at("members").at(0).at("name") == "host-b0");
     // A room of b asked for on a: MOVED, with where to go instead.
     TestPlayer traveller(a, "traveller");
