@@ -4,10 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "platform/server/blocking.hpp"
 #include "platform/server/catalog_cache.hpp"
 #include "platform/server/lobby_server.hpp"
 #include "platform/server/lobby_session.hpp"
 #include "platform/server/room_service.hpp"
+#include "platform/server/server_config.hpp"
 
 namespace gamestore::server {
 
@@ -32,14 +34,20 @@ std::vector<std::int64_t> ids_in(const json& message, const char* key) {
 }  // namespace
 
 ClusterService::ClusterService(LobbyServer& lobby, RoomService& rooms, CatalogCache& catalog,
-                               ClusterLinkOptions options, bool pin_rooms_locally)
+                               store::Store& store, const ServerConfig& config,
+                               ClusterLinkOptions options)
     : lobby_(lobby),
       rooms_(rooms),
       catalog_(catalog),
+      store_(store),
       load_timer_(lobby.io()),
-      pin_rooms_locally_(pin_rooms_locally) {
+      pin_rooms_locally_(config.pin_rooms_locally),
+      dead_node_matches_after_(config.dead_node_matches_after) {
     ClusterLink::Events events;
-    events.nodes = [this](std::vector<ClusterNode> nodes) { nodes_ = std::move(nodes); };
+    events.nodes = [this](std::vector<ClusterNode> nodes) {
+        nodes_ = std::move(nodes);
+        close_dead_nodes_matches();
+    };
     events.message = [this](json message) { on_message(message); };
     events.fenced = [this](std::string why) { on_fenced(why); };
     events.rejoined = [this](std::int64_t generation) { on_rejoined(generation); };
@@ -133,6 +141,72 @@ std::optional<protocol::Redirect> ClusterService::place_room(std::int64_t accoun
     placed_.emplace_back(best->node_id, now);
     link_->send({{"kind", "room.placed"}, {"to", best->node_id}, {"account_id", account_id}});
     return protocol::Redirect{best->node_id, best->lobby_address, std::nullopt};
+}
+
+void ClusterService::close_dead_nodes_matches() {
+    if (fenced_ || closing_dead_) {
+        return;
+    }
+    const auto self = link_->node_id();
+    std::vector<std::pair<std::string, std::int64_t>> due;
+    for (const auto& node : nodes_) {
+        if (node.alive && node.node_id < self) {
+            return;  // a live node with a smaller id does it
+        }
+        if (!node.alive && node.silent_seconds * 1000 >= dead_node_matches_after_.count() &&
+            !closed_dead_.count({node.node_id, node.generation})) {
+            due.emplace_back(node.node_id, node.generation);
+        }
+    }
+    if (due.empty()) {
+        return;
+    }
+    closing_dead_ = true;
+    asio::co_spawn(
+        lobby_.io(),
+        [this, due]() -> asio::awaitable<void> {
+            const auto after =
+                std::chrono::duration_cast<std::chrono::seconds>(dead_node_matches_after_);
+            for (const auto& [node_id, generation] : due) {
+                const auto closed = co_await run_blocking(lobby_.blocking_pool(), [&]() -> int {
+                    auto open = store_.list_open_matches(node_id);
+                    if (!open.ok()) {
+                        spdlog::error("cluster: cannot list node '{}''s open matches: {}", node_id,
+                                      open.error().message);
+                        return -1;
+                    }
+                    const std::string reason = "its cluster node '" + node_id +
+                                               "' died and did not come back within " +
+                                               std::to_string(after.count()) + " s";
+                    int count = 0;
+                    for (const auto& match : *open) {
+                        // A node restarting meanwhile may close it first: that one counts.
+                        auto finished = store_.finish_match(
+                            match.match_id,
+                            store::MatchFinish{store::MatchStatus::Aborted, "",
+                                               store::unix_ms_now(), reason, std::nullopt});
+                        if (finished.ok()) {
+                            ++count;
+                            spdlog::warn(
+                                "cluster: match {} (room {}) of dead node '{}' closed as "
+                                "ABORTED",
+                                match.match_id, match.room_id, node_id);
+                        }
+                    }
+                    return count;
+                });
+                if (closed >= 0) {
+                    closed_dead_.insert({node_id, generation});
+                    if (closed > 0) {
+                        spdlog::warn(
+                            "cluster: closed {} open matches of node '{}', dead for over {} s",
+                            closed, node_id, after.count());
+                    }
+                }
+            }
+            closing_dead_ = false;
+        },
+        asio::detached);
 }
 
 void ClusterService::report_load() {

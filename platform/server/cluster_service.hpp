@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,18 +21,20 @@
 #include "platform/asio/asio.hpp"
 #include "platform/protocol/redirect.hpp"
 #include "platform/server/cluster_link.hpp"
+#include "platform/store/store.hpp"
 
 namespace gamestore::server {
 
+struct ServerConfig;
 class CatalogCache;
 class LobbyServer;
 class RoomService;
 
 class ClusterService {
   public:
-    // `pin_rooms_locally`: new rooms stay on this node (--room-placement local).
+    // From `config`: room placement and how long a dead node's matches wait.
     ClusterService(LobbyServer& lobby, RoomService& rooms, CatalogCache& catalog,
-                   ClusterLinkOptions options, bool pin_rooms_locally);
+                   store::Store& store, const ServerConfig& config, ClusterLinkOptions options);
     ~ClusterService();
 
     // Blocking, before serving (ClusterLink::join), then the link's thread
@@ -70,6 +73,10 @@ class ClusterService {
     void on_fenced(const std::string& why);
     void on_rejoined(std::int64_t generation);
     void report_load();
+    // The live node with the smallest id closes the open matches of nodes
+    // dead for longer than dead_node_matches_after (their machine is gone:
+    // no one else will).
+    void close_dead_nodes_matches();
     // Running matches (STARTING, IN_GAME, ENDING rooms) on this node now.
     int running_here() const;
     // Closes this node's connections of `revoked` sessions, and of
@@ -80,11 +87,16 @@ class ClusterService {
     LobbyServer& lobby_;
     RoomService& rooms_;
     CatalogCache& catalog_;
+    store::Store& store_;
     std::unique_ptr<ClusterLink> link_;
     boost::asio::steady_timer load_timer_;
     std::vector<ClusterNode> nodes_;
     bool fenced_ = false;
     bool pin_rooms_locally_;
+    std::chrono::milliseconds dead_node_matches_after_;
+    // Dead nodes (id, generation) whose open matches were closed here.
+    std::set<std::pair<std::string, std::int64_t>> closed_dead_;
+    bool closing_dead_ = false;
     // Rooms sent elsewhere lately, counted into the target's load until its
     // own renewals report them.
     std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> placed_;

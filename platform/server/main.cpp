@@ -190,6 +190,13 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"least-loaded", "local"}))
         ->envname("GAMESTORE_ROOM_PLACEMENT")
         ->capture_default_str();
+    double dead_node_matches_after_sec = config.dead_node_matches_after.count() / 1000.0;
+    app.add_option("--dead-node-matches-after", dead_node_matches_after_sec,
+                   "seconds a cluster node may stay dead before another node closes its open "
+                   "matches as ABORTED")
+        ->check(CLI::PositiveNumber)
+        ->envname("GAMESTORE_DEAD_NODE_MATCHES_AFTER")
+        ->capture_default_str();
     app.add_option("--game-ports", game_ports, "port range A-B for game servers")
         ->envname("GAMESTORE_GAME_PORTS")
         ->capture_default_str();
@@ -372,6 +379,8 @@ int main(int argc, char** argv) {
         config.ready_file = ready_file;
         config.seed_games_dir = seed_games;
         config.pin_rooms_locally = room_placement == "local";
+        config.dead_node_matches_after =
+            std::chrono::milliseconds(static_cast<long>(dead_node_matches_after_sec * 1000));
         config.auth_deadline =
             std::chrono::milliseconds(static_cast<long>(auth_deadline_sec * 1000));
         config.idle_timeout = std::chrono::milliseconds(static_cast<long>(idle_timeout_sec * 1000));

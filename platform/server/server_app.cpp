@@ -321,8 +321,8 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
                 : settings.advertise_lobby;
         link.conninfo = postgres->uri;
         link.password = database_password(settings);
-        p.cluster = std::make_unique<ClusterService>(p.lobby, *p.rooms, p.catalog, std::move(link),
-                                                     settings.pin_rooms_locally);
+        p.cluster = std::make_unique<ClusterService>(p.lobby, *p.rooms, p.catalog, *p.store,
+                                                     settings, std::move(link));
         p.services.cluster = p.cluster.get();
         p.cluster->join();
         p.rooms->set_room_ids([cluster = p.cluster.get()] { return cluster->next_room_id(); });

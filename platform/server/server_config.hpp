@@ -40,6 +40,9 @@ struct ServerConfig {
     // the least load (--room-placement least-loaded), true keeps them on the
     // node the player reached (--room-placement local).
     bool pin_rooms_locally = false;
+    // How long a cluster node may stay dead before another node closes its
+    // open match records as ABORTED (--dead-node-matches-after).
+    std::chrono::milliseconds dead_node_matches_after{600'000};
     std::uint16_t game_port_first = 17000;
     std::uint16_t game_port_last = 17999;
     std::filesystem::path seed_games_dir;

@@ -418,3 +418,51 @@ TEST_CASE("new rooms go to the least loaded node unless rooms are pinned to the 
         CHECK(player.redirects_followed() == 0);
     }
 }
+
+TEST_CASE("the open matches of a node that does not come back are closed by another node",
+          "[cluster][integration]") {
+    REQUIRE(PgCluster::available());
+    const auto database = PgCluster::shared().create_database();
+    auto a_args = node_args(database, "a");
+    a_args.insert(a_args.end(), {"--dead-node-matches-after", "2"});
+    ServerFixture a(a_args);
+    TempDir b_dir("gamestore-node-b");
+    auto b_args = node_args(database, "b");
+    b_args.insert(b_args.end(), {"--startup-timeout", "120"});
+    auto b = std::make_unique<ServerFixture>(b_args, b_dir.path() / "var");
+    AdminStream seen_by_a(a);
+    REQUIRE(seen_by_a.wait([](const json& s) { return node_alive(s, "a") && node_alive(s, "b"); },
+                           15s));
+
+    // A match that stays STARTING on b (its game server never reports).
+    TestDeveloper dev(a, "maker");
+    const auto game = dev.publish_fakegame("never-started", "Left Behind");
+    TestPlayer host(*b, "host");
+    host.require("room.create", {{"game", game}});
+    host.require("room.ready", {{"ready", true}});
+    const auto match_id = host.require("room.start").at("room").at("match_id").get<std::string>();
+    const auto status_of = [&] {
+        return PgCluster::shared().query(
+            "SELECT status || ' ' || reason FROM matches WHERE match_id = '" + match_id + "'",
+            database);
+    };
+    CHECK(status_of().rfind("OPEN", 0) == 0);
+
+    // b's machine is gone: a sees it dead after 5 s, and 2 s later closes
+    // its match (checked at each of a's dashboard states, one a second).
+    b->kill_hard();
+    const auto closed =
+        seen_by_a.wait([&](const json&) { return status_of().rfind("ABORTED", 0) == 0; }, 20s);
+    REQUIRE(closed);
+    CHECK(status_of().find("its cluster node 'b' died and did not come back within 2 s") !=
+          std::string::npos);
+    CHECK(a.log().find("closed 1 open matches of node 'b'") != std::string::npos);
+
+    // b comes back after all: the game server its crash left running
+    // belongs to a finished match of its data dir, so it is ended.
+    b.reset();
+    ServerFixture b_again(b_args, b_dir.path() / "var");
+    const auto log = b_again.log();
+    CHECK(log.find("startup: match " + match_id + " had finished") != std::string::npos);
+    CHECK(status_of().rfind("ABORTED", 0) == 0);
+}

@@ -159,6 +159,19 @@ void PgCluster::admin(const std::string& sql, const std::string& database_uri) {
         throw std::runtime_error("test cluster: " + sql + ": " + PQerrorMessage(conn.get()));
 }
 
+std::string PgCluster::query(const std::string& sql, const std::string& database_uri) {
+    std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(database_uri.c_str()), &PQfinish);
+    if (PQstatus(conn.get()) != CONNECTION_OK)
+        throw std::runtime_error(std::string("cannot connect to the test cluster: ") +
+                                 PQerrorMessage(conn.get()));
+    std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(conn.get(), sql.c_str()), &PQclear);
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
+        throw std::runtime_error("test cluster: " + sql + ": " + PQerrorMessage(conn.get()));
+    if (PQntuples(result.get()) == 0 || PQnfields(result.get()) == 0)
+        return {};
+    return PQgetvalue(result.get(), 0, 0);
+}
+
 std::string PgCluster::create_database() {
     const std::string name = "test_" + std::to_string(++next_database_);
     admin("CREATE DATABASE " + name + " TEMPLATE template0");

@@ -47,6 +47,9 @@ class PgCluster {
     // Runs SQL on the `postgres` maintenance database, or on the database
     // of `database_uri` (one create_database returned); throws on error.
     void admin(const std::string& sql, const std::string& database_uri = {});
+    // The first column of the first row `sql` returns on the database of
+    // `database_uri` ("" when no row); throws on error.
+    std::string query(const std::string& sql, const std::string& database_uri);
     // Stops the server with SIGKILL-free fast shutdown and starts it again on
     // the same data directory (for tests of a restarted database).
     void restart();
