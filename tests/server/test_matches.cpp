@@ -1658,6 +1658,54 @@ TEST_CASE("the platform's healthcheck is diagnostic: it runs, logs, skips bind-o
     ::close(holder);
 }
 
+TEST_CASE(
+    "one /proc scan answers every stop: live groups, and processes carrying an id outside its "
+    "group",
+    "[launch][unit]") {
+    using gamestore::launch::DescendantTable;
+    const std::string id = "m-0123456789abcdef01234567";
+    // Two of our children in sessions (and groups) of their own, both
+    // carrying the id: seen from either one's group, the other escaped it.
+    // A third carries no id.
+    auto spawn_sleep = [&](bool carries) {
+        gamestore::launch::ProcessSpec spec;
+        spec.argv = {"sleep", "30"};
+        spec.env = gamestore::launch::base_environment();
+        if (carries) {
+            spec.env.emplace_back("MATCH_ID", id);
+        }
+        spec.cwd = fs::current_path();
+        auto spawned = gamestore::launch::spawn_process(spec);
+        REQUIRE(std::holds_alternative<gamestore::launch::SpawnedProcess>(spawned));
+        return std::get<gamestore::launch::SpawnedProcess>(spawned);
+    };
+    const auto ids_in = [](std::string_view entry, std::vector<std::string>& ids) {
+        if (entry.rfind("MATCH_ID=", 0) == 0) {
+            ids.emplace_back(entry.substr(9));
+        }
+    };
+    const auto first = spawn_sleep(true);
+    const auto second = spawn_sleep(true);
+    const auto other = spawn_sleep(false);
+
+    const auto table = DescendantTable::scan(ids_in);
+    CHECK(table.group_alive(first.pgid));
+    CHECK(table.group_alive(second.pgid));
+    CHECK(table.escaped(first.pgid, id) == std::vector<pid_t>{second.pid});
+    CHECK(table.escaped(second.pgid, id) == std::vector<pid_t>{first.pid});
+    CHECK(table.escaped(other.pgid, "m-ffffffffffffffffffffffff").empty());
+
+    for (const auto& process : {first, second, other}) {
+        ::kill(process.pid, SIGKILL);
+        int status = 0;
+        REQUIRE(::waitpid(process.pid, &status, 0) == process.pid);
+    }
+    const auto after = DescendantTable::scan(ids_in);
+    CHECK_FALSE(after.group_alive(first.pgid));
+    CHECK_FALSE(after.group_alive(second.pgid));
+    CHECK(after.escaped(first.pgid, id).empty());
+}
+
 TEST_CASE("the reaper forgets exits nobody watched, so a reused pid is not reported dead at birth",
           "[reaper][unit]") {
     boost::asio::io_context io;
