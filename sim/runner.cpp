@@ -1333,6 +1333,9 @@ void Run::collect_pings() {
             ++result_.ops_fail;
         }
     }
+    // The ops log is in completion order; the pings join it in theirs.
+    std::stable_sort(result_.ops.begin(), result_.ops.end(),
+                     [](const OpRecord& a, const OpRecord& b) { return a.end_ms < b.end_ms; });
 }
 
 asio::awaitable<void> Run::argv_scanner() {
