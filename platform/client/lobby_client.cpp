@@ -71,6 +71,12 @@ asio::awaitable<void> LobbyClient::read_loop() {
             // The server never sends such lines; the stream can no longer be trusted.
             break;
         }
+        if (on_delta_number_) {
+            if (const auto delta = protocol::scan_lobby_delta(frame->line)) {
+                on_delta_number_(*delta);
+                continue;
+            }
+        }
         auto message = protocol::parse_server_message(frame->line);
         if (auto* event = std::get_if<protocol::Event>(&message)) {
             if (on_event_) {

@@ -18,6 +18,7 @@
 #include "platform/asio/asio.hpp"
 #include "platform/net/channel.hpp"
 #include "platform/protocol/lobby.hpp"
+#include "platform/protocol/lobby_mirror.hpp"
 
 namespace gamestore::client {
 
@@ -44,6 +45,7 @@ class LobbyClient : public std::enable_shared_from_this<LobbyClient> {
 public:
     using EventHandler = std::function<void(const protocol::Event&)>;
     using CloseHandler = std::function<void()>;
+    using DeltaNumberHandler = std::function<void(const protocol::DeltaNumber&)>;
 
     // Connects (with a deadline) and starts the reader; throws std::runtime_error
     // with a sentence when the server cannot be reached.
@@ -59,6 +61,14 @@ public:
 
     void set_event_handler(EventHandler handler) { on_event_ = std::move(handler); }
     void set_close_handler(CloseHandler handler) { on_close_ = std::move(handler); }
+    // When set, lobby deltas reach this handler with only their name and
+    // seq (protocol::scan_lobby_delta), unparsed, instead of the event
+    // handler: a client that only checks the numbering (each of the sim's
+    // hundreds of players) skips building a document per delta. A line the
+    // scanner cannot read goes the usual way.
+    void set_delta_number_handler(DeltaNumberHandler handler) {
+        on_delta_number_ = std::move(handler);
+    }
     void close();
     bool is_open() const { return channel_.is_open(); }
     // The address of our end of the connection (what the server sees us as).
@@ -82,6 +92,7 @@ private:
     std::int64_t next_id_ = 1;
     EventHandler on_event_;
     CloseHandler on_close_;
+    DeltaNumberHandler on_delta_number_;
     bool reader_done_ = false;
 };
 

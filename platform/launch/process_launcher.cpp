@@ -468,6 +468,102 @@ std::vector<pid_t> escaped_processes(pid_t pgid, const std::string& marker, Line
     return outside;
 }
 
+DescendantTable DescendantTable::scan(const IdsIn& ids_in) {
+    struct Entry {
+        pid_t parent = 0;
+        pid_t pgid = 0;
+        bool live = false;
+    };
+    std::map<pid_t, Entry> table;
+    std::error_code ec;
+    for (const auto& proc : fs::directory_iterator("/proc", ec)) {
+        const auto pid_text = proc.path().filename().string();
+        if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        const auto pid = static_cast<pid_t>(std::stol(pid_text));
+        const auto fields = stat_fields(pid);
+        if (fields.size() < 3) {
+            continue;  // gone meanwhile
+        }
+        Entry entry;
+        try {
+            entry.parent = static_cast<pid_t>(std::stol(fields[1]));
+            entry.pgid = static_cast<pid_t>(std::stol(fields[2]));
+        } catch (const std::exception&) {
+            continue;
+        }
+        entry.live = fields[0] != "Z" && fields[0] != "X";
+        table.emplace(pid, entry);
+    }
+    DescendantTable result;
+    const pid_t self = ::getpid();
+    // 1: descends from us, 0: does not; filled as the ancestry walks go.
+    std::map<pid_t, bool> descends;
+    descends[self] = true;
+    std::vector<pid_t> path;
+    for (const auto& [pid, entry] : table) {
+        if (!entry.live) {
+            continue;
+        }
+        result.live_groups_.insert(entry.pgid);
+        // Up the parents until one whose answer is known (bounded: the
+        // table is a snapshot taken over time, so a pid reused meanwhile
+        // could make a cycle).
+        path.clear();
+        bool ours = false;
+        pid_t current = pid;
+        for (std::size_t depth = 0; depth <= table.size(); ++depth) {
+            const auto known = descends.find(current);
+            if (known != descends.end()) {
+                ours = known->second;
+                break;
+            }
+            path.push_back(current);
+            const auto up = table.find(current);
+            if (up == table.end() || up->second.parent <= 1) {
+                break;
+            }
+            current = up->second.parent;
+        }
+        for (const pid_t step : path) {
+            descends[step] = ours;
+        }
+        if (!ours || pid == self) {
+            continue;
+        }
+        const std::string environ_text =
+            read_small_file(fs::path("/proc") / std::to_string(pid) / "environ");
+        std::vector<std::string> ids;
+        for (std::size_t start = 0; start < environ_text.size();) {
+            auto end = environ_text.find('\0', start);
+            if (end == std::string::npos)
+                end = environ_text.size();
+            ids_in(std::string_view(environ_text).substr(start, end - start), ids);
+            start = end + 1;
+        }
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+        for (auto& id : ids) {
+            result.carriers_[std::move(id)].push_back({pid, entry.pgid});
+        }
+    }
+    return result;
+}
+
+std::vector<pid_t> DescendantTable::escaped(pid_t pgid, const std::string& id) const {
+    std::vector<pid_t> outside;
+    const auto found = carriers_.find(id);
+    if (found != carriers_.end()) {
+        for (const auto& carrier : found->second) {
+            if (carrier.pgid != pgid) {
+                outside.push_back(carrier.pid);
+            }
+        }
+    }
+    return outside;
+}
+
 void signal_tree(pid_t pgid, const std::vector<pid_t>& pids, int signo) {
     if (pgid > 1) {
         ::kill(-pgid, signo);

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -121,6 +122,34 @@ std::map<std::string, std::vector<pid_t>> orphans_by_env_id(
 // not in group `pgid`: what escaped the group with setsid. Scans /proc: run
 // it off the lobby thread.
 std::vector<pid_t> escaped_processes(pid_t pgid, const std::string& marker, Lineage lineage);
+
+// What one /proc scan finds, for the stops of many matches at once: every
+// process group with a live member, and this process's live descendants
+// (we are a subreaper, so escaped grandchildren stay descendants) by the ids
+// `ids_in` finds in their environment entries. A stop asks it what
+// group_alive() and escaped_processes(..., Lineage::Descendant) would
+// answer, so any number of concurrent stops cost one scan instead of one
+// each. Reads every process's stat but only our descendants' environments.
+class DescendantTable {
+  public:
+    // Adds to `ids` the ids found in one environment entry (KEY=value).
+    using IdsIn = std::function<void(std::string_view entry, std::vector<std::string>& ids)>;
+
+    static DescendantTable scan(const IdsIn& ids_in);
+
+    // Any live (not zombie) process in the group.
+    bool group_alive(pid_t pgid) const { return live_groups_.count(pgid) > 0; }
+    // The live descendants carrying `id` that are not in group `pgid`.
+    std::vector<pid_t> escaped(pid_t pgid, const std::string& id) const;
+
+  private:
+    struct Carrier {
+        pid_t pid = 0;
+        pid_t pgid = 0;
+    };
+    std::set<pid_t> live_groups_;
+    std::map<std::string, std::vector<Carrier>> carriers_;
+};
 
 // Sends `signo` to the group (when pgid > 1) and to each of `pids`; after
 // SIGTERM also SIGCONT, because a stopped process cannot act on SIGTERM.

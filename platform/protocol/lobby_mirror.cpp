@@ -44,7 +44,187 @@ std::optional<std::string> name_of(const json& player) {
     return it->get<std::string>();
 }
 
+// A forward-only reader over one line: just enough JSON to find members by
+// name and step over the values it does not want.
+class LineScanner {
+  public:
+    explicit LineScanner(std::string_view text) : text_(text) {}
+
+    void skip_blanks() {
+        while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                       text_[pos_] == '\n' || text_[pos_] == '\r')) {
+            ++pos_;
+        }
+    }
+    bool at_end() {
+        skip_blanks();
+        return pos_ == text_.size();
+    }
+    bool take(char c) {
+        skip_blanks();
+        if (pos_ < text_.size() && text_[pos_] == c) {
+            ++pos_;
+            return true;
+        }
+        return false;
+    }
+    // A string's raw text between its quotes (escapes left as they are);
+    // `escaped` says whether there were any.
+    std::optional<std::string_view> string(bool& escaped) {
+        escaped = false;
+        if (!take('"')) {
+            return std::nullopt;
+        }
+        const auto start = pos_;
+        while (pos_ < text_.size()) {
+            const char c = text_[pos_];
+            if (c == '"') {
+                return text_.substr(start, pos_++ - start);
+            }
+            if (c == '\\') {
+                escaped = true;
+                ++pos_;
+            }
+            ++pos_;
+        }
+        return std::nullopt;
+    }
+    // Steps over one value of any kind; false if the line ends inside it.
+    bool skip_value() {
+        skip_blanks();
+        if (pos_ >= text_.size()) {
+            return false;
+        }
+        const char first = text_[pos_];
+        if (first == '"') {
+            bool escaped = false;
+            return string(escaped).has_value();
+        }
+        if (first == '{' || first == '[') {
+            std::size_t depth = 0;
+            while (pos_ < text_.size()) {
+                const char c = text_[pos_];
+                if (c == '"') {
+                    bool escaped = false;
+                    if (!string(escaped)) {
+                        return false;
+                    }
+                    continue;
+                }
+                ++pos_;
+                if (c == '{' || c == '[') {
+                    ++depth;
+                } else if ((c == '}' || c == ']') && --depth == 0) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        // A number, true, false or null: up to the next delimiter.
+        const auto start = pos_;
+        while (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != '}' &&
+               text_[pos_] != ']' && text_[pos_] != ' ' && text_[pos_] != '\t' &&
+               text_[pos_] != '\n' && text_[pos_] != '\r') {
+            ++pos_;
+        }
+        return pos_ > start;
+    }
+    // A plain non-negative integer (digits only, no sign, fraction or
+    // exponent) that fits 64 bits.
+    std::optional<std::uint64_t> unsigned_integer() {
+        skip_blanks();
+        const auto start = pos_;
+        std::uint64_t value = 0;
+        while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
+            const auto digit = static_cast<std::uint64_t>(text_[pos_] - '0');
+            if (value > (UINT64_MAX - digit) / 10) {
+                return std::nullopt;
+            }
+            value = value * 10 + digit;
+            ++pos_;
+        }
+        if (pos_ == start || (pos_ - start > 1 && text_[start] == '0')) {
+            return std::nullopt;
+        }
+        if (pos_ < text_.size() &&
+            (text_[pos_] == '.' || text_[pos_] == 'e' || text_[pos_] == 'E')) {
+            return std::nullopt;
+        }
+        return value;
+    }
+
+    // Walks the members of an object, handing each member's raw name to
+    // `on_member`, which must consume the value; false if the object is
+    // not well formed as far as it was read, or `on_member` said so.
+    template <class OnMember>
+    bool members(OnMember&& on_member) {
+        if (!take('{')) {
+            return false;
+        }
+        if (take('}')) {
+            return true;
+        }
+        do {
+            bool escaped = false;
+            const auto name = string(escaped);
+            if (!name || !take(':')) {
+                return false;
+            }
+            // An escaped name is never one looked for: passed as "" so the
+            // value is skipped.
+            if (!on_member(escaped ? std::string_view() : *name)) {
+                return false;
+            }
+        } while (take(','));
+        return take('}');
+    }
+
+  private:
+    std::string_view text_;
+    std::size_t pos_ = 0;
+};
+
 }  // namespace
+
+std::optional<DeltaNumber> scan_lobby_delta(std::string_view line) {
+    LineScanner scan(line);
+    std::string_view event;
+    bool has_event = false;
+    std::uint64_t seq = 0;
+    bool has_seq = false;
+    bool shaped = true;
+    const bool whole = scan.members([&](std::string_view name) {
+        if (name == "event") {
+            bool escaped = false;
+            const auto text = scan.string(escaped);
+            has_event = text.has_value() && !escaped;
+            shaped = shaped && has_event;
+            event = text.value_or(std::string_view());
+            return text.has_value();
+        }
+        if (name == "data") {
+            has_seq = false;
+            return scan.members([&](std::string_view field) {
+                if (field != "seq") {
+                    return scan.skip_value();
+                }
+                const auto number = scan.unsigned_integer();
+                has_seq = number.has_value();
+                if (!has_seq) {
+                    shaped = false;
+                    return scan.skip_value();
+                }
+                seq = *number;
+                return true;
+            });
+        }
+        return scan.skip_value();
+    });
+    if (!whole || !shaped || !scan.at_end() || !has_event || !has_seq || !is_lobby_delta(event)) {
+        return std::nullopt;
+    }
+    return DeltaNumber{event, seq};
+}
 
 bool is_lobby_delta(std::string_view event) {
     return event == kLobbyRoomAdded || event == kLobbyRoomChanged || event == kLobbyRoomRemoved ||

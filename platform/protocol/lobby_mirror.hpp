@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,22 @@ inline constexpr std::string_view kLobbyPlayerRemoved = "lobby.player_removed";
 
 // Whether `event` is one of the six lobby delta events.
 bool is_lobby_delta(std::string_view event);
+
+// Where a lobby delta stands in the sequence, read from its line without
+// building a JSON document.
+struct DeltaNumber {
+    std::string_view event;  // one of the six names, a view into the line
+    std::uint64_t seq = 0;
+};
+
+// The event name and `data.seq` of a server line shaped like a lobby delta,
+// `{"event":"lobby.…","data":{…,"seq":N,…}}` (members in any order, blanks
+// allowed, the last of a repeated member counts, as for the full parser).
+// nullopt when the line is not a lobby delta or not shaped like one (an
+// escaped name, a seq that is not a plain non-negative integer): parse it
+// the usual way then. The rows are skipped, not validated, so this serves a
+// client that only checks the numbering; one that keeps the rows parses.
+std::optional<DeltaNumber> scan_lobby_delta(std::string_view line);
 
 enum class MirrorStep {
     Applied,    // the next delta: the mirror is at its seq now

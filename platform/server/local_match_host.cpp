@@ -56,6 +56,16 @@ struct Leftovers {
     std::vector<pid_t> escaped;
 };
 
+// Every match id in one environment entry: what a substring search for
+// each match's id would find.
+void match_ids_in(std::string_view entry, std::vector<std::string>& ids) {
+    while (auto id = match_id_in(entry)) {
+        const auto at = entry.find(*id);
+        ids.push_back(std::move(*id));
+        entry.remove_prefix(at + 1);
+    }
+}
+
 }  // namespace
 
 LocalMatchHost::LocalMatchHost(PlatformServices& services, ChildReaper& reaper,
@@ -284,14 +294,12 @@ asio::awaitable<void> LocalMatchHost::stop(std::string match_id, bool after_end)
 
 asio::awaitable<void> LocalMatchHost::stop_processes(pid_t pgid, std::string match_id,
                                                      bool after_end) {
-    launch::StopOutcome outcome;
-    auto& pool = services_.lobby.blocking_pool();
     asio::steady_timer tick(services_.lobby.io());
     const std::string& marker = match_id;
     const std::vector<pid_t> none;
-    auto look = [&] {
-        return Leftovers{launch::group_alive(pgid),
-                         launch::escaped_processes(pgid, marker, launch::Lineage::Descendant)};
+    auto look = [&]() -> asio::awaitable<Leftovers> {
+        const auto table = co_await scan_processes();
+        co_return Leftovers{table->group_alive(pgid), table->escaped(pgid, marker)};
     };
     if (after_end) {
         // A game that reported its end usually exits by itself.
@@ -300,8 +308,7 @@ asio::awaitable<void> LocalMatchHost::stop_processes(pid_t pgid, std::string mat
     // An empty group's number may be reused once its leader was reaped:
     // signal it only while it has members.
     launch::signal_tree(launch::group_has_members(pgid) ? pgid : 0, none, SIGTERM);
-    auto escaped = co_await run_blocking(
-        pool, [&] { return launch::escaped_processes(pgid, marker, launch::Lineage::Descendant); });
+    auto escaped = (co_await look()).escaped;
     launch::signal_tree(0, escaped, SIGTERM);
     const auto term_deadline = Clock::now() + tuning_.stop_grace;
     // The cheap polling counts zombies and only knows the escapees found so
@@ -309,7 +316,7 @@ asio::awaitable<void> LocalMatchHost::stop_processes(pid_t pgid, std::string mat
     // rest of the grace (a few rounds at most).
     for (int round = 0; round < 8; ++round) {
         co_await wait_until_gone(tick, pgid, escaped, term_deadline);
-        const auto left = co_await run_blocking(pool, look);
+        const auto left = co_await look();
         if (!left.group && left.escaped.empty()) {
             spdlog::debug("match {}: process group {} is gone", match_id, pgid);
             co_return;
@@ -320,8 +327,7 @@ asio::awaitable<void> LocalMatchHost::stop_processes(pid_t pgid, std::string mat
         launch::signal_tree(0, left.escaped, SIGTERM);
         escaped = left.escaped;
     }
-    const auto stubborn = co_await run_blocking(
-        pool, [&] { return launch::escaped_processes(pgid, marker, launch::Lineage::Descendant); });
+    const auto stubborn = (co_await look()).escaped;
     launch::signal_tree(launch::group_has_members(pgid) ? pgid : 0, stubborn, SIGKILL);
     spdlog::warn("match {}: the game server ignored SIGTERM for {} ms; killed its process group{}",
                  match_id, tuning_.stop_grace.count(),
@@ -329,10 +335,54 @@ asio::awaitable<void> LocalMatchHost::stop_processes(pid_t pgid, std::string mat
                      ? std::string()
                      : " and " + std::to_string(stubborn.size()) + " escaped process(es)");
     co_await wait_until_gone(tick, pgid, stubborn, Clock::now() + tuning_.kill_wait);
-    const auto left = co_await run_blocking(pool, look);
+    const auto left = co_await look();
     if (left.group || !left.escaped.empty()) {
         spdlog::error("match {}: processes survived SIGKILL", match_id);
     }
+}
+
+asio::awaitable<std::shared_ptr<const launch::DescendantTable>> LocalMatchHost::scan_processes() {
+    if (!next_scan_) {
+        next_scan_ = std::make_shared<Scan>(services_.lobby.io());
+    }
+    const auto mine = next_scan_;
+    if (!scanning_) {
+        start_scan();
+    }
+    while (!mine->finished) {
+        mine->done.expires_at(Clock::time_point::max());
+        boost::system::error_code ec;
+        co_await mine->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (mine->error) {
+        std::rethrow_exception(mine->error);
+    }
+    co_return mine->table;
+}
+
+void LocalMatchHost::start_scan() {
+    scanning_ = true;
+    auto scan = std::move(next_scan_);
+    next_scan_.reset();
+    asio::co_spawn(
+        services_.lobby.io(),
+        [this, scan]() -> asio::awaitable<void> {
+            try {
+                scan->table = co_await run_blocking(services_.lobby.blocking_pool(), [] {
+                    return std::make_shared<const launch::DescendantTable>(
+                        launch::DescendantTable::scan(match_ids_in));
+                });
+            } catch (...) {
+                scan->error = std::current_exception();
+            }
+            scan->finished = true;
+            scan->done.cancel();
+            scanning_ = false;
+            if (next_scan_) {
+                start_scan();
+            }
+        },
+        asio::detached);
 }
 
 void LocalMatchHost::reconcile(

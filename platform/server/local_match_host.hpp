@@ -8,7 +8,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <map>
+#include <memory>
+
+#include "platform/launch/process_launcher.hpp"
 
 #include "platform/server/child_reaper.hpp"
 #include "platform/server/match_host.hpp"
@@ -54,12 +58,28 @@ class LocalMatchHost final : public MatchHost {
     // grace, then SIGKILL; polled on the I/O thread, /proc scans on the pool.
     boost::asio::awaitable<void> stop_processes(pid_t pgid, std::string match_id, bool after_end);
 
+    // The next /proc scan (on the blocking pool), shared by every stop that
+    // asks while the one before it runs: tearing down 2,000 matches at once
+    // costs a few scans, not a few per match. A scan that started before a
+    // stop asked is never its answer, so the answer postdates its signals.
+    boost::asio::awaitable<std::shared_ptr<const launch::DescendantTable>> scan_processes();
+    void start_scan();
+    struct Scan {
+        explicit Scan(boost::asio::io_context& io) : done(io) {}
+        boost::asio::steady_timer done;
+        bool finished = false;
+        std::shared_ptr<const launch::DescendantTable> table;
+        std::exception_ptr error;
+    };
+
     PlatformServices& services_;
     ChildReaper& reaper_;
     LocalHostTuning tuning_;
     std::uint16_t report_port_;
     PortPool ports_;
     std::map<std::string, Local> matches_;
+    std::shared_ptr<Scan> next_scan_;  // asked for, not started yet
+    bool scanning_ = false;
 };
 
 }  // namespace gamestore::server

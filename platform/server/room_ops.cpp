@@ -68,7 +68,8 @@ json stats_json(const PlatformServices& services, const RoomService& rooms) {
              {{"seq", rooms.lobby_counters().seq},
               {"flushes", rooms.lobby_counters().flushes},
               {"pushed_bytes", rooms.lobby_counters().pushed_bytes},
-              {"dropped_batches", rooms.lobby_counters().dropped_batches}}},
+              {"dropped_batches", rooms.lobby_counters().dropped_batches},
+              {"caught_up", rooms.lobby_counters().caught_up}}},
             {"sandbox", launch::sandbox_mode_name(services.sandbox.mode())}};
 }
 

@@ -572,7 +572,9 @@ void RoomService::offer_lobby_batch(LobbySession& session) {
 }
 
 void RoomService::catch_up_lobby(LobbySession& session) {
-    if (fanout_batch_ && session.id() < fanout_end_) {
+    if (fanout_batch_ && session.id() < fanout_end_ &&
+        session.lobby_batch() != lobby_counters_.flushes) {
+        ++lobby_counters_.caught_up;
         offer_lobby_batch(session);
     }
 }

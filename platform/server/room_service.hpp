@@ -175,6 +175,7 @@ struct LobbyCounters {
     std::uint64_t flushes = 0;          // batches pushed (one per coalescing window with changes)
     std::uint64_t pushed_bytes = 0;     // delta bytes queued, summed over every recipient
     std::uint64_t dropped_batches = 0;  // batches not queued to a reader that had fallen behind
+    std::uint64_t caught_up = 0;  // snapshots asked mid-fan-out, before their connection's turn
 };
 
 class RoomService {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "platform/protocol/lobby.hpp"
 #include "platform/protocol/lobby_mirror.hpp"
 
 using namespace gamestore::protocol;
@@ -190,4 +191,66 @@ TEST_CASE("lobby mirror: malformed deltas and snapshots change nothing",
     CHECK(mirror.players().count("ana") == 1);
     CHECK(is_lobby_delta("lobby.room_changed"));
     CHECK_FALSE(is_lobby_delta("lobby.updated"));
+}
+
+TEST_CASE("scan_lobby_delta reads the name and seq the full parser reads",
+          "[protocol][lobby][unit]") {
+    const std::uint32_t seed = 42;
+    INFO("seed " << seed);
+    ModelLobby lobby(seed);
+    for (int i = 0; i < 500; ++i) {
+        const auto delta = lobby.churn();
+        const auto line = encode_event(delta.event, delta.data);
+        const auto scanned = scan_lobby_delta(line);
+        REQUIRE(scanned);
+        CHECK(scanned->event == delta.event);
+        CHECK(scanned->seq == delta.data.at("seq").get<std::uint64_t>());
+    }
+}
+
+TEST_CASE("scan_lobby_delta: members in any order, blanks, strings that look like members",
+          "[protocol][lobby][unit]") {
+    const auto scanned = scan_lobby_delta(
+        " { \"data\" : { \"seq\" : 7 , \"room\" : {\"game\":\"x\\\"seq\\\":9 "
+        "{[\",\"members\":[{\"seq\":3}],"
+        "\"n\":-1.5e3,\"t\":true,\"z\":null} } , \"event\" : \"lobby.room_changed\" }\r\n");
+    REQUIRE(scanned);
+    CHECK(scanned->event == "lobby.room_changed");
+    CHECK(scanned->seq == 7);
+    // A repeated member: the last counts, as for the full parser.
+    const auto twice = scan_lobby_delta(
+        R"({"event":"room.updated","event":"lobby.player_removed","data":{"seq":1,"seq":2}})");
+    REQUIRE(twice);
+    CHECK(twice->event == "lobby.player_removed");
+    CHECK(twice->seq == 2);
+    CHECK(scan_lobby_delta(
+              R"({"event":"lobby.room_removed","data":{"room_id":1,"seq":18446744073709551615}})")
+              ->seq == UINT64_MAX);
+}
+
+TEST_CASE("scan_lobby_delta leaves to the full parser what is not a plainly numbered delta",
+          "[protocol][lobby][unit]") {
+    for (const std::string line : {
+             R"({"event":"room.updated","data":{"seq":1}})",            // another event
+             R"({"id":1,"ok":true,"data":{"seq":1}})",                  // a response
+             R"({"event":"lobby.room_removed","data":{"room_id":1}})",  // no seq
+             R"({"event":"lobby.room_removed","data":{"seq":-1}})",     // negative
+             R"({"event":"lobby.room_removed","data":{"seq":1.0}})",    // not an integer
+             R"({"event":"lobby.room_removed","data":{"seq":2e3}})",    // exponent
+             R"({"event":"lobby.room_removed","data":{"seq":01}})",     // leading zero
+             R"({"event":"lobby.room_removed","data":{"seq":"1"}})",    // a string
+             R"({"event":"lobby.room_removed","data":{"seq":18446744073709551616}})",  // too big
+             R"({"event":"lobby.room_remov\u0065d","data":{"seq":1}})",  // escaped name
+             R"({"event":"lobby.room_removed","data":{"s\u0065q":1}})",  // escaped member
+             R"({"event":"lobby.room_removed","data":null})",
+             R"({"event":"lobby.room_removed","data":{"seq":1})",  // cut short
+             R"({"event":"lobby.room_removed","data":{"seq":1,"room":{"a":"}}})",
+             R"({"event":"lobby.room_removed","data":{"seq":1}} trailing)",
+             R"(["event","lobby.room_removed"])",
+             "",
+             "{",
+         }) {
+        INFO(line);
+        CHECK_FALSE(scan_lobby_delta(line));
+    }
 }

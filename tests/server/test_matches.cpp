@@ -1292,6 +1292,279 @@ TEST_CASE("lobby deltas: after random churn every watcher's copy equals a fresh 
     CHECK(observer.deltas_seen() > 0);
 }
 
+// A connection read line by line, in the order the server wrote: what the
+// ordering rule of lobby deltas and snapshots is about.
+struct LineConnection {
+    explicit LineConnection(boost::asio::io_context& io) : socket(io) {}
+    boost::asio::ip::tcp::socket socket;
+    std::string buffer;
+
+    boost::asio::awaitable<void> send(const std::string& line) {
+        co_await boost::asio::async_write(socket, boost::asio::buffer(line),
+                                          boost::asio::use_awaitable);
+    }
+    boost::asio::awaitable<std::string> read_line() {
+        const auto n = co_await boost::asio::async_read_until(
+            socket, boost::asio::dynamic_buffer(buffer), '\n', boost::asio::use_awaitable);
+        std::string line = buffer.substr(0, n - 1);
+        buffer.erase(0, n);
+        co_return line;
+    }
+};
+
+// One connection that keeps asking lobby.snapshot and checks each answer
+// against the deltas before and after it.
+struct Asker {
+    gamestore::protocol::LobbyMirror lobby;
+    bool toggles_watch = false;  // turns lobby.watch off and on: gaps
+    std::size_t answers = 0;
+    std::size_t deltas = 0;
+    std::size_t gaps = 0;
+    std::size_t compared = 0;  // answers its copy was compared with
+    std::vector<std::string> violations;
+};
+
+TEST_CASE("lobby deltas: a snapshot asked while its batch is on the way comes after that batch",
+          "[server][integration]") {
+    namespace asio = boost::asio;
+    using gamestore::protocol::MirrorStep;
+    ServerFixture server(server_args());
+    const auto& endpoints = server.endpoints();
+    // One account behind every connection: they resume its session, so
+    // hundreds of them cost no password hash.
+    auto sign_up = [&](const std::string& name) {
+        gamestore::client::SyncLobbyClient client;
+        client.connect(endpoints.lobby_host, endpoints.lobby_port);
+        const json credentials = {{"role", "player"}, {"name", name}, {"password", "password123"}};
+        REQUIRE(client.call("auth.register", credentials).ok);
+        const auto login = client.call("auth.login", credentials);
+        REQUIRE(login.ok);
+        return login.data.at("token").get<std::string>();
+    };
+    const auto crowd = sign_up("crowd");
+    const auto churner = sign_up("churner");
+
+    // More connections than one slice of the fan-out (512): the askers,
+    // connected last, are in the second slice, so a batch is still on its
+    // way to them while the first slice is written, and their snapshots
+    // arrive in between.
+    constexpr int kFillers = 530;
+    constexpr int kAskers = 6;
+    std::vector<std::unique_ptr<RawConnection>> fillers;
+    for (int i = 0; i < kFillers; ++i) {
+        auto filler = std::make_unique<RawConnection>(endpoints.lobby_host, endpoints.lobby_port);
+        // Not watching, so they need not be read.
+        REQUIRE(filler->send(R"({"id":1,"op":"auth.resume","token":")" + crowd +
+                             R"("})"
+                             "\n"
+                             R"({"id":2,"op":"lobby.watch","on":false})"
+                             "\n"));
+        fillers.push_back(std::move(filler));
+    }
+    for (auto& filler : fillers) {
+        for (bool answered = false; !answered;) {
+            const auto line = filler->read_line(10s);
+            REQUIRE(line);
+            answered = line->rfind(R"({"id":2,)", 0) == 0;
+        }
+    }
+
+    asio::io_context io;
+    const asio::ip::tcp::endpoint lobby(asio::ip::make_address(endpoints.lobby_host),
+                                        endpoints.lobby_port);
+    std::vector<Asker> askers(kAskers);
+    bool churning = true;
+    int askers_running = 0;
+    std::uint64_t caught_up = 0;
+    int rounds = 0;
+    std::string driver_problem;
+
+    auto ask = [&](Asker& a, int index) -> asio::awaitable<void> {
+        LineConnection c(io);
+        co_await c.socket.async_connect(lobby, asio::use_awaitable);
+        co_await c.send(R"({"id":0,"op":"auth.resume","token":")" + crowd + "\"}\n");
+        std::int64_t next_id = 1;
+        a.toggles_watch = index % 4 == 0;
+        const auto send = [&](const std::string& op,
+                              const std::string& args) -> asio::awaitable<void> {
+            co_await c.send(R"({"id":)" + std::to_string(next_id++) + R"(,"op":")" + op + "\"" +
+                            args + "}\n");
+        };
+        // While the watch is off the copy stays as it was; once it is back
+        // on, the next delta shows that some were missed (a gap).
+        bool skip_answer = false;
+        bool ask_on_delta = false;
+        co_await send("lobby.snapshot", "");
+        for (;;) {
+            const auto message = gamestore::protocol::parse_server_message(co_await c.read_line());
+            if (const auto* event = std::get_if<gamestore::protocol::Event>(&message)) {
+                if (!gamestore::protocol::is_lobby_delta(event->name)) {
+                    continue;
+                }
+                ++a.deltas;
+                const auto step = a.lobby.apply_delta(event->name, event->data);
+                if (step == MirrorStep::Stale) {
+                    a.violations.push_back("delta " + event->data.at("seq").dump() +
+                                           " arrived after a snapshot at " +
+                                           std::to_string(a.lobby.seq()));
+                } else if (step == MirrorStep::Gap) {
+                    ++a.gaps;
+                }
+                if (ask_on_delta) {
+                    ask_on_delta = false;
+                    co_await send("lobby.snapshot", "");
+                }
+                continue;
+            }
+            const auto* response = std::get_if<gamestore::protocol::Response>(&message);
+            if (response == nullptr || !response->ok) {
+                a.violations.push_back("an unexpected answer or error");
+                break;
+            }
+            if (response->id == 0 || response->data.contains("on")) {
+                continue;  // auth.resume, lobby.watch
+            }
+            ++a.answers;
+            const auto seq = response->data.at("seq").get<std::uint64_t>();
+            if (skip_answer) {
+                // Back on once a batch went out meanwhile: its deltas are missed.
+                if (seq > a.lobby.seq() || !churning) {
+                    skip_answer = false;
+                    co_await send("lobby.watch", R"(,"on":true)");
+                    ask_on_delta = true;
+                } else {
+                    co_await send("lobby.snapshot", "");
+                }
+                continue;
+            }
+            if (a.lobby.synced()) {
+                // Every delta up to seq came before the answer, none after it.
+                if (a.lobby.seq() != seq) {
+                    a.violations.push_back("snapshot at " + std::to_string(seq) +
+                                           " after deltas up to " + std::to_string(a.lobby.seq()));
+                } else {
+                    ++a.compared;
+                    if (a.lobby.to_snapshot() != response->data) {
+                        a.violations.push_back("the copy at " + std::to_string(seq) +
+                                               " differs from the snapshot");
+                    }
+                }
+            }
+            if (!a.lobby.apply_snapshot(response->data)) {
+                a.violations.push_back("not a snapshot: " + response->data.dump());
+                break;
+            }
+            if (!churning) {
+                break;
+            }
+            if (a.toggles_watch && a.answers % 3 == 0) {
+                co_await send("lobby.watch", R"(,"on":false)");
+                skip_answer = true;
+            }
+            co_await send("lobby.snapshot", "");
+        }
+        --askers_running;
+    };
+
+    // Changes the lobby one batch at a time (the churner's row comes and
+    // goes) until a snapshot was caught mid-fan-out, then until every asker
+    // is done (one waiting for its next delta needs a change to see).
+    auto drive = [&]() -> asio::awaitable<void> {
+        auto stats = co_await gamestore::client::LobbyClient::connect(endpoints.lobby_host,
+                                                                      endpoints.lobby_port);
+        // The arguments are built outside co_await: GCC 12 rejects a braced
+        // list inside it.
+        const json as_crowd = {{"token", crowd}};
+        const json as_churner = {{"token", churner}};
+        REQUIRE((co_await stats->call("auth.resume", as_crowd)).ok);
+        std::shared_ptr<gamestore::client::LobbyClient> present;
+        for (int after = 0; after < 100 && askers_running > 0; ++rounds) {
+            if (churning && rounds >= 400) {
+                break;
+            }
+            if (present) {
+                present->close();
+                present.reset();
+            } else {
+                present = co_await gamestore::client::LobbyClient::connect(endpoints.lobby_host,
+                                                                           endpoints.lobby_port);
+                if (!(co_await present->call("auth.resume", as_churner)).ok) {
+                    driver_problem = "the churner could not resume";
+                    break;
+                }
+            }
+            // The change went out (a snapshot is the lobby as of the last
+            // delta sent); bounded: 20 s.
+            bool sent = false;
+            for (int look = 0; look < 2000 && !sent; ++look) {
+                const auto snapshot = co_await stats->call("lobby.snapshot");
+                if (!snapshot.ok) {
+                    driver_problem = "lobby.snapshot: " + snapshot.message;
+                    break;
+                }
+                bool listed = false;
+                for (const auto& row : snapshot.data.at("players")) {
+                    listed = listed || row.at("name") == "churner";
+                }
+                sent = listed == (present != nullptr);
+                if (!sent) {
+                    asio::steady_timer pause(io, 10ms);
+                    co_await pause.async_wait(asio::use_awaitable);
+                }
+            }
+            const auto answer = co_await stats->call("server.stats");
+            if (!answer.ok) {
+                driver_problem = "server.stats: " + answer.message;
+            } else {
+                caught_up = answer.data.at("lobby").at("caught_up").get<std::uint64_t>();
+            }
+            if (!driver_problem.empty()) {
+                break;
+            }
+            if (!churning) {
+                ++after;
+            } else if (rounds >= 20 && caught_up > 0) {
+                churning = false;
+            }
+        }
+        churning = false;
+        if (present) {
+            present->close();
+        }
+        stats->close();
+    };
+
+    const auto rethrow = [](std::exception_ptr error) {
+        if (error) {
+            std::rethrow_exception(error);
+        }
+    };
+    for (int i = 0; i < kAskers; ++i) {
+        ++askers_running;
+        asio::co_spawn(io, ask(askers[static_cast<std::size_t>(i)], i), rethrow);
+    }
+    asio::co_spawn(io, drive(), rethrow);
+    // Bounded: every read above ends with the churn, or with the server.
+    io.run_for(120s);
+
+    INFO(rounds << " rounds; " << caught_up << " snapshots caught mid-fan-out");
+    CHECK(driver_problem.empty());
+    CHECK(askers_running == 0);
+    CHECK(caught_up > 0);
+    std::size_t gaps = 0;
+    for (const auto& a : askers) {
+        INFO(a.answers << " answers, " << a.deltas << " deltas, " << a.gaps << " gaps, "
+                       << a.compared << " compared");
+        CHECK(a.violations == std::vector<std::string>{});
+        CHECK(a.lobby.synced());
+        CHECK(a.compared > 0);
+        gaps += a.gaps;
+    }
+    // The askers that turned their deltas off and on saw gaps, and still
+    // ended synced with copies equal to the snapshots.
+    CHECK(gaps > 0);
+}
+
 TEST_CASE("healthcheck hosts: 127.0.0.1 first, then healthcheck.host or the advertised host, never bind-only",
           "[healthcheck][unit]") {
     using gamestore::launch::healthcheck_hosts;
@@ -1383,6 +1656,54 @@ TEST_CASE("the platform's healthcheck is diagnostic: it runs, logs, skips bind-o
         players[0]->require("room.leave");
     }
     ::close(holder);
+}
+
+TEST_CASE(
+    "one /proc scan answers every stop: live groups, and processes carrying an id outside its "
+    "group",
+    "[launch][unit]") {
+    using gamestore::launch::DescendantTable;
+    const std::string id = "m-0123456789abcdef01234567";
+    // Two of our children in sessions (and groups) of their own, both
+    // carrying the id: seen from either one's group, the other escaped it.
+    // A third carries no id.
+    auto spawn_sleep = [&](bool carries) {
+        gamestore::launch::ProcessSpec spec;
+        spec.argv = {"sleep", "30"};
+        spec.env = gamestore::launch::base_environment();
+        if (carries) {
+            spec.env.emplace_back("MATCH_ID", id);
+        }
+        spec.cwd = fs::current_path();
+        auto spawned = gamestore::launch::spawn_process(spec);
+        REQUIRE(std::holds_alternative<gamestore::launch::SpawnedProcess>(spawned));
+        return std::get<gamestore::launch::SpawnedProcess>(spawned);
+    };
+    const auto ids_in = [](std::string_view entry, std::vector<std::string>& ids) {
+        if (entry.rfind("MATCH_ID=", 0) == 0) {
+            ids.emplace_back(entry.substr(9));
+        }
+    };
+    const auto first = spawn_sleep(true);
+    const auto second = spawn_sleep(true);
+    const auto other = spawn_sleep(false);
+
+    const auto table = DescendantTable::scan(ids_in);
+    CHECK(table.group_alive(first.pgid));
+    CHECK(table.group_alive(second.pgid));
+    CHECK(table.escaped(first.pgid, id) == std::vector<pid_t>{second.pid});
+    CHECK(table.escaped(second.pgid, id) == std::vector<pid_t>{first.pid});
+    CHECK(table.escaped(other.pgid, "m-ffffffffffffffffffffffff").empty());
+
+    for (const auto& process : {first, second, other}) {
+        ::kill(process.pid, SIGKILL);
+        int status = 0;
+        REQUIRE(::waitpid(process.pid, &status, 0) == process.pid);
+    }
+    const auto after = DescendantTable::scan(ids_in);
+    CHECK_FALSE(after.group_alive(first.pgid));
+    CHECK_FALSE(after.group_alive(second.pgid));
+    CHECK(after.escaped(first.pgid, id).empty());
 }
 
 TEST_CASE("the reaper forgets exits nobody watched, so a reused pid is not reported dead at birth",
