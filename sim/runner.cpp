@@ -408,7 +408,7 @@ private:
     };
     std::vector<Node> nodes_;
     ServerProcess& server(int node = 0) { return *nodes_[static_cast<std::size_t>(node)].server; }
-    // The node whose lobby listens at host:port now; -1 when none does.
+    // The node whose lobby listens at host:port now; -1 when none does (or it is down).
     int node_at(const std::string& address) const;
     // Rooms by the node they were made on, and the rooms of each node's
     // killed generation still to leave every lobby (cluster checks).
@@ -841,10 +841,18 @@ asio::awaitable<protocol::Response> Run::call(SimPlayer& p, std::string op, json
     if (const auto redirect = protocol::redirect_of(response, &malformed)) {
         // A cluster node sent us elsewhere: go there, resume, ask again.
         const int target = node_at(redirect->address);
-        if (target < 0 || p.redirects >= protocol::kMaxRedirects) {
-            expectation_failed(
-                p.name + ": " + op + " was redirected to " + redirect->address +
-                (target < 0 ? ", which is no node's lobby" : " after two redirects already"));
+        if (target < 0) {
+            // A node killed a moment ago is still alive to the others until
+            // its row lapses (5 s), and its old address is nobody's once it
+            // restarts: a client there finds the door shut, as after a crash.
+            p.redirects = 0;
+            ++result_.faults["redirect_to_a_dead_node"];
+            throw ConnectionLost(p.name + ": " + op + " was redirected to " + redirect->address +
+                                 ", a node that is down");
+        }
+        if (p.redirects >= protocol::kMaxRedirects) {
+            expectation_failed(p.name + ": " + op + " was redirected to " + redirect->address +
+                               " after two redirects already");
             co_return response;
         }
         ++p.redirects;
