@@ -430,6 +430,7 @@ private:
     int drivers_running_ = 0;
     asio::steady_timer drivers_done_;
     bool stopping_ = false;
+    bool shut_down_ = false;  // every connection closed: none may open again
     bool hung_ = false;
     int background_running_ = 0;
 
@@ -687,6 +688,13 @@ asio::awaitable<void> Run::ensure_session(SimPlayer& p) {
             continue;
         }
         record(start, p.name, "connect", OpOutcome::Ok);
+        if (shut_down_) {
+            // The run ended while this connection was being made: shut_down
+            // closed every connection it knew of, and an open one left now
+            // would keep the sim's io_context from running dry.
+            connection->close();
+            throw ConnectionLost(p.name + ": the run is over");
+        }
         if (generation !=
             nodes_[static_cast<std::size_t>(p.node)].generation) {  // restarted meanwhile
             connection->close();
@@ -1162,6 +1170,7 @@ void Run::shut_down() {
     // pinger stops before the server does.
     pinger_.stop();
     stopping_ = true;
+    shut_down_ = true;
     auto close = [](SimPlayer& p) {
         if (p.client) p.client->close();
         p.wake->cancel();
