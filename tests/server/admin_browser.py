@@ -86,9 +86,13 @@ def wait_for(browser, session, accept, timeout):
     seen = None
     while time.monotonic() < deadline:
         value = browser.call("Runtime.evaluate", {"expression": PROBE, "returnByValue": True}, session)
-        seen = json.loads(value["result"]["value"])
-        if accept(seen):
-            return seen, True
+        # Right after the tab opens the document may have no body yet: the
+        # probe throws, and the answer carries exceptionDetails, not a value.
+        probed = value.get("result", {}).get("value")
+        if probed is not None:
+            seen = json.loads(probed)
+            if accept(seen):
+                return seen, True
         time.sleep(0.2)
     return seen, False
 
