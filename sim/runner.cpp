@@ -126,11 +126,19 @@ struct ClientRun {
     json result;  // the client's result line, once reaped
 };
 
+// One player's review of one game as far as the sim knows it: the last
+// rating the server acknowledged, and the ratings sent since whose answer
+// was lost with the connection (the server may have committed any of them).
+struct ReviewRecord {
+    std::optional<int> acknowledged;
+    std::set<int> unanswered;
+};
+
 // Everything acknowledged by the server (I7).
 struct Ledger {
     std::vector<std::pair<std::string, std::string>> accounts;          // (role, name)
     std::vector<std::pair<std::string, std::string>> versions;          // (game, version)
-    std::map<std::pair<std::string, std::string>, int> reviews;         // (player, game) -> rating
+    std::map<std::pair<std::string, std::string>, ReviewRecord> reviews;  // (player, game)
     std::map<std::string, std::string> match_results;                   // match_id -> status
 };
 
@@ -1352,8 +1360,15 @@ asio::awaitable<void> Run::play_round(std::vector<SimPlayer*> members, const Rou
                 const int rating = std::uniform_int_distribution<int>(1, 5)(rng_);
                 json review = {{"game", game_name(game.profile)}, {"rating", rating},
                                {"text", "sim review of " + match_id}};
+                auto& record = ledger_.reviews[{m->name, game_name(game.profile)}];
+                record.unanswered.insert(rating);  // until the answer arrives
                 auto posted = co_await call(*m, "review.post", review);
-                if (posted.ok) ledger_.reviews[{m->name, game_name(game.profile)}] = rating;
+                if (posted.ok) {
+                    record.acknowledged = rating;
+                    record.unanswered.clear();
+                } else {
+                    record.unanswered.erase(rating);  // refused: nothing was written
+                }
             }
         }
     }
@@ -1982,14 +1997,17 @@ void Run::after_run_checks() {
                 checks_.violate(Inv::I7, game + " " + version + " was acknowledged and is gone");
             }
         }
-        for (const auto& [key, rating] : ledger_.reviews) {
+        for (const auto& [key, record] : ledger_.reviews) {
+            if (!record.acknowledged)
+                continue;  // nothing acknowledged, nothing to lose
+            const int rating = *record.acknowledged;
             auto player = db.find_account(store::Role::Player, key.first);
             auto game = db.find_game(key.second);
             std::optional<int> stored;
             if (player.ok() && game.ok()) {
                 if (auto review = db.get_review(player->id, game->id); review.ok()) stored = review->rating;
             }
-            if (stored == rating) {
+            if (stored == rating || (stored && record.unanswered.count(*stored) > 0)) {
                 checks_.check(Inv::I7);
             } else {
                 checks_.violate(Inv::I7, "the review of " + key.second + " by " + key.first + " (rating " +
