@@ -122,6 +122,14 @@ std::variant<SpawnedProcess, std::string> spawn_process(const ProcessSpec& spec)
     // is first moved above the range 3..3+n it will be renumbered into.
     const int passed = static_cast<int>(spec.pass_fds.size());
     std::vector<int> moved(spec.pass_fds.size(), -1);
+    // A new session is also a new scheduling autogroup (when the kernel has
+    // them on, as Debian's does): the CPU is shared between autogroups
+    // first, so a process's own niceness only counts against the other
+    // processes of its session, and 2,000 game servers, each in a session
+    // of its own, would outweigh the lobby 2,000 to 1 whatever their
+    // niceness. The session's autogroup therefore gets the same niceness.
+    const std::string autogroup_nice =
+        spec.new_session && spec.nice > 0 ? std::to_string(spec.nice) : std::string();
 
     // Dispositions we changed (SIGPIPE ignored, SIGCHLD/SIGTERM handled) go
     // back to their defaults in the child.
@@ -187,6 +195,17 @@ std::variant<SpawnedProcess, std::string> spawn_process(const ProcessSpec& spec)
             if (spec.new_session) {
                 if (::setsid() < 0)
                     fail();
+                if (!autogroup_nice.empty()) {
+                    // Best effort: without autogroups the file is missing or
+                    // the write changes nothing, and an unprivileged launcher
+                    // may change at most ten autogroups a second (EAGAIN).
+                    const int fd = ::open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
+                    if (fd >= 0) {
+                        [[maybe_unused]] const auto written =
+                            ::write(fd, autogroup_nice.data(), autogroup_nice.size());
+                        ::close(fd);
+                    }
+                }
             } else if (spec.new_process_group) {
                 if (::setpgid(0, 0) != 0)
                     fail();

@@ -214,6 +214,26 @@ TEST_CASE("the sandbox's limits hold: writable view, processes, file size", "[sa
         CHECK(std::stoi(ran.facts.at("running")) <= 8);
         CHECK(std::stoi(ran.facts.at("running")) >= 3);
     }
+    SECTION("the game runs below the lobby's CPU priority, and so does its session") {
+        const auto ran = run_game(sandbox, package, temp.path(),
+                                  "echo nice=$(nice)\n"
+                                  "read -r group < /proc/self/autogroup; echo autogroup=$group\n");
+        INFO(ran.output);
+        CHECK(ran.facts.at("nice") == std::to_string(limits.nice));
+        // Each game is a session of its own, and with autogroups on the CPU
+        // is shared between sessions first: the session's niceness is what
+        // keeps 2,000 games from outweighing the lobby (process_launcher).
+        if (gamestore::testing::read_file("/proc/sys/kernel/sched_autogroup_enabled") == "1\n") {
+            const auto expected = "nice " + std::to_string(limits.nice);
+            if (::geteuid() == 0) {
+                CHECK(ran.facts.at("autogroup").find(expected) != std::string::npos);
+            } else if (ran.facts.at("autogroup").find(expected) == std::string::npos) {
+                // Unprivileged, the kernel takes at most ten such changes a
+                // second machine-wide; another launch may have had this one.
+                WARN("the game's autogroup kept its niceness: " << ran.facts.at("autogroup"));
+            }
+        }
+    }
     SECTION("a game writing past the file size limit is killed, and its end says why") {
         const auto ran =
             run_game(sandbox, package, temp.path(), "exec head -c 6000000 /dev/zero > big\n");
