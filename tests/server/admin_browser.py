@@ -72,28 +72,64 @@ class DevTools:
             self.call("Browser.close", timeout=10)
         except Exception:
             pass
-        for _ in range(100):
-            pid, _ = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return
-            time.sleep(0.1)
-        os.kill(self.pid, 9)
+        # Wait for the exit on a pidfd (readable once the process ended), at
+        # most 10 s, then kill it.
+        pidfd = os.pidfd_open(self.pid)
+        try:
+            exited, _, _ = select.select([pidfd], [], [], 10)
+        finally:
+            os.close(pidfd)
+        if not exited:
+            os.kill(self.pid, 9)
         os.waitpid(self.pid, 0)
 
 
-def wait_for(browser, session, accept, timeout):
+# Resolves once __ACCEPT__(state) holds for the page's state (__PROBE__), checked on
+# every change of the document (a MutationObserver: the page bumps
+# body.dataset.updates on each refresh), or after __MS__ milliseconds with
+# what it last saw. Before the document has a body the probe throws; that
+# counts as "nothing seen yet".
+WAITER = '''new Promise(resolve => {
+  let last = null;
+  const check = () => {
+    try { last = JSON.parse(__PROBE__); } catch (e) { return false; }
+    return (__ACCEPT__)(last);
+  };
+  const finish = ok => { observer.disconnect(); clearTimeout(timer); resolve(JSON.stringify({ok, seen: last})); };
+  const observer = new MutationObserver(() => { if (check()) finish(true); });
+  observer.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+  const timer = setTimeout(() => finish(false), __MS__);
+  if (check()) finish(true);
+})'''
+
+
+def wait_for(browser, session, accept_js, timeout):
+    """Waits until the page's state satisfies accept_js (a JavaScript
+    function of the probed state), at most `timeout` seconds."""
     deadline = time.monotonic() + timeout
     seen = None
-    while time.monotonic() < deadline:
-        value = browser.call("Runtime.evaluate", {"expression": PROBE, "returnByValue": True}, session)
-        # Right after the tab opens the document may have no body yet: the
-        # probe throws, and the answer carries exceptionDetails, not a value.
-        probed = value.get("result", {}).get("value")
-        if probed is not None:
-            seen = json.loads(probed)
-            if accept(seen):
-                return seen, True
-        time.sleep(0.2)
+    # A navigation that commits while a wait is pending destroys its page
+    # context and the call fails; the next wait runs in the new document.
+    # Each wait is itself bounded, and so is the loop.
+    for _ in range(20):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        expression = (WAITER.replace("__PROBE__", PROBE).replace("__ACCEPT__", accept_js)
+                      .replace("__MS__", str(int(left * 1000))))
+        try:
+            value = browser.call("Runtime.evaluate",
+                                 {"expression": expression, "awaitPromise": True, "returnByValue": True},
+                                 session, timeout=left + 10)
+        except RuntimeError:
+            continue
+        answer = value.get("result", {}).get("value")
+        if answer is None:
+            continue  # the evaluation threw (its context went away)
+        answer = json.loads(answer)
+        seen = answer["seen"] if answer["seen"] is not None else seen
+        if answer["ok"]:
+            return seen, True
     return seen, False
 
 
@@ -105,9 +141,14 @@ def main():
     browser = DevTools(args.chromium, args.out_dir)
     result = {"shown": False, "ended": False}
     try:
-        target = browser.call("Target.createTarget", {"url": args.url})["targetId"]
+        target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        running, shown = wait_for(browser, session, lambda s: args.match_id in s["running"], 30)
+        # Page.navigate answers once the new document is committed: every
+        # evaluation after it runs in the dashboard's page.
+        navigated = browser.call("Page.navigate", {"url": args.url}, session)
+        if navigated.get("errorText"):
+            raise RuntimeError(f"navigating to the dashboard failed: {navigated['errorText']}")
+        running, shown = wait_for(browser, session, f"s => s.running.includes({json.dumps(args.match_id)})", 30)
         result.update(shown=shown, running_state=running)
         if shown:
             shot = browser.call("Page.captureScreenshot", {"format": "png"}, session)
@@ -115,7 +156,7 @@ def main():
                 out.write(base64.b64decode(shot["data"]))
             open(args.shown_file, "w").close()
             ended, seen_end = wait_for(
-                browser, session, lambda s: any(m == args.match_id for m, _ in s["ended"]), 60)
+                browser, session, f"s => s.ended.some(e => e[0] === {json.dumps(args.match_id)})", 60)
             result.update(ended=seen_end, ended_state=ended)
     finally:
         with open(args.result_file, "w") as out:
