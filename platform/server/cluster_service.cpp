@@ -211,13 +211,17 @@ void ClusterService::close_dead_nodes_matches() {
 
 void ClusterService::report_load() {
     link_->set_load(running_here(), static_cast<int>(rooms_.room_count()));
-    std::vector<std::int64_t> sessions;
-    lobby_.for_each_session([&](LobbySession& session) {
-        if (const auto& who = session.signed_in()) {
-            sessions.push_back(who->session_id);
-        }
-    });
-    link_->set_served_sessions(std::move(sessions));
+    // The link rechecks the served sessions every fifth renewal (5 s): walking
+    // every connection for them more often than that would only be thrown away.
+    if (load_reports_++ % 10 == 0) {
+        std::vector<std::int64_t> sessions;
+        lobby_.for_each_session([&](LobbySession& session) {
+            if (const auto& who = session.signed_in()) {
+                sessions.push_back(who->session_id);
+            }
+        });
+        link_->set_served_sessions(std::move(sessions));
+    }
     load_timer_.expires_after(std::chrono::milliseconds(500));
     load_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec) {

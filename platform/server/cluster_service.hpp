@@ -90,6 +90,7 @@ class ClusterService {
     store::Store& store_;
     std::unique_ptr<ClusterLink> link_;
     boost::asio::steady_timer load_timer_;
+    unsigned load_reports_ = 0;
     std::vector<ClusterNode> nodes_;
     bool fenced_ = false;
     bool pin_rooms_locally_;
