@@ -140,13 +140,17 @@ bool has_member(const Room& room, store::AccountId account) {
                        [&](const RoomMember& m) { return m.account_id == account; });
 }
 
-Room* RoomService::room_of(store::AccountId account) {
-    for (auto& [id, room] : rooms_) {
+const Room* RoomService::room_of(store::AccountId account) const {
+    for (const auto& [id, room] : rooms_) {
         if (has_member(room, account)) {
             return &room;
         }
     }
     return nullptr;
+}
+
+Room* RoomService::room_of(store::AccountId account) {
+    return const_cast<Room*>(std::as_const(*this).room_of(account));
 }
 
 json RoomService::public_view(const Room& room) const {
@@ -741,8 +745,7 @@ void RoomService::require_no_room(const SignedIn& who) {
 }
 
 bool RoomService::has_room(store::AccountId account) const {
-    return std::any_of(rooms_.begin(), rooms_.end(),
-                       [&](const auto& entry) { return has_member(entry.second, account); });
+    return room_of(account) != nullptr;
 }
 
 Room& RoomService::create_room(const SignedIn& creator, const store::Game& game,

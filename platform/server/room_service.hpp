@@ -289,6 +289,7 @@ class RoomService {
   private:
     // --- membership and events (room_service.cpp)
     Room* room_of(store::AccountId account);
+    const Room* room_of(store::AccountId account) const;
     // The room `account` is in; NOT_FOUND when none.
     Room& room_of_member(store::AccountId account);
     // CONFLICT when `who` is already in a room, here or (as the shared lobby
