@@ -64,7 +64,8 @@ std::string database_password(const ServerConfig& config) {
 
 // The store, after the sweeps a crash may have made necessary, with the
 // reference games published on a first start.
-std::unique_ptr<store::SqlStore> open_store(const ServerConfig& config, ServerMetrics& metrics) {
+std::unique_ptr<store::SqlStore> open_store(const ServerConfig& config, const std::string& password,
+                                            ServerMetrics& metrics) {
     fs::create_directories(config.data_dir);
     sweep_upload_leftovers(config.data_dir);
 
@@ -72,7 +73,6 @@ std::unique_ptr<store::SqlStore> open_store(const ServerConfig& config, ServerMe
     if (const auto* problem = std::get_if<std::string>(&parsed))
         throw std::runtime_error(*problem);
     const auto& location = std::get<store::DatabaseLocation>(parsed);
-    const std::string password = database_password(config);
 
     store::SqlStore::Options options;
     if (config.fast_password_hash) {
@@ -253,7 +253,9 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
             limits.processes, limits.cpu_seconds, limits.writable_bytes >> 20, limits.nice);
     }
     auto metrics = std::make_unique<ServerMetrics>();
-    auto store = open_store(config, *metrics);
+    // Read once: the store and, on a cluster node, the link use it.
+    const std::string db_password = database_password(config);
+    auto store = open_store(config, db_password, *metrics);
 
     // Escaped grandchildren of game servers are reparented to us, so their
     // match's stop can still find and kill them.
@@ -320,7 +322,7 @@ ServerApp::ServerApp(ServerConfig config, RoomTuning tuning, StopSignals stop_si
                       .to_string()
                 : settings.advertise_lobby;
         link.conninfo = postgres->uri;
-        link.password = database_password(settings);
+        link.password = db_password;
         p.cluster = std::make_unique<ClusterService>(p.lobby, *p.rooms, p.catalog, *p.store,
                                                      settings, std::move(link));
         p.services.cluster = p.cluster.get();
