@@ -28,19 +28,28 @@ asio::awaitable<std::shared_ptr<LobbyClient>> LobbyClient::connect(std::string h
     if (ec) {
         throw std::runtime_error("cannot resolve " + host + ": " + ec.message());
     }
-    tcp::socket socket(executor);
+    // Owned by the deadline's handler too: when the connect and the deadline
+    // complete together, that handler is already queued when cancel() comes,
+    // and runs after this coroutine has gone on (or ended).
+    struct Attempt {
+        explicit Attempt(const asio::any_io_executor& executor) : socket(executor) {}
+        tcp::socket socket;
+        bool timed_out = false;
+    };
+    auto attempt = std::make_shared<Attempt>(executor);
     asio::steady_timer deadline(executor, timeout);
-    bool timed_out = false;
-    deadline.async_wait([&](const boost::system::error_code& wait_ec) {
+    deadline.async_wait([attempt](const boost::system::error_code& wait_ec) {
         if (!wait_ec) {
-            timed_out = true;
+            attempt->timed_out = true;
             boost::system::error_code ignored;
-            socket.close(ignored);
+            attempt->socket.close(ignored);
         }
     });
-    co_await asio::async_connect(socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_connect(attempt->socket, endpoints,
+                                 asio::redirect_error(asio::use_awaitable, ec));
     deadline.cancel();
-    if (timed_out) {
+    auto& socket = attempt->socket;
+    if (attempt->timed_out) {
         throw std::runtime_error("cannot reach the server at " + where + ": no answer within " +
                                  std::to_string(timeout.count()) + " ms");
     }
