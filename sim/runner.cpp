@@ -1647,19 +1647,22 @@ asio::awaitable<void> Run::forger() {
         }
         const double start = now_ms();
         const auto endpoints = server().endpoints();
-        asio::ip::tcp::socket socket(io_);
+        // Shared with the timer below, whose handler may already be queued
+        // when the loop ends: it must never close a socket that is gone.
+        auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
         boost::system::error_code ec;
         asio::ip::tcp::endpoint target(asio::ip::make_address(endpoints.report_host, ec), endpoints.report_port);
-        co_await socket.async_connect(target, asio::redirect_error(asio::use_awaitable, ec));
+        co_await socket->async_connect(target, asio::redirect_error(asio::use_awaitable, ec));
         if (!ec) {
             const auto line = report.dump() + "\n";
-            co_await asio::async_write(socket, asio::buffer(line), asio::redirect_error(asio::use_awaitable, ec));
+            co_await asio::async_write(*socket, asio::buffer(line),
+                                       asio::redirect_error(asio::use_awaitable, ec));
         }
         if (ec) {
             record(start, "sim-forger", "report." + kind, OpOutcome::Fail, ec.message());
             continue;
         }
-        socket.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+        socket->shutdown(asio::ip::tcp::socket::shutdown_send, ec);
         // Read until the server closes or a short while passes. The server
         // judges a report before it replies to it, so a reply means this one
         // is counted.
@@ -1667,14 +1670,14 @@ asio::awaitable<void> Run::forger() {
         bool answered = false;
         std::array<char, 512> sink{};
         asio::steady_timer limit(io_, 500ms);
-        limit.async_wait([&socket](const boost::system::error_code& e) {
+        limit.async_wait([socket](const boost::system::error_code& e) {
             if (!e) {
                 boost::system::error_code ignored;
-                socket.close(ignored);
+                socket->close(ignored);
             }
         });
         for (;;) {
-            const auto n = co_await socket.async_read_some(
+            const auto n = co_await socket->async_read_some(
                 asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
             if (ec) break;
             answered = answered || n > 0;
