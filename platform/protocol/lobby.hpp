@@ -93,4 +93,19 @@ struct MessageError {
 // server's codes still reach the user.
 std::variant<Response, Event, MessageError> parse_server_message(std::string_view line);
 
+// What a line is, read from its first bytes only, for a reader that needs no
+// more than "was request N answered ok" at a rate where parsing every
+// answer would cost more than producing it (a load generator). It knows only
+// the envelope exactly as gamestore-server writes it (encode_ok,
+// encode_ok_text, encode_error, encode_event: "id" then "ok" then "data" or
+// "error", no whitespace) and the line must end with '}' (then "\r\n", "\n"
+// or nothing): any other line, valid JSON or not, is Unrecognised, and only
+// parse_server_message can tell what it holds.
+struct LineHead {
+    enum class Kind { Ok, Error, Event, Unrecognised };
+    Kind kind = Kind::Unrecognised;
+    std::int64_t id = kNoRequestId;  // Ok and Error; kNoRequestId for "id":null
+};
+LineHead peek_server_line(std::string_view line);
+
 }  // namespace gamestore::protocol
