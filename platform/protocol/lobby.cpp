@@ -129,10 +129,14 @@ std::string encode_ok(std::int64_t id, const json& data, std::optional<std::uint
     return writer.finish();
 }
 
+std::string encode_ok_text_head(std::int64_t id) {
+    return "{\"id\":" + std::to_string(id) + ",\"ok\":true,\"data\":";
+}
+
 std::string encode_ok_text(std::int64_t id, std::string_view data_text) {
-    std::string line = "{\"id\":" + std::to_string(id) + ",\"ok\":true,\"data\":";
+    std::string line = encode_ok_text_head(id);
     line.append(data_text);
-    line += "}\n";
+    line += kOkTextTail;
     return line;
 }
 

@@ -56,6 +56,10 @@ std::string encode_ok(std::int64_t id, const nlohmann::json& data,
 // object, as dump() writes it): a reply built once and sent many times
 // skips the encoder.
 std::string encode_ok_text(std::int64_t id, std::string_view data_text);
+// encode_ok_text in three pieces, for a `data_text` sent without a copy:
+// encode_ok_text_head(id) + data_text + kOkTextTail is the same line.
+std::string encode_ok_text_head(std::int64_t id);
+inline constexpr std::string_view kOkTextTail = "}\n";
 
 // id is null when the failing line had no usable id. "details" is omitted
 // when null.

@@ -224,6 +224,8 @@ TEST_CASE("encode_ok_text: a pre-serialised reply reads back like encode_ok's",
     CHECK(response.ok);
     CHECK(response.data == data);
     CHECK(server_message<Response>(encode_ok(42, data)).data == response.data);
+    // The same line in pieces, as a session sends a kept answer.
+    CHECK(encode_ok_text_head(42) + data.dump() + std::string(kOkTextTail) == line);
 }
 
 TEST_CASE("peek_server_line: reads what the encoders write", "[lobby]") {
