@@ -6,12 +6,18 @@
 // which side was the bottleneck.
 //
 // Usage: bench_lobby_load [--seconds N] [--threads T] [--games 3,1000]
-//                         [--levels 1,16,64,256] [--database SPEC]
+//                         [--levels 1,16,64,256] [--database SPEC] [--pin on]
 // (--database goes to the server: postgresql://... measures PostgreSQL).
+// --pin on: the server (all its threads) on CPU 0, the generator on CPU 1,
+// so that cached and uncached are each given the same one core, and the
+// generator cannot take the server's.
+
+#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 
 #include "bench/bench_client.hpp"
@@ -22,12 +28,29 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// This thread and the threads and processes it starts from now on run on
+// `cpu` only.
+void pin_to(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (::sched_setaffinity(0, sizeof set, &set) != 0) {
+        throw std::runtime_error("cannot pin to CPU " + std::to_string(cpu));
+    }
+}
+
 void measure(const fs::path& exe_dir, const fs::path& work, int games, const char* cache,
              int threads, const std::vector<int>& levels, int seconds,
-             const std::vector<std::string>& database_args) {
+             const std::vector<std::string>& database_args, bool pin) {
     std::vector<std::string> args = {"--catalog-cache", cache, "--max-connections", "4096"};
     args.insert(args.end(), database_args.begin(), database_args.end());
+    if (pin) {
+        pin_to(0);
+    }
     auto server = gamestore::bench::start_server(exe_dir, work, args);
+    if (pin) {
+        pin_to(1);
+    }
     gamestore::bench::ClosedLoop load(threads);
     const int most = *std::max_element(levels.begin(), levels.end());
     load.connect({server}, most, "bench");
@@ -60,6 +83,7 @@ int main(int argc, char** argv) {
     std::vector<int> catalogues = {3, 1000};
     std::vector<int> levels = {1, 16, 64, 256};
     std::vector<std::string> database_args;
+    bool pin = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string flag = argv[i];
         if (flag == "--seconds")
@@ -72,15 +96,17 @@ int main(int argc, char** argv) {
             levels = gamestore::bench::int_list(argv[i + 1]);
         if (flag == "--database")
             database_args = {"--database", argv[i + 1]};
+        if (flag == "--pin")
+            pin = std::string(argv[i + 1]) == "on";
     }
     const fs::path exe_dir = fs::canonical("/proc/self/exe").parent_path();
     int status = 0;
     std::printf(
         "store.list (first page: up to 50 games), closed loop, %d s per level, load generator: %d "
-        "threads\n"
+        "threads%s\n"
         "cpu: %% of one core over the level (server, generator); load: 1-min load average at the "
         "start\n",
-        seconds, threads);
+        seconds, threads, pin ? "; server pinned to CPU 0, generator to CPU 1" : "");
     std::printf("%6s %6s %12s %10s %12s %9s %9s %11s %11s %6s %6s\n", "games", "cache",
                 "connections", "requests", "requests/s", "p50 ms", "p99 ms", "server cpu",
                 "gen cpu", "errors", "load");
@@ -96,7 +122,7 @@ int main(int argc, char** argv) {
                 gamestore::bench::stop_server(server);
             }
             for (const char* cache : {"on", "off"}) {
-                measure(exe_dir, work, games, cache, threads, levels, seconds, database_args);
+                measure(exe_dir, work, games, cache, threads, levels, seconds, database_args, pin);
             }
         } catch (const std::exception& e) {
             std::fprintf(stderr, "bench_lobby_load: %s\n", e.what());

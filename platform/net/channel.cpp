@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 
@@ -74,7 +76,8 @@ awaitable<std::optional<protocol::FrameResult>> NdjsonChannel::read_frame() {
                     rest.pop_back();
                 }
                 if (!rest.empty()) {
-                    co_return protocol::FrameResult{protocol::FrameResult::Kind::Line, std::move(rest)};
+                    co_return protocol::FrameResult{protocol::FrameResult::Kind::Line,
+                                                    std::move(rest)};
                 }
             }
             co_return std::nullopt;
@@ -98,9 +101,8 @@ awaitable<bool> NdjsonChannel::read_raw(std::uint64_t n,
         }
         const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(n, kReadChunk));
         boost::system::error_code ec;
-        const std::size_t got =
-            co_await socket_.async_read_some(asio::buffer(read_buffer_.data(), want),
-                                             asio::redirect_error(asio::use_awaitable, ec));
+        const std::size_t got = co_await socket_.async_read_some(
+            asio::buffer(read_buffer_.data(), want), asio::redirect_error(asio::use_awaitable, ec));
         if (ec || got == 0) {
             co_return false;
         }
@@ -110,13 +112,22 @@ awaitable<bool> NdjsonChannel::read_raw(std::uint64_t n,
     co_return true;
 }
 
-std::size_t NdjsonChannel::write_now(std::string_view bytes) {
+std::size_t NdjsonChannel::write_now(std::initializer_list<std::string_view> parts) {
     if (!queue_.empty() || writing_) {
         return 0;
     }
+    std::array<iovec, 3> vectors{};
+    std::size_t count = 0;
+    for (const auto part : parts) {
+        if (!part.empty() && count < vectors.size()) {
+            vectors[count++] = iovec{const_cast<char*>(part.data()), part.size()};
+        }
+    }
+    msghdr message{};
+    message.msg_iov = vectors.data();
+    message.msg_iovlen = count;
     for (;;) {
-        const ssize_t n = ::send(socket_.native_handle(), bytes.data(), bytes.size(),
-                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        const ssize_t n = ::sendmsg(socket_.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n >= 0) {
             return static_cast<std::size_t>(n);
         }
@@ -132,27 +143,37 @@ void NdjsonChannel::send(std::string line) {
     if (!open_ || close_when_drained_) {
         return;
     }
-    const std::size_t written = write_now(line);
+    const std::size_t written = write_now({line});
     if (written == line.size()) {
         return;
     }
     line.erase(0, written);
-    queue_.push_back(Outbound{std::move(line), nullptr, std::nullopt, 0, 0});
+    queue_.push_back(Outbound{std::move(line), nullptr, {}, std::nullopt, 0, 0});
     wake_.cancel_one();
 }
 
 void NdjsonChannel::send_shared(std::shared_ptr<const std::string> lines) {
+    send_wrapped({}, std::move(lines), {});
+}
+
+void NdjsonChannel::send_wrapped(std::string head, std::shared_ptr<const std::string> body,
+                                 std::string tail) {
     if (!open_ || close_when_drained_) {
         return;
     }
-    const std::size_t written = write_now(*lines);
-    if (written == lines->size()) {
+    const std::size_t total = head.size() + body->size() + tail.size();
+    const std::size_t written = write_now({head, *body, tail});
+    if (written == total) {
         return;
     }
-    if (written > 0) {
-        queue_.push_back(Outbound{lines->substr(written), nullptr, std::nullopt, 0, 0});
+    if (written == 0) {
+        queue_.push_back(
+            Outbound{std::move(head), std::move(body), std::move(tail), std::nullopt, 0, 0});
     } else {
-        queue_.push_back(Outbound{std::string(), std::move(lines), std::nullopt, 0, 0});
+        // Only part went out: the rest, copied once, is what gets queued.
+        std::string rest = head + *body + tail;
+        rest.erase(0, written);
+        queue_.push_back(Outbound{std::move(rest), nullptr, {}, std::nullopt, 0, 0});
     }
     wake_.cancel_one();
 }
@@ -162,7 +183,8 @@ void NdjsonChannel::send_file(std::string header_line, std::filesystem::path fil
     if (!open_ || close_when_drained_) {
         return;
     }
-    queue_.push_back(Outbound{std::move(header_line), nullptr, std::move(file), offset, length});
+    queue_.push_back(
+        Outbound{std::move(header_line), nullptr, {}, std::move(file), offset, length});
     wake_.cancel_one();
 }
 
@@ -178,14 +200,16 @@ awaitable<bool> NdjsonChannel::write_file_range(const Outbound& item) {
     std::uint64_t remaining = item.length;
     bool ok = true;
     while (remaining > 0 && open_) {
-        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kFileChunk));
+        const std::size_t want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kFileChunk));
         const ssize_t got = ::pread(fd, chunk.data(), want, static_cast<off_t>(offset));
         if (got <= 0) {
             ok = false;
             break;
         }
         boost::system::error_code ec;
-        co_await asio::async_write(socket_, asio::buffer(chunk.data(), static_cast<std::size_t>(got)),
+        co_await asio::async_write(socket_,
+                                   asio::buffer(chunk.data(), static_cast<std::size_t>(got)),
                                    asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             ok = false;
@@ -195,7 +219,7 @@ awaitable<bool> NdjsonChannel::write_file_range(const Outbound& item) {
         remaining -= static_cast<std::uint64_t>(got);
     }
     ::close(fd);
-    co_return ok && remaining == 0;
+    co_return ok&& remaining == 0;
 }
 
 awaitable<void> NdjsonChannel::run_writer() {
@@ -213,9 +237,11 @@ awaitable<void> NdjsonChannel::run_writer() {
         queue_.pop_front();
         writing_ = true;
         boost::system::error_code ec;
-        const std::string& bytes = item.shared ? *item.shared : item.header;
-        co_await asio::async_write(socket_, asio::buffer(bytes),
-                                   asio::redirect_error(asio::use_awaitable, ec));
+        const std::array<asio::const_buffer, 3> bytes = {
+            asio::buffer(item.header),
+            item.shared ? asio::buffer(*item.shared) : asio::const_buffer(),
+            asio::buffer(item.trailer)};
+        co_await asio::async_write(socket_, bytes, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             writing_ = false;
             close();
@@ -287,10 +313,12 @@ std::optional<HostPort> parse_host_port(std::string_view text, std::string* erro
         return fail("the host is empty in '" + std::string(text) + "'");
     }
     unsigned value = 0;
-    const auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+    const auto [ptr, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
     if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || port_text.empty() ||
         value > 65535) {
-        return fail("the port must be a number from 0 to 65535, got '" + std::string(port_text) + "'");
+        return fail("the port must be a number from 0 to 65535, got '" + std::string(port_text) +
+                    "'");
     }
     return HostPort{std::string(host), static_cast<std::uint16_t>(value)};
 }
@@ -306,7 +334,8 @@ void open_listener(tcp::acceptor& acceptor, const HostPort& where, const std::st
     acceptor.set_option(tcp::acceptor::reuse_address(true));
     acceptor.bind(endpoint, ec);
     if (ec) {
-        throw std::runtime_error(what + ": cannot listen on " + where.to_string() + ": " + ec.message());
+        throw std::runtime_error(what + ": cannot listen on " + where.to_string() + ": " +
+                                 ec.message());
     }
     acceptor.listen(asio::socket_base::max_listen_connections);
 }

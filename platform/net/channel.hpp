@@ -16,6 +16,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,7 +32,7 @@ using asio::awaitable;
 using asio::ip::tcp;
 
 class NdjsonChannel {
-public:
+  public:
     NdjsonChannel(tcp::socket socket, std::size_t max_line);
 
     NdjsonChannel(const NdjsonChannel&) = delete;
@@ -58,6 +59,10 @@ public:
     // The same for bytes shared with other channels (one encoded batch queued
     // on many connections): queued by reference, never copied.
     void send_shared(std::shared_ptr<const std::string> lines);
+    // The line head + *body + tail, `body` shared and never copied (an answer
+    // kept serialised, wrapped in the envelope of one request): written
+    // with one gathering send when the socket takes it all.
+    void send_wrapped(std::string head, std::shared_ptr<const std::string> body, std::string tail);
     // Queue a header line followed by `length` bytes of `file` from `offset`.
     void send_file(std::string header_line, std::filesystem::path file, std::uint64_t offset,
                    std::uint64_t length);
@@ -77,10 +82,11 @@ public:
     std::string remote_endpoint_text() const { return remote_; }
     std::string local_address_text() const { return local_address_; }
 
-private:
+  private:
     struct Outbound {
         std::string header;
-        std::shared_ptr<const std::string> shared;  // written instead of header when set
+        std::shared_ptr<const std::string> shared;  // written after header when set
+        std::string trailer;                        // written after shared
         std::optional<std::filesystem::path> file;
         std::uint64_t offset = 0;
         std::uint64_t length = 0;
@@ -88,8 +94,9 @@ private:
 
     awaitable<bool> write_file_range(const Outbound& item);
     // With nothing queued or being written, writes what the socket takes of
-    // `bytes` without blocking and returns how many; 0 otherwise.
-    std::size_t write_now(std::string_view bytes);
+    // `parts` (in order, one gathering send) without blocking and returns how
+    // many bytes; 0 otherwise.
+    std::size_t write_now(std::initializer_list<std::string_view> parts);
 
     tcp::socket socket_;
     protocol::LineFramer framer_;

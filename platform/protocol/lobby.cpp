@@ -129,10 +129,14 @@ std::string encode_ok(std::int64_t id, const json& data, std::optional<std::uint
     return writer.finish();
 }
 
+std::string encode_ok_text_head(std::int64_t id) {
+    return "{\"id\":" + std::to_string(id) + ",\"ok\":true,\"data\":";
+}
+
 std::string encode_ok_text(std::int64_t id, std::string_view data_text) {
-    std::string line = "{\"id\":" + std::to_string(id) + ",\"ok\":true,\"data\":";
+    std::string line = encode_ok_text_head(id);
     line.append(data_text);
-    line += "}\n";
+    line += kOkTextTail;
     return line;
 }
 
@@ -224,6 +228,58 @@ std::variant<Response, Event, MessageError> parse_server_message(std::string_vie
         response.details = *details;
     }
     return response;
+}
+
+LineHead peek_server_line(std::string_view line) {
+    const LineHead unrecognised;
+    if (!line.empty() && line.back() == '\n') {
+        line.remove_suffix(1);
+    }
+    if (!line.empty() && line.back() == '\r') {
+        line.remove_suffix(1);
+    }
+    if (line.empty() || line.back() != '}') {
+        return unrecognised;
+    }
+    if (line.starts_with(R"({"event":")")) {
+        return LineHead{LineHead::Kind::Event, kNoRequestId};
+    }
+    constexpr std::string_view kId = R"({"id":)";
+    if (!line.starts_with(kId)) {
+        return unrecognised;
+    }
+    line.remove_prefix(kId.size());
+    std::int64_t id = kNoRequestId;
+    if (line.starts_with("null")) {
+        line.remove_prefix(4);
+    } else {
+        // The encoder writes a plain decimal: no sign, no leading zero, no
+        // fraction or exponent.
+        std::size_t digits = 0;
+        while (digits < line.size() && line[digits] >= '0' && line[digits] <= '9') {
+            ++digits;
+        }
+        if (digits == 0 || digits > 19 || (digits > 1 && line[0] == '0')) {
+            return unrecognised;
+        }
+        std::uint64_t value = 0;
+        for (std::size_t i = 0; i < digits; ++i) {
+            value = value * 10 + static_cast<std::uint64_t>(line[i] - '0');
+        }
+        // 19 digits may pass INT64_MAX (but never wrap a uint64).
+        if (value > static_cast<std::uint64_t>(INT64_MAX)) {
+            return unrecognised;
+        }
+        id = static_cast<std::int64_t>(value);
+        line.remove_prefix(digits);
+    }
+    if (line.starts_with(R"(,"ok":true,"data":)") && id != kNoRequestId) {
+        return LineHead{LineHead::Kind::Ok, id};
+    }
+    if (line.starts_with(R"(,"ok":false,"error":{)")) {
+        return LineHead{LineHead::Kind::Error, id};
+    }
+    return unrecognised;
 }
 
 }  // namespace gamestore::protocol

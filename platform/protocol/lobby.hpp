@@ -56,6 +56,10 @@ std::string encode_ok(std::int64_t id, const nlohmann::json& data,
 // object, as dump() writes it): a reply built once and sent many times
 // skips the encoder.
 std::string encode_ok_text(std::int64_t id, std::string_view data_text);
+// encode_ok_text in three pieces, for a `data_text` sent without a copy:
+// encode_ok_text_head(id) + data_text + kOkTextTail is the same line.
+std::string encode_ok_text_head(std::int64_t id);
+inline constexpr std::string_view kOkTextTail = "}\n";
 
 // id is null when the failing line had no usable id. "details" is omitted
 // when null.
@@ -92,5 +96,20 @@ struct MessageError {
 // error_code outside the known set is passed through as text so a newer
 // server's codes still reach the user.
 std::variant<Response, Event, MessageError> parse_server_message(std::string_view line);
+
+// What a line is, read from its first bytes only, for a reader that needs no
+// more than "was request N answered ok" at a rate where parsing every
+// answer would cost more than producing it (a load generator). It knows only
+// the envelope exactly as gamestore-server writes it (encode_ok,
+// encode_ok_text, encode_error, encode_event: "id" then "ok" then "data" or
+// "error", no whitespace) and the line must end with '}' (then "\r\n", "\n"
+// or nothing): any other line, valid JSON or not, is Unrecognised, and only
+// parse_server_message can tell what it holds.
+struct LineHead {
+    enum class Kind { Ok, Error, Event, Unrecognised };
+    Kind kind = Kind::Unrecognised;
+    std::int64_t id = kNoRequestId;  // Ok and Error; kNoRequestId for "id":null
+};
+LineHead peek_server_line(std::string_view line);
 
 }  // namespace gamestore::protocol

@@ -101,8 +101,8 @@ void CatalogCache::install(const store::GameDetails& details) {
     entry.summary = store::GameSummary{details.game, details.rating};
     entry.owner = details.game.owner_id;
     entry.summary_text = text_of(game_summary_json(details.game, details.rating));
-    entry.public_show = show_text(details, false);
-    entry.owner_show = show_text(details, true);
+    entry.public_show = std::make_shared<const std::string>(show_text(details, false));
+    entry.owner_show = std::make_shared<const std::string>(show_text(details, true));
     entry.listed = !details.game.delisted && details.game.live_version.has_value();
     by_name_[fold(details.game.name)] = id;
     games_[id] = std::move(entry);
@@ -127,14 +127,25 @@ const std::vector<const std::string*>& CatalogCache::listed() {
         for (const auto* entry : entries) {
             listed_.push_back(&entry->summary_text);
         }
+        pages_.clear();
         listed_stale_ = false;
     }
     return listed_;
 }
 
-asio::awaitable<std::string> CatalogCache::list(ListPage page) {
+asio::awaitable<std::shared_ptr<const std::string>> CatalogCache::list(ListPage page) {
     if (enabled_) {
-        co_return list_page_text(listed(), page);
+        const auto& summaries = listed();
+        const auto key = std::pair{page.offset, page.limit};
+        if (const auto kept = pages_.find(key); kept != pages_.end()) {
+            co_return kept->second;
+        }
+        if (pages_.size() >= kKeptPages) {
+            pages_.clear();
+        }
+        auto text = std::make_shared<const std::string>(list_page_text(summaries, page));
+        pages_.emplace(key, text);
+        co_return text;
     }
     auto games = unwrap(co_await run_blocking(pool_, [&] { return store_.list_games(); }));
     std::vector<std::string> texts;
@@ -146,11 +157,11 @@ asio::awaitable<std::string> CatalogCache::list(ListPage page) {
     for (const auto& text : texts) {
         pointers.push_back(&text);
     }
-    co_return list_page_text(pointers, page);
+    co_return std::make_shared<const std::string>(list_page_text(pointers, page));
 }
 
-asio::awaitable<std::string> CatalogCache::show(const std::string& name,
-                                                std::optional<store::AccountId> developer) {
+asio::awaitable<std::shared_ptr<const std::string>> CatalogCache::show(
+    const std::string& name, std::optional<store::AccountId> developer) {
     if (!enabled_) {
         auto details = co_await run_blocking(pool_, [&] {
             const auto game = unwrap(store_.find_game(name));
@@ -159,7 +170,7 @@ asio::awaitable<std::string> CatalogCache::show(const std::string& name,
             // the owner.
             return unwrap(store_.game_details(game.id, developer, kRecentReviews));
         });
-        co_return show_text(details, true);
+        co_return std::make_shared<const std::string>(show_text(details, true));
     }
     auto found = by_name_.find(fold(name));
     if (found == by_name_.end()) {

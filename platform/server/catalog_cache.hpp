@@ -17,8 +17,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,13 +53,14 @@ class CatalogCache {
     // Reads every listed game. Blocking: call before serving.
     void load();
 
-    // store.list's data as JSON text.
-    boost::asio::awaitable<std::string> list(ListPage page);
+    // store.list's data as JSON text. A page is built once and kept (shared
+    // with the answers on their way) until the listed games change.
+    boost::asio::awaitable<std::shared_ptr<const std::string>> list(ListPage page);
     // store.show's data as JSON text; hidden versions only when `developer`
     // owns the game. NOT_FOUND (LobbyError) for an unknown game. `name` must
     // outlive the call: co_await it at once.
-    boost::asio::awaitable<std::string> show(const std::string& name,
-                                             std::optional<store::AccountId> developer);
+    boost::asio::awaitable<std::shared_ptr<const std::string>> show(
+        const std::string& name, std::optional<store::AccountId> developer);
     // After a change to `game` committed: reread it (no-op with the cache off).
     // `announce`: a change made here, told to the change listener (a cluster
     // node tells the others, which reread it with announce false).
@@ -76,9 +79,10 @@ class CatalogCache {
         store::GameSummary summary;
         store::AccountId owner = 0;
         std::string summary_text;  // GameSummary
-        std::string public_show;   // store.show's data without hidden versions
-        std::string owner_show;    // with them
-        bool listed = false;       // in store.list: not delisted, has a live version
+        std::shared_ptr<const std::string>
+            public_show;                                // store.show's data without hidden versions
+        std::shared_ptr<const std::string> owner_show;  // with them
+        bool listed = false;  // in store.list: not delisted, has a live version
     };
 
     // Details read with the owner as viewer (hidden versions included).
@@ -93,6 +97,10 @@ class CatalogCache {
     std::map<store::GameId, std::uint64_t> refreshes_;  // the latest reread started per game
     std::vector<const std::string*> listed_;
     bool listed_stale_ = true;
+    // Pages built since listed_ was: (offset, limit) to the page's text.
+    // Bounded: a client walking odd offsets cannot grow it past kKeptPages.
+    std::map<std::pair<std::size_t, std::size_t>, std::shared_ptr<const std::string>> pages_;
+    static constexpr std::size_t kKeptPages = 64;
     std::function<void(store::GameId)> on_change_;
 };
 

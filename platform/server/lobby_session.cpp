@@ -75,8 +75,20 @@ asio::awaitable<void> LobbySession::run() {
                 if (ec == asio::error::operation_aborted) {
                     continue;  // re-armed
                 }
-                if (self->deadline_.expiry() > std::chrono::steady_clock::now()) {
+                const auto now = std::chrono::steady_clock::now();
+                if (self->deadline_.expiry() > now) {
                     continue;  // re-armed while the wait completed
+                }
+                // A request does not move the timer (that would cost a
+                // cancel and a wake-up per request); the idle deadline is
+                // checked against the last activity when it comes due.
+                if (self->signed_in_) {
+                    const auto idle_until =
+                        self->last_activity_ + self->server_.config().idle_timeout;
+                    if (idle_until > now) {
+                        self->deadline_.expires_at(idle_until);
+                        continue;
+                    }
                 }
                 if (!self->signed_in_) {
                     spdlog::info("lobby: session {} closed: not authenticated within {} ms", self->id_,
@@ -103,7 +115,6 @@ asio::awaitable<void> LobbySession::run() {
                 break;
             }
             last_activity_ = std::chrono::steady_clock::now();
-            arm_deadline();
             if (frame->kind == protocol::FrameResult::Kind::TooLarge) {
                 spdlog::warn("lobby: session {} sent a line over {} bytes; closing", id_,
                              config.max_line_bytes);
@@ -287,7 +298,8 @@ asio::awaitable<void> LobbySession::handle_line(const std::string& line) {
             channel_.send_file(protocol::encode_ok(request.id, reply.data, reply.blob->length),
                                reply.blob->file, reply.blob->offset, reply.blob->length);
         } else if (reply.data_text) {
-            channel_.send(protocol::encode_ok_text(request.id, *reply.data_text));
+            channel_.send_wrapped(protocol::encode_ok_text_head(request.id),
+                                  std::move(reply.data_text), std::string(protocol::kOkTextTail));
         } else {
             channel_.send(protocol::encode_ok(request.id, reply.data));
         }

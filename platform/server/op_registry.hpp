@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -44,8 +45,9 @@ struct Reply {
     };
     std::optional<Blob> blob;
     // When set, the response's data as JSON text, sent instead of `data`
-    // (answers kept serialised, such as the catalogue's).
-    std::optional<std::string> data_text = std::nullopt;
+    // (answers kept serialised, such as the catalogue's): shared with the
+    // keeper, written to the socket without a copy.
+    std::shared_ptr<const std::string> data_text = nullptr;
 };
 
 using Handler = std::function<boost::asio::awaitable<Reply>(RequestContext&)>;

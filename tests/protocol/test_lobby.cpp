@@ -224,4 +224,62 @@ TEST_CASE("encode_ok_text: a pre-serialised reply reads back like encode_ok's",
     CHECK(response.ok);
     CHECK(response.data == data);
     CHECK(server_message<Response>(encode_ok(42, data)).data == response.data);
+    // The same line in pieces, as a session sends a kept answer.
+    CHECK(encode_ok_text_head(42) + data.dump() + std::string(kOkTextTail) == line);
+}
+
+TEST_CASE("peek_server_line: reads what the encoders write", "[lobby]") {
+    using Kind = LineHead::Kind;
+    auto head = peek_server_line(encode_ok(42, json{{"games", json::array()}}));
+    CHECK(head.kind == Kind::Ok);
+    CHECK(head.id == 42);
+    head = peek_server_line(encode_ok_text(0, R"({"games":[],"total":0})"));
+    CHECK(head.kind == Kind::Ok);
+    CHECK(head.id == 0);
+    head = peek_server_line(encode_ok(INT64_MAX, nullptr));
+    CHECK(head.kind == Kind::Ok);
+    CHECK(head.id == INT64_MAX);
+    head = peek_server_line(encode_error(9, ErrorCode::NotFound, "No game named \"x\"."));
+    CHECK(head.kind == Kind::Error);
+    CHECK(head.id == 9);
+    head = peek_server_line(encode_error(std::nullopt, ErrorCode::TooLarge, "too long"));
+    CHECK(head.kind == Kind::Error);
+    CHECK(head.id == kNoRequestId);
+    CHECK(peek_server_line(encode_event("lobby.player_added", json{{"seq", 3}})).kind ==
+          Kind::Event);
+    // With or without the line's terminator, and with a '\r' before it.
+    std::string line = encode_ok(5, json::object());
+    line.pop_back();
+    CHECK(peek_server_line(line).kind == Kind::Ok);
+    CHECK(peek_server_line(line + "\r").kind == Kind::Ok);
+}
+
+TEST_CASE("peek_server_line: anything but the encoders' exact envelope is unrecognised",
+          "[lobby]") {
+    using Kind = LineHead::Kind;
+    for (const std::string line : {
+             "",
+             "}",
+             "not json",
+             R"({"ok":true,"id":1,"data":null})",   // valid JSON, other key order
+             R"({ "id":1,"ok":true,"data":null})",  // whitespace
+             R"({"id":1, "ok":true,"data":null})",
+             R"({"id":-1,"ok":true,"data":null})",                    // sign
+             R"({"id":01,"ok":true,"data":null})",                    // leading zero
+             R"({"id":1.0,"ok":true,"data":null})",                   // fraction
+             R"({"id":"1","ok":true,"data":null})",                   // a string
+             R"({"id":9223372036854775808,"ok":true,"data":null})",   // past INT64_MAX
+             R"({"id":99999999999999999999,"ok":true,"data":null})",  // 20 digits
+             R"({"id":null,"ok":true,"data":null})",  // an ok answer always has an id
+             R"({"id":1,"ok":true})",                 // no data
+             R"({"id":1,"ok":true,"data":[1,2)",      // cut inside
+             R"({"id":1,"ok":true,"data":{}}x)",
+             R"({"id":1,"ok":false,"data":null})",  // an error without its object
+             R"({"id":1,"ok":1,"data":null})",
+             R"({"id":1})",
+             R"({"event":1,"data":null})",  // event name not a string
+         }) {
+        INFO(line);
+        CHECK(peek_server_line(line).kind == Kind::Unrecognised);
+    }
 }

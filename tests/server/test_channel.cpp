@@ -87,3 +87,28 @@ TEST_CASE("a shared batch larger than the socket takes is finished by the writer
     CHECK(got.size() == expected.size());
     CHECK(got == expected);
 }
+
+TEST_CASE("a wrapped frame arrives as head, body and tail, whole, cut or queued",
+          "[net][channel]") {
+    Pair pair;
+    auto small = std::make_shared<const std::string>("{\"games\":[]}");
+    std::string big_text = "[";
+    for (int n = 0; big_text.size() < 16 * 1024 * 1024; ++n) {
+        big_text += "\"" + std::string(200, 'x') + std::to_string(n) + "\",";
+    }
+    big_text += "0]";
+    auto big = std::make_shared<const std::string>(big_text);
+    // Written at once; then more than the socket takes (cut: the rest is
+    // queued); then one queued whole behind it.
+    pair.sender->send_wrapped("{\"id\":1,\"data\":", small, "}\n");
+    pair.sender->send_wrapped("{\"id\":2,\"data\":", big, "}\n");
+    pair.sender->send_wrapped("{\"id\":3,\"data\":", small, "}\n");
+    CHECK(pair.sender->queued() >= 2);
+    const std::string expected =
+        "{\"id\":1,\"data\":{\"games\":[]}}\n{\"id\":2,\"data\":" + big_text +
+        "}\n{\"id\":3,\"data\":{\"games\":[]}}\n";
+    const auto got = pair.receive(expected.size());
+    CHECK(got.size() == expected.size());
+    CHECK(got == expected);
+    CHECK(pair.sender->queued() == 0);
+}
