@@ -8,7 +8,7 @@
 
 namespace gamestore::server {
 
-ChildReaper::ChildReaper(boost::asio::io_context& io) : signals_(io, SIGCHLD) {
+ChildReaper::ChildReaper(boost::asio::io_context& io) : io_(io), signals_(io, SIGCHLD) {
     arm();
 }
 
@@ -22,19 +22,91 @@ void ChildReaper::arm() {
     });
 }
 
-void ChildReaper::watch(pid_t pid, ExitHandler on_exit) {
-    handlers_[pid] = std::move(on_exit);
+ChildReaper::Spawn::Spawn(ChildReaper& reaper) : reaper_(reaper) {
+    const std::lock_guard lock(reaper_.mutex_);
+    ++reaper_.spawning_;
+}
+
+ChildReaper::Spawn::~Spawn() {
+    Deliveries deliveries;
+    {
+        const std::lock_guard lock(reaper_.mutex_);
+        --reaper_.spawning_;
+        if (reaper_.spawning_ > 0 || !reaper_.deferred_) {
+            return;
+        }
+        // A SIGCHLD came while this spawn was open: reap now, here, so a
+        // stream of back-to-back spawns cannot starve the reaping.
+        reaper_.deferred_ = false;
+        deliveries = reaper_.collect();
+    }
+    if (!deliveries.empty()) {
+        boost::asio::post(reaper_.io_, [deliveries = std::move(deliveries)] {
+            for (const auto& [handler, status] : deliveries) {
+                handler(status);
+            }
+        });
+    }
+}
+
+ChildReaper::Ticket ChildReaper::Spawn::started(pid_t pid) {
+    const std::lock_guard lock(reaper_.mutex_);
+    const Ticket ticket = ++reaper_.next_ticket_;
+    reaper_.unreaped_[pid] = ticket;
+    reaper_.children_.emplace(ticket, Child{});
+    return ticket;
+}
+
+void ChildReaper::watch(Ticket ticket, ExitHandler on_exit) {
+    std::optional<int> status;
+    {
+        const std::lock_guard lock(mutex_);
+        const auto it = children_.find(ticket);
+        if (it == children_.end()) {
+            return;
+        }
+        if (!it->second.status) {
+            it->second.on_exit = std::move(on_exit);
+            return;
+        }
+        status = it->second.status;
+        children_.erase(it);
+    }
+    // Posted, not called: the caller finishes what it was doing first, as it
+    // would have if the exit had come a moment later.
+    boost::asio::post(io_, [on_exit = std::move(on_exit), status = *status] { on_exit(status); });
+}
+
+void ChildReaper::forget(Ticket ticket) {
+    const std::lock_guard lock(mutex_);
+    children_.erase(ticket);
 }
 
 void ChildReaper::reap() {
+    Deliveries deliveries;
+    {
+        const std::lock_guard lock(mutex_);
+        if (spawning_ > 0) {
+            deferred_ = true;
+            return;
+        }
+        deliveries = collect();
+    }
+    for (const auto& [handler, status] : deliveries) {
+        handler(status);
+    }
+}
+
+ChildReaper::Deliveries ChildReaper::collect() {
+    Deliveries deliveries;
     for (int i = 0; i < 100000; ++i) {
         int status = 0;
         const pid_t pid = ::waitpid(-1, &status, WNOHANG);
         if (pid <= 0) {
             break;
         }
-        const auto it = handlers_.find(pid);
-        if (it == handlers_.end()) {
+        const auto mapped = unreaped_.find(pid);
+        if (mapped == unreaped_.end()) {
             // An adopted orphan (a game's escaped grandchild): nobody waits
             // for it, and its pid may be the next game server's.
             ++unwatched_reaped_;
@@ -42,10 +114,20 @@ void ChildReaper::reap() {
                           describe_wait_status(status));
             continue;
         }
-        auto handler = std::move(it->second);
-        handlers_.erase(it);
-        handler(status);
+        const Ticket ticket = mapped->second;
+        unreaped_.erase(mapped);
+        const auto child = children_.find(ticket);
+        if (child == children_.end()) {
+            continue;  // forgotten
+        }
+        if (!child->second.on_exit) {
+            child->second.status = status;  // for the watch() still to come
+            continue;
+        }
+        deliveries.emplace_back(std::move(child->second.on_exit), status);
+        children_.erase(child);
     }
+    return deliveries;
 }
 
 std::string describe_wait_status(int wait_status) {

@@ -76,6 +76,17 @@ LocalMatchHost::LocalMatchHost(PlatformServices& services, ChildReaper& reaper,
       report_port_(report_port),
       ports_(services.config.game_port_first, services.config.game_port_last) {}
 
+LocalMatchHost::~LocalMatchHost() {
+    // Spawns queued and not started are dropped; one under way finishes.
+    spawner_.stop();
+    spawner_.join();
+    const std::lock_guard lock(handover_mutex_);
+    for (pid_t pgid : handover_) {
+        spdlog::warn("process group {} was spawned for a match nobody will stop: killed", pgid);
+        ::kill(-pgid, SIGKILL);
+    }
+}
+
 std::variant<MatchPlacement, std::string> LocalMatchHost::reserve(const std::string& match_id) {
     const auto port = ports_.acquire();
     if (!port) {
@@ -83,7 +94,10 @@ std::variant<MatchPlacement, std::string> LocalMatchHost::reserve(const std::str
                std::to_string(services_.config.game_port_last) +
                ") is in use; try again when a match ends";
     }
-    matches_[match_id] = Local{*port, services_.config.data_dir / "matches" / match_id, -1};
+    Local local;
+    local.port = *port;
+    local.dir = services_.config.data_dir / "matches" / match_id;
+    matches_[match_id] = std::move(local);
     return MatchPlacement{*port};
 }
 
@@ -121,45 +135,87 @@ asio::awaitable<MatchLaunch> LocalMatchHost::launch(MatchSpec spec, MatchLaunchH
     // stop() may have run meanwhile (the room gave up): its entry is gone,
     // and with it the port; nothing of ours may start now.
     const auto local = matches_.find(spec.match_id);
-    if (local == matches_.end() || !hooks.still_wanted()) {
-        if (local == matches_.end()) {
-            co_await run_blocking(services_.lobby.blocking_pool(), [&] {
-                remove_read_only_tree(dir);
-                return true;
-            });
-        }
+    if (local == matches_.end()) {
+        co_await run_blocking(services_.lobby.blocking_pool(), [&] {
+            remove_read_only_tree(dir);
+            return true;
+        });
         outcome.result = MatchLaunch::Result::Cancelled;
         co_return outcome;
     }
-    outcome = spawn(spec, local->second, package_bytes, hooks);
-    if (outcome.result == MatchLaunch::Result::Started) {
-        // For reconcile() after a crash of this server.
-        const store::ProcessInfo info{outcome.pid, local->second.pgid, local->second.start_time};
-        const auto match_id = spec.match_id;
-        asio::co_spawn(
-            services_.lobby.io(),
-            [this, match_id, info]() -> asio::awaitable<void> {
-                auto recorded = co_await run_blocking(services_.lobby.blocking_pool(), [&] {
-                    return services_.store.record_match_process(match_id, info);
-                });
-                if (!recorded.ok()) {
-                    spdlog::debug("match {}: process not recorded: {}", match_id,
-                                  recorded.error().message);
-                }
-            },
-            asio::detached);
+    // From here until the spawn is back, a stop() waits for it instead of
+    // freeing the port and the directory under a process about to start
+    // (set before still_wanted(), which might start a stop itself).
+    const auto in_flight = std::make_shared<SpawnInFlight>(services_.lobby.io());
+    local->second.spawning = in_flight;
+    const std::uint16_t port = local->second.port;
+    const auto land = [&]() -> Local& {
+        // Still there: a stop() waits for `in_flight` before it erases it.
+        auto& entry = matches_.at(spec.match_id);
+        entry.spawning.reset();
+        in_flight->finished = true;
+        in_flight->done.cancel();
+        return entry;
+    };
+    if (!hooks.still_wanted()) {
+        land();
+        outcome.result = MatchLaunch::Result::Cancelled;
+        co_return outcome;
     }
+    Spawned spawned;
+    try {
+        spawned =
+            co_await run_blocking(spawner_, [&] { return spawn(spec, port, dir, package_bytes); });
+    } catch (const std::exception& e) {
+        spawned.outcome.error = std::string("the game server could not start: ") + e.what();
+    }
+    {
+        const std::lock_guard lock(handover_mutex_);
+        handover_.erase(spawned.pgid);
+    }
+    Local& entry = land();
+    outcome = std::move(spawned.outcome);
+    if (outcome.result != MatchLaunch::Result::Started) {
+        co_return outcome;
+    }
+    entry.pgid = spawned.pgid;
+    entry.start_time = spawned.start_time;
+    if (spawned.log_pipe >= 0) {
+        pump_log(spawned.log_pipe, spawned.log_file);
+    }
+    // Its exit may have been reaped already: the reaper keeps it for this
+    // watch() (child_reaper.hpp).
+    const auto mode = services_.sandbox.mode();
+    reaper_.watch(spawned.ticket, [on_exit = std::move(hooks.on_exit), mode](int status) {
+        on_exit(launch::describe_game_exit(status, mode));
+    });
+    // For reconcile() after a crash of this server.
+    const store::ProcessInfo info{outcome.pid, spawned.pgid, spawned.start_time};
+    const auto match_id = spec.match_id;
+    asio::co_spawn(
+        services_.lobby.io(),
+        [this, match_id, info]() -> asio::awaitable<void> {
+            auto recorded = co_await run_blocking(services_.lobby.blocking_pool(), [&] {
+                return services_.store.record_match_process(match_id, info);
+            });
+            if (!recorded.ok()) {
+                spdlog::debug("match {}: process not recorded: {}", match_id,
+                              recorded.error().message);
+            }
+        },
+        asio::detached);
     co_return outcome;
 }
 
-MatchLaunch LocalMatchHost::spawn(const MatchSpec& spec, Local& local, std::uint64_t package_bytes,
-                                  MatchLaunchHooks& hooks) {
+LocalMatchHost::Spawned LocalMatchHost::spawn(const MatchSpec& spec, std::uint16_t port,
+                                              const fs::path& dir, std::uint64_t package_bytes) {
     const auto& config = services_.config;
-    MatchLaunch outcome;
+    Spawned spawned;
+    auto& outcome = spawned.outcome;
     auto& context = outcome.context;
     context.room_id = spec.room_id;
     context.match_id = spec.match_id;
-    context.port = local.port;
+    context.port = port;
     context.host = config.advertise_host.empty() ? "127.0.0.1" : config.advertise_host;
     context.bind_host = config.bind_host;
     context.report_host =
@@ -169,17 +225,17 @@ MatchLaunch LocalMatchHost::spawn(const MatchSpec& spec, Local& local, std::uint
     context.report_port = report_port_;
     context.client_token = spec.client_token;
     context.report_token = spec.report_token;
-    context.client_token_path = local.dir / "client_token";
-    context.report_token_path = local.dir / "report_token";
+    context.client_token_path = dir / "client_token";
+    context.report_token_path = dir / "report_token";
     context.players = spec.players;
-    context.players_json_path = local.dir / "players.json";
-    context.match_dir = local.dir;
+    context.players_json_path = dir / "players.json";
+    context.match_dir = dir;
 
     auto prepared = launch::prepare_game_server(spec.manifest, context, spec.package_root,
                                                 package_bytes, services_.sandbox);
     if (auto* error = std::get_if<std::string>(&prepared)) {
         outcome.error = *error;
-        return outcome;
+        return spawned;
     }
     auto& launch_plan = std::get<launch::GameServerLaunch>(prepared);
     auto& process = launch_plan.sandboxed.process;
@@ -188,48 +244,55 @@ MatchLaunch LocalMatchHost::spawn(const MatchSpec& spec, Local& local, std::uint
                      spec.room_id, spec.match_id);
     }
 
+    const fs::path log_file = config.data_dir / "logs" / (spec.match_id + ".log");
     int fds[2] = {-1, -1};
     if (::pipe2(fds, O_CLOEXEC) == 0) {
         process.output_fd = fds[1];
     }
-    auto spawned = launch::spawn_process(process);
+    std::variant<launch::SpawnedProcess, std::string> started;
+    {
+        ChildReaper::Spawn bracket(reaper_);
+        started = launch::spawn_process(process);
+        if (const auto* child = std::get_if<launch::SpawnedProcess>(&started)) {
+            spawned.ticket = bracket.started(child->pid);
+        }
+    }
     if (fds[1] >= 0) {
         ::close(fds[1]);
     }
     launch_plan.sandboxed.descriptors.clear();
-    if (auto* error = std::get_if<std::string>(&spawned)) {
+    if (auto* error = std::get_if<std::string>(&started)) {
         if (fds[0] >= 0) {
             ::close(fds[0]);
         }
         outcome.sandbox_failure = services_.sandbox.mode() == launch::SandboxMode::Bwrap;
         outcome.error = "the game server could not start: " + *error;
-        return outcome;
+        return spawned;
     }
-    const auto& process_info = std::get<launch::SpawnedProcess>(spawned);
-    local.pgid = process_info.pgid;
-    local.start_time = process_info.start_time;
+    const auto& process_info = std::get<launch::SpawnedProcess>(started);
+    {
+        const std::lock_guard lock(handover_mutex_);
+        handover_.insert(process_info.pgid);
+    }
+    spawned.pgid = process_info.pgid;
+    spawned.start_time = process_info.start_time;
     outcome.pid = process_info.pid;
     outcome.result = MatchLaunch::Result::Started;
     spdlog::info("room {}: match {}: game server pid {} spawned ({}): {}", spec.room_id,
                  spec.match_id, process_info.pid,
                  launch::sandbox_mode_name(services_.sandbox.mode()),
                  fmt::format("{}", fmt::join(launch_plan.game_argv, " ")));
+    spawned.log_pipe = fds[0];
     if (fds[0] >= 0) {
-        pump_log(fds[0], config.data_dir / "logs" / (spec.match_id + ".log"));
+        std::error_code ec;
+        fs::create_directories(log_file.parent_path(), ec);
+        spawned.log_file =
+            ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     }
-    // Right after the spawn, before this handler returns to the event loop:
-    // the reaper's contract (child_reaper.hpp).
-    const auto mode = services_.sandbox.mode();
-    reaper_.watch(process_info.pid, [on_exit = std::move(hooks.on_exit), mode](int status) {
-        on_exit(launch::describe_game_exit(status, mode));
-    });
-    return outcome;
+    return spawned;
 }
 
-void LocalMatchHost::pump_log(int read_fd, fs::path log_file) {
-    std::error_code ec;
-    fs::create_directories(log_file.parent_path(), ec);
-    const int out = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+void LocalMatchHost::pump_log(int read_fd, int out) {
     auto stream = std::make_shared<asio::posix::stream_descriptor>(services_.lobby.io(), read_fd);
     const std::size_t cap = tuning_.match_log_cap_bytes;
     asio::co_spawn(
@@ -267,9 +330,26 @@ void LocalMatchHost::pump_log(int read_fd, fs::path log_file) {
 }
 
 asio::awaitable<void> LocalMatchHost::stop(std::string match_id, bool after_end) {
-    const auto found = matches_.find(match_id);
+    auto found = matches_.find(match_id);
     if (found == matches_.end()) {
         co_return;
+    }
+    // A spawn under way finishes first (it cannot be called back from the
+    // middle of a vfork): then its process is stopped like any other, and
+    // the port and the directory are freed only after that.
+    if (const auto in_flight = found->second.spawning) {
+        spdlog::info("match {}: stopped while its game server is being spawned; stopping it after",
+                     match_id);
+        asio::steady_timer& done = in_flight->done;
+        while (!in_flight->finished) {
+            done.expires_at(Clock::time_point::max());
+            boost::system::error_code ec;
+            co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        found = matches_.find(match_id);
+        if (found == matches_.end()) {
+            co_return;
+        }
     }
     const Local local = found->second;
     // From here on a launch still preparing sees the match gone.

@@ -5,12 +5,23 @@
 // dir and its output in logs/<match_id>.log. Stopping is SIGTERM, a grace,
 // SIGKILL, for the group and for processes that escaped it (found by the
 // match id they carry in their environment).
+//
+// The spawn itself (rendering the sandbox command line, its memory files,
+// vfork until bwrap execs, opening the match log) runs on a spawner thread
+// of its own, not on the I/O thread: under load a vfork blocks its caller
+// for tens of milliseconds. One thread, not the blocking pool: spawns then
+// never queue behind the store or a password hash (nor those behind a
+// spawn), and the child reaper gets a gap between two spawns to reap in
+// (child_reaper.hpp). A stop that comes while its match's spawn is in
+// flight waits for the spawn, then stops what it started.
 
 #include <chrono>
 #include <cstddef>
 #include <exception>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 
 #include "platform/launch/process_launcher.hpp"
 
@@ -34,6 +45,12 @@ class LocalMatchHost final : public MatchHost {
   public:
     LocalMatchHost(PlatformServices& services, ChildReaper& reaper, LocalHostTuning tuning,
                    std::uint16_t report_port);
+    // Waits for a spawn under way; a process whose spawn finished but was
+    // never handed back to the I/O thread (the server is going away without
+    // stopping its matches) has its group killed.
+    ~LocalMatchHost() override;
+    LocalMatchHost(const LocalMatchHost&) = delete;
+    LocalMatchHost& operator=(const LocalMatchHost&) = delete;
 
     std::variant<MatchPlacement, std::string> reserve(const std::string& match_id) override;
     boost::asio::awaitable<MatchLaunch> launch(MatchSpec spec, MatchLaunchHooks hooks) override;
@@ -44,16 +61,33 @@ class LocalMatchHost final : public MatchHost {
     std::size_t in_use() const override { return ports_.in_use(); }
 
   private:
+    // Set while a match's spawn is on the spawner thread; a stop waits on it.
+    struct SpawnInFlight {
+        explicit SpawnInFlight(boost::asio::io_context& io) : done(io) {}
+        boost::asio::steady_timer done;
+        bool finished = false;
+    };
     struct Local {
         std::uint16_t port = 0;
         std::filesystem::path dir;
         pid_t pgid = -1;  // set once spawned
         std::int64_t start_time = 0;
+        std::shared_ptr<SpawnInFlight> spawning;
+    };
+    // What the spawner thread hands back.
+    struct Spawned {
+        MatchLaunch outcome;
+        pid_t pgid = -1;
+        std::int64_t start_time = 0;
+        ChildReaper::Ticket ticket = 0;
+        int log_pipe = -1;  // the read end of the game's output
+        int log_file = -1;  // logs/<match_id>.log, or -1
     };
 
-    MatchLaunch spawn(const MatchSpec& spec, Local& local, std::uint64_t package_bytes,
-                      MatchLaunchHooks& hooks);
-    void pump_log(int read_fd, std::filesystem::path log_file);
+    // On the spawner thread: touches nothing of the I/O thread's state.
+    Spawned spawn(const MatchSpec& spec, std::uint16_t port, const std::filesystem::path& dir,
+                  std::uint64_t package_bytes);
+    void pump_log(int read_fd, int out);
     // SIGTERM (+SIGCONT) to the group and its escaped processes, the stop
     // grace, then SIGKILL; polled on the I/O thread, /proc scans on the pool.
     boost::asio::awaitable<void> stop_processes(pid_t pgid, std::string match_id, bool after_end);
@@ -80,6 +114,12 @@ class LocalMatchHost final : public MatchHost {
     std::map<std::string, Local> matches_;
     std::shared_ptr<Scan> next_scan_;  // asked for, not started yet
     bool scanning_ = false;
+    // Groups spawned on the spawner thread and not yet taken over by the
+    // I/O thread (see the destructor).
+    std::mutex handover_mutex_;
+    std::set<pid_t> handover_;
+    // Last: joined first on destruction, while everything it uses exists.
+    boost::asio::thread_pool spawner_{1};
 };
 
 }  // namespace gamestore::server

@@ -30,7 +30,13 @@
 #include "platform/launch/healthcheck_hosts.hpp"
 #include "platform/launch/process_launcher.hpp"
 #include "platform/packages/sha256.hpp"
+#include "platform/server/catalog_cache.hpp"
 #include "platform/server/child_reaper.hpp"
+#include "platform/server/lobby_server.hpp"
+#include "platform/server/local_match_host.hpp"
+#include "platform/server/package_cache.hpp"
+#include "platform/server/platform_services.hpp"
+#include "platform/server/server_metrics.hpp"
 #include "platform/store/open_store.hpp"
 #include "tests/support/pg_cluster.hpp"
 #include "tests/support/platform_harness.hpp"
@@ -1706,49 +1712,232 @@ TEST_CASE(
     CHECK(after.escaped(first.pgid, id).empty());
 }
 
-TEST_CASE("the reaper forgets exits nobody watched, so a reused pid is not reported dead at birth",
+namespace {
+
+gamestore::launch::SpawnedProcess spawn_child(std::vector<std::string> argv) {
+    gamestore::launch::ProcessSpec spec;
+    spec.argv = std::move(argv);
+    spec.env = gamestore::launch::base_environment();
+    spec.cwd = fs::current_path();
+    spec.new_session = false;
+    auto spawned = gamestore::launch::spawn_process(spec);
+    REQUIRE(std::holds_alternative<gamestore::launch::SpawnedProcess>(spawned));
+    return std::get<gamestore::launch::SpawnedProcess>(spawned);
+}
+
+// Waits for the exit without reaping it (the reaper must do that).
+void wait_exited(pid_t pid) {
+    siginfo_t info{};
+    REQUIRE(::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) == 0);
+}
+
+// True while `pid` is an unreaped child of ours (a zombie, here).
+bool unreaped(pid_t pid) {
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == pid;
+}
+
+}  // namespace
+
+TEST_CASE("the reaper keeps an exit reaped before its watch() for that watch, by ticket",
           "[reaper][unit]") {
+    using gamestore::server::ChildReaper;
     boost::asio::io_context io;
-    gamestore::server::ChildReaper reaper(io);
-    auto spawn_true = [] {
-        gamestore::launch::ProcessSpec spec;
-        spec.argv = {"/bin/true"};
-        spec.env = gamestore::launch::base_environment();
-        spec.cwd = fs::current_path();
-        spec.new_session = false;
-        auto spawned = gamestore::launch::spawn_process(spec);
-        REQUIRE(std::holds_alternative<gamestore::launch::SpawnedProcess>(spawned));
-        return std::get<gamestore::launch::SpawnedProcess>(spawned).pid;
-    };
-    // Waits for the exit without reaping it (the reaper must do that).
-    auto wait_exited = [](pid_t pid) {
-        siginfo_t info{};
-        REQUIRE(::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) == 0);
-    };
+    ChildReaper reaper(io);
 
-    // An exit nobody watched (an adopted orphan, say) is reaped and dropped...
-    const pid_t stranger = spawn_true();
-    wait_exited(stranger);
+    // Spawned on another thread, as the match host's spawner does; the child
+    // exits and is reaped before anyone watches it.
+    pid_t pid = -1;
+    ChildReaper::Ticket ticket = 0;
+    std::thread spawner([&] {
+        ChildReaper::Spawn bracket(reaper);
+        pid = spawn_child({"/bin/sh", "-c", "exit 7"}).pid;
+        ticket = bracket.started(pid);
+    });
+    spawner.join();
+    wait_exited(pid);
     reaper.reap();
-    CHECK(reaper.unwatched_reaped() == 1);
-    // ...so a later watch() of that pid number (the kernel may hand it to
-    // the next game server) waits for that process's own exit.
-    bool reported = false;
-    reaper.watch(stranger, [&](int) { reported = true; });
-    reaper.reap();
-    io.poll();
-    CHECK_FALSE(reported);
-    reaper.forget(stranger);
+    CHECK_FALSE(unreaped(pid));
+    CHECK(reaper.unwatched_reaped() == 0);  // known as ours, not an orphan
 
-    // A watched child is reported once, with its status.
-    const pid_t child = spawn_true();
     std::optional<int> status;
-    reaper.watch(child, [&](int wait_status) { status = wait_status; });
-    wait_exited(child);
-    reaper.reap();
+    reaper.watch(ticket, [&](int wait_status) { status = wait_status; });
+    CHECK_FALSE(status);  // posted, never run inside watch()
+    io.poll();
     REQUIRE(status);
     CHECK(WIFEXITED(*status));
-    CHECK(WEXITSTATUS(*status) == 0);
+    CHECK(WEXITSTATUS(*status) == 7);
+}
+
+TEST_CASE("no child is reaped while a spawn is open; the last spawn to close reaps",
+          "[reaper][unit]") {
+    using gamestore::server::ChildReaper;
+    boost::asio::io_context io;
+    ChildReaper reaper(io);
+
+    // A child watched the usual way, still running.
+    const auto sleeper = [&] {
+        ChildReaper::Spawn bracket(reaper);
+        const auto child = spawn_child({"sleep", "30"});
+        return std::pair{child.pid, bracket.started(child.pid)};
+    }();
+    std::optional<int> sleeper_status;
+    reaper.watch(sleeper.second, [&](int wait_status) { sleeper_status = wait_status; });
+
+    std::optional<int> quick_status;
+    pid_t quick = -1;
+    {
+        ChildReaper::Spawn open(reaper);
+        quick = spawn_child({"/bin/true"}).pid;
+        const auto ticket = open.started(quick);
+        ::kill(sleeper.first, SIGKILL);
+        wait_exited(sleeper.first);
+        wait_exited(quick);
+        // Deferred: a waitpid(-1) now could take a child spawned a moment
+        // ago and not registered yet.
+        reaper.reap();
+        CHECK(unreaped(sleeper.first));
+        CHECK(unreaped(quick));
+        reaper.watch(ticket, [&](int wait_status) { quick_status = wait_status; });
+    }
+    // Closing the spawn reaped both and posted their handlers.
+    CHECK_FALSE(unreaped(sleeper.first));
+    CHECK_FALSE(unreaped(quick));
+    CHECK_FALSE(sleeper_status);
+    io.poll();
+    REQUIRE(sleeper_status);
+    CHECK(WIFSIGNALED(*sleeper_status));
+    CHECK(WTERMSIG(*sleeper_status) == SIGKILL);
+    REQUIRE(quick_status);
+    CHECK(WIFEXITED(*quick_status));
+}
+
+TEST_CASE(
+    "the reaper forgets exits nobody registered, so a reused pid is not reported dead at birth",
+    "[reaper][unit]") {
+    using gamestore::server::ChildReaper;
+    boost::asio::io_context io;
+    ChildReaper reaper(io);
+
+    // A watched child, running.
+    const auto watched = [&] {
+        ChildReaper::Spawn bracket(reaper);
+        const auto child = spawn_child({"sleep", "30"});
+        return std::pair{child.pid, bracket.started(child.pid)};
+    }();
+    std::optional<int> status;
+    reaper.watch(watched.second, [&](int wait_status) { status = wait_status; });
+
+    // An exit of a process nobody registered (an adopted orphan, say) is
+    // reaped and dropped: it is kept under no pid and no ticket, so no later
+    // child, whatever pid it gets, can be handed it.
+    const pid_t stranger = spawn_child({"/bin/true"}).pid;
+    wait_exited(stranger);
+    reaper.reap();
+    io.poll();
+    CHECK(reaper.unwatched_reaped() == 1);
+    CHECK_FALSE(status);
+
+    // A forgotten child's exit goes nowhere.
+    const auto forgotten = [&] {
+        ChildReaper::Spawn bracket(reaper);
+        const auto child = spawn_child({"/bin/true"});
+        return std::pair{child.pid, bracket.started(child.pid)};
+    }();
+    reaper.forget(forgotten.second);
+    wait_exited(forgotten.first);
+    reaper.reap();
+    CHECK_FALSE(unreaped(forgotten.first));
+    reaper.watch(forgotten.second, [&](int) { FAIL("a forgotten child was reported"); });
+    io.poll();
+
+    // The watched child is reported once, with its own status.
+    ::kill(watched.first, SIGKILL);
+    wait_exited(watched.first);
+    reaper.reap();
+    REQUIRE(status);
+    CHECK(WIFSIGNALED(*status));
+    CHECK(reaper.unwatched_reaped() == 1);
+}
+
+TEST_CASE(
+    "a match abandoned while its game server is being spawned leaves no process, port or match dir",
+    "[matches][reaper]") {
+    namespace server = gamestore::server;
+    TempDir work;
+    server::ServerConfig config;
+    config.data_dir = work.path() / "var";
+    fs::create_directories(config.data_dir);
+    config.database = gamestore::testing::test_database_for(config.data_dir);
+    const auto ports = gamestore::testing::unique_game_ports_args();
+    config.game_port_first = static_cast<std::uint16_t>(std::stoi(ports[1]));
+    config.game_port_last = config.game_port_first;  // one: a leaked port would be seen
+    config.sandbox.mode = gamestore::launch::SandboxMode::None;
+    config.catalog_cache = false;
+    auto store = open_store(config.data_dir);
+    server::ServerMetrics metrics;
+    const gamestore::launch::Sandbox sandbox(config.sandbox);
+    boost::asio::io_context io{1};
+    server::LobbyServer lobby(io, config);
+    server::CatalogCache catalog(*store, lobby.blocking_pool(), false);
+    server::PackageCache packages(*store, config.data_dir, config.zip_limits);
+    server::PlatformServices services{lobby,   *store,  lobby.config(), sandbox,
+                                      metrics, catalog, packages};
+    server::ChildReaper reaper(io);
+    server::LocalMatchHost host(services, reaper, server::LocalHostTuning{}, 1);
+
+    const auto package_root = work.path() / "package";
+    fs::create_directories(package_root);
+    const auto match_id = gamestore::server::new_match_id();
+    server::MatchSpec spec;
+    spec.room_id = 1;
+    spec.match_id = match_id;
+    spec.manifest.game_name = "Sleeper";
+    spec.manifest.version = "1.0.0";
+    spec.manifest.server.argv = {"sleep", "30"};
+    spec.package_root = package_root;
+    spec.players = {"ann"};
+    spec.client_token = "client-token-for-the-test";
+    spec.report_token = "report-token-for-the-test";
+    REQUIRE(std::holds_alternative<server::MatchPlacement>(host.reserve(match_id)));
+
+    // The room gives up the moment the spawn is handed to the spawner
+    // thread: the stop is started from still_wanted() and runs while the
+    // launch waits for the spawn.
+    bool stop_done = false;
+    std::optional<std::string> exit_how;
+    std::optional<server::MatchLaunch> launched;
+    server::MatchLaunchHooks hooks;
+    hooks.still_wanted = [&] {
+        boost::asio::co_spawn(io, host.stop(match_id, false),
+                              [&](std::exception_ptr) { stop_done = true; });
+        return true;
+    };
+    hooks.on_exit = [&](std::string how) { exit_how = std::move(how); };
+    boost::asio::co_spawn(io, host.launch(std::move(spec), std::move(hooks)),
+                          [&](std::exception_ptr error, server::MatchLaunch outcome) {
+                              REQUIRE_FALSE(error);
+                              launched = std::move(outcome);
+                          });
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!(stop_done && launched && exit_how) && std::chrono::steady_clock::now() < deadline) {
+        io.run_one_for(100ms);
+    }
+    REQUIRE(launched);
+    REQUIRE(stop_done);
+    // The spawn went ahead (the stop came after still_wanted() said yes),
+    // and the stop that waited for it ended its process...
+    CHECK(launched->result == server::MatchLaunch::Result::Started);
+    REQUIRE(exit_how);
+    INFO(*exit_how);
+    CHECK_FALSE(gamestore::launch::process_alive(static_cast<pid_t>(launched->pid)));
+    CHECK(gamestore::launch::processes_with_env_entry(match_id).empty());
+    // ...then freed its directory and its port, which the next match gets.
+    CHECK_FALSE(fs::exists(config.data_dir / "matches" / match_id));
+    CHECK(host.in_use() == 0);
+    const auto next = gamestore::server::new_match_id();
+    CHECK(std::holds_alternative<server::MatchPlacement>(host.reserve(next)));
 }
 
 TEST_CASE("stopping a SIGTERM-ignoring game does not hold up another room's launch", "[matches][integration]") {
