@@ -1728,7 +1728,17 @@ gamestore::launch::SpawnedProcess spawn_child(std::vector<std::string> argv) {
 // Waits for the exit without reaping it (the reaper must do that).
 void wait_exited(pid_t pid) {
     siginfo_t info{};
-    REQUIRE(::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) == 0);
+    // The reaper's SIGCHLD handler (installed without SA_RESTART) interrupts
+    // the wait whenever another child exits: wait again, a bounded number of
+    // times (each wait ends with an exit or a signal).
+    int rc = -1;
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        rc = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT);
+        if (rc == 0 || errno != EINTR) {
+            break;
+        }
+    }
+    REQUIRE(rc == 0);
 }
 
 // True while `pid` is an unreaped child of ours (a zombie, here).
@@ -1736,6 +1746,15 @@ bool unreaped(pid_t pid) {
     siginfo_t info{};
     return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
            info.si_pid == pid;
+}
+
+// A child spawned the way the match host spawns: inside a spawn bracket,
+// registered with the reaper. Its pid and the ticket to watch it by.
+std::pair<pid_t, gamestore::server::ChildReaper::Ticket> spawn_registered(
+    gamestore::server::ChildReaper& reaper, std::vector<std::string> argv) {
+    gamestore::server::ChildReaper::Spawn bracket(reaper);
+    const auto child = spawn_child(std::move(argv));
+    return {child.pid, bracket.started(child.pid)};
 }
 
 }  // namespace
@@ -1777,11 +1796,7 @@ TEST_CASE("no child is reaped while a spawn is open; the last spawn to close rea
     ChildReaper reaper(io);
 
     // A child watched the usual way, still running.
-    const auto sleeper = [&] {
-        ChildReaper::Spawn bracket(reaper);
-        const auto child = spawn_child({"sleep", "30"});
-        return std::pair{child.pid, bracket.started(child.pid)};
-    }();
+    const auto sleeper = spawn_registered(reaper, {"sleep", "30"});
     std::optional<int> sleeper_status;
     reaper.watch(sleeper.second, [&](int wait_status) { sleeper_status = wait_status; });
 
@@ -1821,11 +1836,7 @@ TEST_CASE(
     ChildReaper reaper(io);
 
     // A watched child, running.
-    const auto watched = [&] {
-        ChildReaper::Spawn bracket(reaper);
-        const auto child = spawn_child({"sleep", "30"});
-        return std::pair{child.pid, bracket.started(child.pid)};
-    }();
+    const auto watched = spawn_registered(reaper, {"sleep", "30"});
     std::optional<int> status;
     reaper.watch(watched.second, [&](int wait_status) { status = wait_status; });
 
@@ -1840,11 +1851,7 @@ TEST_CASE(
     CHECK_FALSE(status);
 
     // A forgotten child's exit goes nowhere.
-    const auto forgotten = [&] {
-        ChildReaper::Spawn bracket(reaper);
-        const auto child = spawn_child({"/bin/true"});
-        return std::pair{child.pid, bracket.started(child.pid)};
-    }();
+    const auto forgotten = spawn_registered(reaper, {"/bin/true"});
     reaper.forget(forgotten.second);
     wait_exited(forgotten.first);
     reaper.reap();
