@@ -543,11 +543,13 @@ void MatchSession::play_with_clients() {
         milliseconds(static_cast<long long>(run_.manifest.heartbeat_interval_sec * 1000.0));
     const auto kill_limit = interval * kill_factor() + scaled(0.25, run_.options.timeout_scale);
     const auto heartbeats_stopped = [&] {
-        auto last = *started_at_;
+        std::vector<Clock::time_point> beats;
         for (const auto at : control_plane_->heartbeat_times()) {
-            last = std::max(last, at);
+            if (at > *started_at_)
+                beats.push_back(at);
         }
-        return Clock::now() - last > kill_limit;
+        return Clock::now() - heartbeat_silence_from(*started_at_, clients_launched_at_, beats) >
+               kill_limit;
     };
     bool silenced = false;
     wait_until(

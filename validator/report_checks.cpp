@@ -133,6 +133,16 @@ void judge_started_fields(const Conversation& c, CheckBook& book) {
     }
 }
 
+Conversation::Clock::time_point heartbeat_silence_from(
+    Conversation::Clock::time_point started,
+    std::optional<Conversation::Clock::time_point> clients_launched_at,
+    const std::vector<Conversation::Clock::time_point>& beats) {
+    if (!beats.empty()) {
+        return beats.back();
+    }
+    return clients_launched_at ? std::max(started, *clients_launched_at) : started;
+}
+
 void judge_heartbeat_cadence(const Conversation& c, CheckBook& book) {
     const ReportRecord* started = c.started();
     if (!started) {
@@ -177,8 +187,8 @@ void judge_heartbeat_cadence(const Conversation& c, CheckBook& book) {
     // validator only after its own probes, and a game may well start its
     // heartbeats once its players are in.
     Clock::time_point first_from = start;
-    if (c.clients_launched_at && (beats.empty() || beats.front() > *c.clients_launched_at)) {
-        first_from = std::max(start, *c.clients_launched_at);
+    if (beats.empty() || (c.clients_launched_at && beats.front() > *c.clients_launched_at)) {
+        first_from = heartbeat_silence_from(start, c.clients_launched_at, {});
     }
     const bool silent_without_players = beats.empty() && !c.clients_launched_at;
     milliseconds worst{0};

@@ -55,6 +55,18 @@ struct Conversation {
     std::vector<const ReportRecord*> terminals() const;
 };
 
+// Where heartbeat_cadence starts counting the silence after the heartbeats
+// `beats` (those after STARTED, in arrival order): the last of them; with
+// none, STARTED, or the clients' launch if there was one (a game may start
+// its heartbeats once its players are in, and the validator launches them
+// later than the platform would); and the same launch when the first
+// heartbeat came only after it. The wait for END counts from here too, so
+// it gives up on a silent server at exactly the gap this check fails.
+Conversation::Clock::time_point heartbeat_silence_from(
+    Conversation::Clock::time_point started,
+    std::optional<Conversation::Clock::time_point> clients_launched_at,
+    const std::vector<Conversation::Clock::time_point>& beats);
+
 void judge_started_fields(const Conversation& conversation, CheckBook& book);
 void judge_heartbeat_cadence(const Conversation& conversation, CheckBook& book);
 void judge_reports_authenticated(const Conversation& conversation, CheckBook& book);

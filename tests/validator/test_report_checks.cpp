@@ -169,6 +169,36 @@ TEST_CASE("heartbeat cadence", "[validator][judges]") {
     }
 }
 
+TEST_CASE("the wait for END and heartbeat_cadence measure the same silence",
+          "[validator][judges]") {
+    // STARTED at 100 ms (see conversation()); the kill limit is 5 x 1 s + 250 ms.
+    const auto started = at(100);
+    CHECK(heartbeat_silence_from(started, std::nullopt, {}) == started);
+    CHECK(heartbeat_silence_from(started, at(3000), {}) == at(3000));
+    CHECK(heartbeat_silence_from(started, at(3000), {at(1000), at(2000)}) == at(2000));
+    CHECK(heartbeat_silence_from(started, at(3000), {at(3500)}) == at(3500));
+    // A game that heartbeats only once its players are in (every 10 s, first
+    // one 10 s after they join): the clients launched 3 s after STARTED. The
+    // wait gives up 5.25 s after the silence began; at that moment, and not
+    // before, the check fails.
+    for (const int clients_ms : {100, 3000, 9000}) {
+        INFO("clients launched at " << clients_ms << " ms");
+        const auto from = heartbeat_silence_from(started, at(clients_ms), {});
+        const auto gives_up = from + milliseconds(5250);
+        auto c = conversation();
+        c.reports.push_back(report(100, ReportStatus::Started));
+        c.clients_launched_at = at(clients_ms);
+        CheckBook before;
+        c.observation_end = gives_up;
+        judge_heartbeat_cadence(c, before);
+        CHECK(before.status(checks::kHeartbeatCadence) != CheckStatus::Fail);
+        CheckBook after;
+        c.observation_end = gives_up + milliseconds(1);
+        judge_heartbeat_cadence(c, after);
+        CHECK(after.status(checks::kHeartbeatCadence) == CheckStatus::Fail);
+    }
+}
+
 TEST_CASE("STARTED fields, port echo and report authentication", "[validator][judges]") {
     auto c = conversation();
     CheckBook book;
