@@ -285,6 +285,10 @@ int main(int argc, char** argv) {
                 timer.expires_after(std::chrono::seconds(3));
                 co_await timer.async_wait(asio::use_awaitable);
                 load = gamestore::bench::load_average();
+                // Announced as it starts, so a profiler can be attached to
+                // the server for exactly this window.
+                std::fprintf(stderr, "measuring the steady state for %d s (server pid %d)\n",
+                             seconds, static_cast<int>(server.pid));
                 const double cpu_before = gamestore::bench::cpu_seconds(server.pid);
                 const auto start = Clock::now();
                 const auto end = start + std::chrono::seconds(seconds);

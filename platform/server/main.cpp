@@ -330,6 +330,13 @@ int main(int argc, char** argv) {
         ->envname("GAMESTORE_REPORT_IDLE_TIMEOUT")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
+    unsigned report_batch_ms = static_cast<unsigned>(config.report_batch_interval.count());
+    app.add_option("--report-batch-ms", report_batch_ms,
+                   "milliseconds between reads of the open control-plane connections, which are "
+                   "then read all at once (0: each report as it arrives)")
+        ->envname("GAMESTORE_REPORT_BATCH_MS")
+        ->capture_default_str()
+        ->check(CLI::Range(0u, 1000u));
     app.add_option("--max-line-bytes", config.max_line_bytes,
                    "longest NDJSON line accepted on the lobby and control-plane ports")
         ->envname("GAMESTORE_MAX_LINE_BYTES")
@@ -386,6 +393,7 @@ int main(int argc, char** argv) {
         config.idle_timeout = std::chrono::milliseconds(static_cast<long>(idle_timeout_sec * 1000));
         config.report_idle_timeout =
             std::chrono::milliseconds(static_cast<long>(report_idle_timeout_sec * 1000));
+        config.report_batch_interval = std::chrono::milliseconds(report_batch_ms);
         tuning.stop_grace = std::chrono::milliseconds(static_cast<long>(stop_grace_sec * 1000));
         tuning.end_grace = std::chrono::milliseconds(static_cast<long>(end_grace_sec * 1000));
         tuning.report_grace = std::chrono::milliseconds(static_cast<long>(report_grace_sec * 1000));

@@ -288,6 +288,7 @@ asio::awaitable<void> RoomService::launch(std::int64_t room_id, std::string matc
     // The startup timeout measures the game, not our queue: a launch that
     // waited for the blocking pool must not be charged for it.
     match.spawned_at = Clock::now();
+    watch_closely();
     start_healthcheck(live, launched.context);
 }
 
@@ -650,18 +651,30 @@ asio::awaitable<void> RoomService::cleanup(std::int64_t room_id, ActiveMatch mat
 }
 
 void RoomService::start_watchdog() {
-    watchdog_.expires_after(tuning_.watchdog_tick);
+    arm_watchdog(tuning_.watchdog_tick);
+}
+
+void RoomService::arm_watchdog(std::chrono::milliseconds after) {
+    // Re-arming cancels a pending wait, whose handler then does nothing.
+    watchdog_due_ = Clock::now() + after;
+    watchdog_.expires_at(watchdog_due_);
     watchdog_.async_wait([this](const boost::system::error_code& ec) {
-        if (ec) {
+        if (ec || shutting_down_) {
             return;
         }
-        watchdog_tick();
-        start_watchdog();
+        arm_watchdog(watchdog_tick());
     });
 }
 
-void RoomService::watchdog_tick() {
+void RoomService::watch_closely() {
+    if (!shutting_down_ && watchdog_due_ > Clock::now() + tuning_.watchdog_tick) {
+        arm_watchdog(tuning_.watchdog_tick);
+    }
+}
+
+std::chrono::milliseconds RoomService::watchdog_tick() {
     const auto now = Clock::now();
+    auto next = std::max(tuning_.watchdog_tick, std::chrono::milliseconds(1000));
     for (auto& [id, room] : rooms_) {
         if (!room.match || room.match->terminal) {
             continue;
@@ -671,6 +684,7 @@ void RoomService::watchdog_tick() {
             continue;  // the report grace decides: END/ERROR, or CRASHED
         }
         if (!match.started) {
+            next = tuning_.watchdog_tick;
             // Not spawned yet: still being prepared, the clock has not started.
             if (match.spawned && now - match.spawned_at > match.startup_timeout) {
                 finish(room, match.match_id, store::MatchStatus::Timeout,
@@ -680,7 +694,11 @@ void RoomService::watchdog_tick() {
             }
             continue;
         }
+        const auto allowance = std::chrono::duration_cast<std::chrono::milliseconds>(
+            match.heartbeat_interval * tuning_.heartbeat_kill_factor);
+        next = std::min(next, std::max(tuning_.watchdog_tick, allowance / 10));
         if (everyone_left(room)) {
+            next = tuning_.watchdog_tick;
             if (!match.everyone_left_since) {
                 match.everyone_left_since = now;
                 spdlog::info(
@@ -717,6 +735,7 @@ void RoomService::watchdog_tick() {
                          match.match_id, ms_to_seconds(silence), tuning_.heartbeat_warn_factor);
         }
     }
+    return next;
 }
 
 bool RoomService::everyone_left(const Room& room) const {

@@ -10,8 +10,25 @@ namespace gamestore::server {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
+namespace {
+
+// Counts a coroutine of a connection as alive for its whole frame lifetime
+// (also when the loop is destroyed with the coroutine suspended).
+class Alive {
+  public:
+    explicit Alive(int& count) : count_(count) { ++count_; }
+    Alive(const Alive&) = delete;
+    Alive& operator=(const Alive&) = delete;
+    ~Alive() { --count_; }
+
+  private:
+    int& count_;
+};
+
+}  // namespace
+
 ReportEndpoint::ReportEndpoint(asio::io_context& io, ReportEndpointConfig config, Handler handler)
-    : io_(io), config_(std::move(config)), handler_(std::move(handler)), acceptor_(io) {}
+    : io_(io), tick_(io), config_(std::move(config)), handler_(std::move(handler)), acceptor_(io) {}
 
 void ReportEndpoint::listen() {
     net::open_listener(acceptor_, config_.listen, "--report-listen");
@@ -25,36 +42,94 @@ void ReportEndpoint::stop() {
     stopping_ = true;
     boost::system::error_code ec;
     acceptor_.close(ec);
+    tick_.cancel();
     for (const auto& channel : open_) {
         channel->close();
     }
 }
 
+void ReportEndpoint::adopt(tcp::socket socket) {
+    if (config_.batch_interval.count() <= 0) {
+        asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+        return;
+    }
+    boost::system::error_code ec;
+    const auto local = socket.local_endpoint(ec);
+    if (ec) {
+        return;  // the peer is gone already
+    }
+    tcp::socket own(connections_io_);
+    own.assign(local.protocol(), socket.release(ec), ec);
+    if (ec) {
+        spdlog::warn("control plane: could not take over an accepted connection: {}", ec.message());
+        return;
+    }
+    asio::co_spawn(connections_io_, serve(std::move(own)), asio::detached);
+    poll_connections();
+}
+
+void ReportEndpoint::poll_connections() {
+    connections_io_.restart();
+    connections_io_.poll();
+    if (!ticking_ && !stopping_ && live_ > 0) {
+        ticking_ = true;
+        arm_tick();
+    }
+}
+
+void ReportEndpoint::arm_tick() {
+    tick_.expires_after(config_.batch_interval);
+    tick_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopping_) {
+            ticking_ = false;
+            return;
+        }
+        connections_io_.restart();
+        connections_io_.poll();
+        if (live_ > 0) {
+            arm_tick();
+        } else {
+            ticking_ = false;
+        }
+    });
+}
+
 asio::awaitable<void> ReportEndpoint::accept_loop() {
     // Named, not a temporary of the co_await (GCC 12: docs/ARCHITECTURE.md).
     std::function<void(tcp::socket)> serve_connection = [this](tcp::socket socket) {
-        asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+        adopt(std::move(socket));
     };
     co_await accept_connections(acceptor_, stopping_, "control plane", std::move(serve_connection));
 }
 
 asio::awaitable<void> ReportEndpoint::serve(tcp::socket socket) {
+    const Alive alive(live_);
     ++stats_.connections;
+    // The loop the socket lives on: connections_io_, or io_ unbatched.
+    const auto executor = socket.get_executor();
     auto channel = std::make_shared<net::NdjsonChannel>(std::move(socket), config_.max_line_bytes);
     channel->accept_unterminated_last_line(true);
     open_.insert(channel);
     const std::string peer = channel->remote_endpoint_text();
-    asio::co_spawn(io_, [channel]() -> asio::awaitable<void> { co_await channel->run_writer(); }, asio::detached);
+    asio::co_spawn(
+        executor,
+        [channel, &live = live_]() -> asio::awaitable<void> {
+            const Alive writing(live);
+            co_await channel->run_writer();
+        },
+        asio::detached);
 
     // Idle read timeout: a watchdog closes connections that go quiet.
-    auto idle = std::make_shared<asio::steady_timer>(io_);
+    auto idle = std::make_shared<asio::steady_timer>(executor);
     auto last_activity = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
     // Raised (never lowered) by IdleAllowance after accepted reports; a
     // longer timeout takes effect when the running wait expires and re-arms.
     auto idle_timeout = std::make_shared<std::chrono::milliseconds>(config_.idle_timeout);
     asio::co_spawn(
-        io_,
-        [channel, idle, last_activity, idle_timeout, peer]() -> asio::awaitable<void> {
+        executor,
+        [channel, idle, last_activity, idle_timeout, peer,
+         &live = live_]() -> asio::awaitable<void> {
+            const Alive watching(live);
             while (channel->is_open()) {
                 idle->expires_at(*last_activity + *idle_timeout);
                 boost::system::error_code ec;

@@ -340,7 +340,16 @@ class RoomService {
     boost::asio::awaitable<void> cleanup(std::int64_t room_id, ActiveMatch match,
                                          store::MatchStatus status, std::string reason,
                                          std::string results_json);
-    void watchdog_tick();
+    // Looks at every live match; returns how soon it must look again: every
+    // tuning_.watchdog_tick while a match waits for STARTED or no player is
+    // in it, else a tenth of the shortest heartbeat allowance (kill factor x
+    // interval), at most a second. With 2,000 heartbeating matches that is
+    // 2 scans a second rather than 10 (docs/MATCHES.md "Timeouts").
+    std::chrono::milliseconds watchdog_tick();
+    // Brings the next look forward to tuning_.watchdog_tick (a match was
+    // spawned: its startup clock runs).
+    void watch_closely();
+    void arm_watchdog(std::chrono::milliseconds after);
     // Whether no player of the room's live match is in it any more: each
     // has left the room, is disconnected, or their client has exited.
     bool everyone_left(const Room& room) const;
@@ -369,6 +378,7 @@ class RoomService {
     bool shutting_down_ = false;
     MatchCounters counters_;
     boost::asio::steady_timer watchdog_;
+    std::chrono::steady_clock::time_point watchdog_due_{};
     boost::asio::steady_timer lobby_update_;
     bool lobby_update_pending_ = false;
     // The batch being fanned out (null when none) and the session ids it has

@@ -124,6 +124,7 @@ ReportEndpointConfig report_endpoint_config(const ServerConfig& config) {
     report.listen = config.report_listen;
     report.max_line_bytes = config.max_line_bytes;
     report.idle_timeout = config.report_idle_timeout;
+    report.batch_interval = config.report_batch_interval;
     report.abuse.rate_per_sec = config.report_rate_per_sec;
     report.abuse.burst = std::max(10.0, config.report_rate_per_sec * 2.5);
     return report;

@@ -857,6 +857,43 @@ TEST_CASE("one-shot reports without a trailing newline are accepted and answered
     CHECK(waiting->at("last_result").at("reason") == "said without a newline");
 }
 
+TEST_CASE("reports are answered line by line whether the control plane reads in batches or at once",
+          "[matches][integration]") {
+    // 0: each report as it arrives; 5: the default; 200: a long batch, so
+    // several connections' lines wait for the same read.
+    for (const std::string batch : {"0", "5", "200"}) {
+        INFO("--report-batch-ms " << batch);
+        ServerFixture server(server_args({"--startup-timeout", "20", "--report-batch-ms", batch}));
+        TestDeveloper dev(server, "maker");
+        const auto game = dev.publish_fakegame("never-started", "Batched");
+        TestPlayer host(server, "batcher");
+        const auto room_id = host.require("room.create", {{"game", game}})
+                                 .at("room")
+                                 .at("room_id")
+                                 .get<std::int64_t>();
+        const auto match = access_match(server, room_id, start_again(host));
+        RawConnection control(server.endpoints().report_host, server.endpoints().report_port);
+        CHECK(ask(control, match.line("STARTED", {{"port", match.port}})).at("ok") == true);
+        REQUIRE(host.wait_room([](const json& r) { return state_is(r, "IN_GAME"); }));
+        // Three lines in one write, and a one-shot report on a second
+        // connection meanwhile: one reply per line, in order.
+        REQUIRE(control.send(match.line("HEARTBEAT") + "\n{not json\n" + match.line("HEARTBEAT") +
+                             "\n"));
+        CHECK(one_shot(server, match.line("HEARTBEAT")) == json::parse(R"({"ok":true})"));
+        std::vector<bool> oks;
+        for (int i = 0; i < 3; ++i) {
+            const auto reply = control.read_line(10s);
+            REQUIRE(reply);
+            oks.push_back(json::parse(*reply).at("ok").get<bool>());
+        }
+        CHECK(oks == std::vector<bool>{true, false, true});
+        CHECK(ask(control, match.line("END", {{"reason", "batched"}})).at("ok") == true);
+        auto waiting = host.wait_room(waiting_after(match.match_id), 20s);
+        REQUIRE(waiting);
+        CHECK(waiting->at("last_result").at("reason") == "batched");
+    }
+}
+
 TEST_CASE(
     "tolerated reports: ISO timestamps, numeric strings, an empty winner, results that omit a "
     "player",
