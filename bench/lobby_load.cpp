@@ -7,7 +7,11 @@
 //
 // Usage: bench_lobby_load [--seconds N] [--threads T] [--games 3,1000]
 //                         [--levels 1,16,64,256] [--database SPEC] [--pin on]
+//                         [--baseline DIR]
 // (--database goes to the server: postgresql://... measures PostgreSQL).
+// --baseline DIR: also measure DIR/gamestore-server, built from an earlier
+// commit (rows "base"), on a catalogue of the same size that it publishes
+// itself into its own data dir: "today's figure" from the same run.
 // --pin on: the server (all its threads) on CPU 0, the generator on CPU 1,
 // so that cached and uncached are each given the same one core, and the
 // generator cannot take the server's.
@@ -17,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -39,10 +44,12 @@ void pin_to(int cpu) {
     }
 }
 
-void measure(const fs::path& exe_dir, const fs::path& work, int games, const char* cache,
-             int threads, const std::vector<int>& levels, int seconds,
-             const std::vector<std::string>& database_args, bool pin) {
-    std::vector<std::string> args = {"--catalog-cache", cache, "--max-connections", "4096"};
+// `label` heads the rows; `args` are the server's own (the cache switch),
+// before the connection limit and the database.
+void measure(const fs::path& exe_dir, const fs::path& work, int games, const char* label,
+             std::vector<std::string> args, int threads, const std::vector<int>& levels,
+             int seconds, const std::vector<std::string>& database_args, bool pin) {
+    args.insert(args.end(), {"--max-connections", "4096"});
     args.insert(args.end(), database_args.begin(), database_args.end());
     if (pin) {
         pin_to(0);
@@ -61,7 +68,7 @@ void measure(const fs::path& exe_dir, const fs::path& work, int games, const cha
         const double server_cpu =
             (gamestore::bench::cpu_seconds(server.pid) - server_cpu_before) / result.seconds;
         std::printf("%6d %6s %12d %10llu %12.0f %9.3f %9.3f %10.0f%% %10.0f%% %6llu %6.2f\n", games,
-                    cache, level, static_cast<unsigned long long>(result.requests),
+                    label, level, static_cast<unsigned long long>(result.requests),
                     result.requests / result.seconds,
                     gamestore::bench::percentile(result.latencies_ms, 50),
                     gamestore::bench::percentile(result.latencies_ms, 99), server_cpu * 100,
@@ -69,7 +76,7 @@ void measure(const fs::path& exe_dir, const fs::path& work, int games, const cha
                     load_average);
         std::fflush(stdout);
     }
-    std::printf("%6d %6s server RSS after the run: %.1f MiB\n", games, cache,
+    std::printf("%6d %6s server RSS after the run: %.1f MiB\n", games, label,
                 gamestore::bench::rss_kib(server.pid) / 1024.0);
     load.close();
     gamestore::bench::stop_server(server);
@@ -84,6 +91,7 @@ int main(int argc, char** argv) {
     std::vector<int> levels = {1, 16, 64, 256};
     std::vector<std::string> database_args;
     bool pin = false;
+    std::optional<fs::path> baseline;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string flag = argv[i];
         if (flag == "--seconds")
@@ -98,6 +106,18 @@ int main(int argc, char** argv) {
             database_args = {"--database", argv[i + 1]};
         if (flag == "--pin")
             pin = std::string(argv[i + 1]) == "on";
+        if (flag == "--baseline")
+            baseline = fs::absolute(argv[i + 1]);
+    }
+    if (baseline && !database_args.empty()) {
+        std::fprintf(stderr,
+                     "bench_lobby_load: --baseline measures on SQLite only (one database "
+                     "cannot hold two schema versions)\n");
+        return 2;
+    }
+    if (baseline && !fs::exists(*baseline / "gamestore-server")) {
+        std::fprintf(stderr, "bench_lobby_load: no gamestore-server in %s\n", baseline->c_str());
+        return 2;
     }
     const fs::path exe_dir = fs::canonical("/proc/self/exe").parent_path();
     int status = 0;
@@ -122,7 +142,21 @@ int main(int argc, char** argv) {
                 gamestore::bench::stop_server(server);
             }
             for (const char* cache : {"on", "off"}) {
-                measure(exe_dir, work, games, cache, threads, levels, seconds, database_args, pin);
+                measure(exe_dir, work, games, cache, {"--catalog-cache", cache}, threads, levels,
+                        seconds, database_args, pin);
+            }
+            if (baseline) {
+                // Its own data dir: an older server may not open a newer schema.
+                const fs::path base_work = work / "baseline";
+                fs::create_directories(base_work);
+                {
+                    auto server =
+                        gamestore::bench::start_server(*baseline, base_work, database_args);
+                    gamestore::bench::publish_catalogue(server, base_work, games);
+                    gamestore::bench::stop_server(server);
+                }
+                measure(*baseline, base_work, games, "base", {}, threads, levels, seconds,
+                        database_args, pin);
             }
         } catch (const std::exception& e) {
             std::fprintf(stderr, "bench_lobby_load: %s\n", e.what());

@@ -116,18 +116,29 @@ int main(int argc, char** argv) {
     int seconds = 30;
     int think_sec = 900;
     std::string sandbox_mode = "bwrap";
-    for (int i = 1; i + 1 < argc; i += 2) {
+    // A flag it does not know (--help included) prints the usage and starts
+    // nothing: a mistyped flag must not start 2,000 processes.
+    for (int i = 1; i < argc; i += 2) {
         const std::string flag = argv[i];
+        const bool known = flag == "--matches" || flag == "--parallel" || flag == "--seconds" ||
+                           flag == "--think-sec" || flag == "--sandbox";
+        if (!known || i + 1 >= argc) {
+            std::fprintf(stderr,
+                         "usage: bench_many_matches [--matches N] [--parallel P] [--seconds S]\n"
+                         "                          [--think-sec T] [--sandbox bwrap|none]\n");
+            return 2;
+        }
+        const std::string value = argv[i + 1];
         if (flag == "--matches")
-            matches = std::max(1, std::stoi(argv[i + 1]));
+            matches = std::max(1, std::stoi(value));
         if (flag == "--parallel")
-            parallel = std::max(1, std::stoi(argv[i + 1]));
+            parallel = std::max(1, std::stoi(value));
         if (flag == "--seconds")
-            seconds = std::max(1, std::stoi(argv[i + 1]));
+            seconds = std::max(1, std::stoi(value));
         if (flag == "--think-sec")
-            think_sec = std::max(60, std::stoi(argv[i + 1]));
+            think_sec = std::max(60, std::stoi(value));
         if (flag == "--sandbox")
-            sandbox_mode = argv[i + 1];
+            sandbox_mode = value;
     }
     rlimit files{};
     ::getrlimit(RLIMIT_NOFILE, &files);

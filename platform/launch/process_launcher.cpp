@@ -285,8 +285,9 @@ std::variant<SpawnedProcess, std::string> spawn_process(const ProcessSpec& spec)
     if (spawn_error || setup_error != 0) {
         // The child has exited already (vfork returned after its _exit):
         // reap it here, as posix_spawn does, so it leaves no zombie.
-        if (pid > 0) {
-            ::waitpid(pid, nullptr, 0);
+        // A signal (the reaper's SIGCHLD has no SA_RESTART) may interrupt
+        // the wait: wait again.
+        while (pid > 0 && ::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
         }
         const int error = setup_error != 0 ? setup_error : spawn_error.value();
         return "could not start '" + spec.argv[0] + "': " + std::strerror(error);

@@ -399,7 +399,8 @@ Sandbox::Sandbox(SandboxSettings settings) : settings_(std::move(settings)) {
     // latter case make sure it is gone before waiting.
     if (::waitpid(pid, &status, WNOHANG) == 0) {
         ::kill(-pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
     }
     fs::remove_all(empty, ec);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
