@@ -155,6 +155,37 @@ TEST_CASE("line limit and idle timeouts are set by flags on both ports", "[serve
         CHECK(conn.wait_closed(5s));
     }
     {
+        // The lobby: one that keeps talking stays open well past the
+        // timeout (each request counts as activity), and is closed once it
+        // falls silent.
+        RawConnection conn(server.endpoints().lobby_host, server.endpoints().lobby_port);
+        REQUIRE(conn.send(
+            R"({"id":0,"op":"auth.register","role":"player","name":"chatty","password":"correct horse"})"
+            "\n"
+            R"({"id":1,"op":"auth.login","role":"player","name":"chatty","password":"correct horse"})"
+            "\n"));
+        for (int i = 0; i < 2; ++i) {
+            auto line = conn.read_line(5s);
+            REQUIRE(line);
+            CHECK(json::parse(*line).at("ok") == true);
+        }
+        // 8 x 200 ms: three times the 0.5 s timeout.
+        for (int i = 2; i < 10; ++i) {
+            CHECK_FALSE(conn.wait_closed(200ms));
+            REQUIRE(conn.send(json{{"id", i}, {"op", "ping"}}.dump() + "\n"));
+            // Pushed events (the lobby's) may come first; the reply has the id.
+            bool answered = false;
+            for (int line = 0; line < 50 && !answered; ++line) {
+                auto got = conn.read_line(5s);
+                REQUIRE(got);
+                const auto message = json::parse(*got);
+                answered = message.contains("id") && message.at("id") == i;
+            }
+            CHECK(answered);
+        }
+        CHECK(conn.wait_closed(5s));
+    }
+    {
         // The control plane: an oversized line is answered (connection kept),
         // then silence ends the connection.
         RawConnection conn(server.endpoints().report_host, server.endpoints().report_port);
@@ -163,6 +194,21 @@ TEST_CASE("line limit and idle timeouts are set by flags on both ports", "[serve
         REQUIRE(line);
         CHECK(json::parse(*line).at("ok") == false);
         CHECK(json::parse(*line).at("error").get<std::string>().find("2048") != std::string::npos);
+        CHECK(conn.wait_closed(5s));
+    }
+    {
+        // The control plane: lines keep a connection open past the timeout,
+        // answered or not (a blank line is activity without a reply).
+        RawConnection conn(server.endpoints().report_host, server.endpoints().report_port);
+        for (int i = 0; i < 8; ++i) {
+            REQUIRE(conn.send(i % 2 == 0 ? std::string("{not json\n") : std::string("\n")));
+            if (i % 2 == 0) {
+                auto line = conn.read_line(5s);
+                REQUIRE(line);
+                CHECK(json::parse(*line).at("ok") == false);
+            }
+            CHECK_FALSE(conn.wait_closed(200ms));
+        }
         CHECK(conn.wait_closed(5s));
     }
 }
