@@ -14,13 +14,17 @@
 // without a heartbeat (IdleAllowance), so a game with a long heartbeat
 // interval keeps its persistent connection.
 //
-// Batched reads: the connections live on an io_context of their own that
-// the lobby thread polls every batch_interval while any is open (and at once
-// when one is accepted, so a one-shot report is read without waiting). With
-// 2,000 matches heartbeating every second the lobby thread then wakes 200
-// times a second for the reports, not 2,000 times, and reads ten at a time;
-// a report waits at most batch_interval for its turn. Everything still runs
-// on the lobby thread, so the handlers need no locks.
+// Batched reads (opt-in, batch_interval > 0): the connections live on an
+// io_context of their own that the lobby thread polls every batch_interval
+// while any is open (and at once when one is accepted, so a one-shot report
+// is read without waiting). With 2,000 matches heartbeating every second the
+// lobby thread then wakes 200 times a second for the reports, not 2,000
+// times, and reads ten at a time; a report waits at most batch_interval for
+// its turn. Everything still runs on the lobby thread, so the handlers need
+// no locks. Off by default: a sender that closes without reading its replies
+// is reset by its own kernel, the first reply that then fails closes the
+// channel, and what it sent past the first read is not read; read later,
+// such a connection loses more.
 
 #include <cstdint>
 #include <functional>
@@ -44,7 +48,7 @@ struct ReportEndpointConfig {
     protocol::AbusePolicy abuse;
     // How often the open connections are read (see above); zero reads each
     // report as it arrives.
-    std::chrono::milliseconds batch_interval{5};
+    std::chrono::milliseconds batch_interval{0};
 };
 
 struct ReportEndpointStats {

@@ -57,7 +57,7 @@ struct ServerConfig {
     std::chrono::milliseconds report_idle_timeout{60'000};
     // Open control-plane connections are read this often, all at once
     // (ReportEndpointConfig::batch_interval); zero: as each report arrives.
-    std::chrono::milliseconds report_batch_interval{5};
+    std::chrono::milliseconds report_batch_interval{0};
     // Control-plane messages per second allowed per connection (a token
     // bucket with a burst of 2.5 s worth, at least 10).
     double report_rate_per_sec = 20.0;
