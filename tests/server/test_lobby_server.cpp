@@ -140,18 +140,27 @@ TEST_CASE("line limit and idle timeouts are set by flags on both ports", "[serve
         CHECK(json::parse(*line).at("error").at("code") == "TOO_LARGE");
         CHECK(conn.wait_closed(5s));
     }
-    {
-        // The lobby: a signed-in connection that falls silent is closed.
-        RawConnection conn(server.endpoints().lobby_host, server.endpoints().lobby_port);
-        REQUIRE(conn.send(R"({"id":1,"op":"auth.register","role":"player","name":"quiet","password":"correct horse"})"
-                          "\n"
-                          R"({"id":2,"op":"auth.login","role":"player","name":"quiet","password":"correct horse"})"
-                          "\n"));
-        for (int i = 0; i < 2; ++i) {
+    // Registers `name` and signs in on `conn` (the idle timeout applies to
+    // signed-in connections; before that the auth deadline does).
+    const auto sign_in = [](RawConnection& conn, const std::string& name) {
+        int id = 0;
+        for (const char* op : {"auth.register", "auth.login"}) {
+            REQUIRE(conn.send(json{{"id", ++id},
+                                   {"op", op},
+                                   {"role", "player"},
+                                   {"name", name},
+                                   {"password", "correct horse"}}
+                                  .dump() +
+                              "\n"));
             auto line = conn.read_line(5s);
             REQUIRE(line);
             CHECK(json::parse(*line).at("ok") == true);
         }
+    };
+    {
+        // The lobby: a signed-in connection that falls silent is closed.
+        RawConnection conn(server.endpoints().lobby_host, server.endpoints().lobby_port);
+        sign_in(conn, "quiet");
         CHECK(conn.wait_closed(5s));
     }
     {
@@ -159,16 +168,7 @@ TEST_CASE("line limit and idle timeouts are set by flags on both ports", "[serve
         // timeout (each request counts as activity), and is closed once it
         // falls silent.
         RawConnection conn(server.endpoints().lobby_host, server.endpoints().lobby_port);
-        REQUIRE(conn.send(
-            R"({"id":0,"op":"auth.register","role":"player","name":"chatty","password":"correct horse"})"
-            "\n"
-            R"({"id":1,"op":"auth.login","role":"player","name":"chatty","password":"correct horse"})"
-            "\n"));
-        for (int i = 0; i < 2; ++i) {
-            auto line = conn.read_line(5s);
-            REQUIRE(line);
-            CHECK(json::parse(*line).at("ok") == true);
-        }
+        sign_in(conn, "chatty");
         // 8 x 200 ms: three times the 0.5 s timeout.
         for (int i = 2; i < 10; ++i) {
             CHECK_FALSE(conn.wait_closed(200ms));
