@@ -80,16 +80,9 @@ void ReportEndpoint::poll_connections() {
 void ReportEndpoint::arm_tick() {
     tick_.expires_after(config_.batch_interval);
     tick_.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || stopping_) {
-            ticking_ = false;
-            return;
-        }
-        connections_io_.restart();
-        connections_io_.poll();
-        if (live_ > 0) {
-            arm_tick();
-        } else {
-            ticking_ = false;
+        ticking_ = false;
+        if (!ec && !stopping_) {
+            poll_connections();  // re-arms while a connection's coroutine lives
         }
     });
 }
